@@ -1,0 +1,101 @@
+/**
+ * Functional building blocks over a ParamStore. Activations are [B, N, D] tokens or NHWC maps; every function
+ * here only composes tf ops, so callers run it inside tf.tidy / tf.variableGrads.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ParamStore } from './params.js';
+import type { Rng } from '../engine/rng.js';
+import { normal, uniform, xavierBound } from './init.js';
+
+/** y = x · W + b over the last axis; W internal [in, out] (torch [out, in]). */
+export function linear(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
+  const w = p.get(`${name}.weight`);
+  const [din, dout] = w.shape;
+  const lead = x.shape.slice(0, -1);
+  // x: [..., in] -> [M, in] -> [M, out] -> [..., out]
+  let y = tf.matMul(tf.reshape(x, [-1, din]), w);
+  if (p.has(`${name}.bias`)) y = tf.add(y, p.get(`${name}.bias`));
+  return tf.reshape(y, [...lead, dout]);
+}
+
+/** nn.LayerNorm over the last axis: (x - mean) / sqrt(var_biased + eps) * w + b. */
+export function layerNorm(p: ParamStore, name: string, x: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, p.get(`${name}.weight`)), p.get(`${name}.bias`));
+}
+
+/** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+export interface AttentionOpts {
+  numHeads: number;
+  /** Defaults to head_dim^-0.5. */
+  scale?: number;
+  /** Added to the logits: [H, N, N] (relative position bias). */
+  bias?: tf.Tensor;
+}
+
+/** Multi-head self-attention with a fused qkv Linear ([q | k | v], heads contiguous inside each third). */
+export function attention(p: ParamStore, name: string, x: tf.Tensor, o: AttentionOpts): tf.Tensor {
+  const [B, N, D] = x.shape;
+  const H = o.numHeads;
+  const hd = D / H;
+  const qkv = linear(p, `${name}.qkv`, x); // [B, N, 3D]
+  // [B, N, 3D] -> [B, N, 3, H, hd] -> [3, B, H, N, hd]
+  const t = tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
+  const [q, k, v] = tf.unstack(t, 0) as tf.Tensor4D[]; // each [B, H, N, hd]
+  let logits = tf.mul(tf.matMul(q, k, false, true), o.scale ?? hd ** -0.5); // [B, H, N, N]
+  if (o.bias) logits = tf.add(logits, o.bias);
+  const attn = tf.softmax(logits, -1);
+  const out = tf.matMul(attn, v); // [B, H, N, hd]
+  // [B, H, N, hd] -> [B, N, H, hd] -> [B, N, D]
+  const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, N, D]);
+  return linear(p, `${name}.proj`, merged);
+}
+
+/** mmcv FFN: layers.1(GELU(layers.0.0(x))). */
+export function ffn(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
+  return linear(p, `${name}.layers.1`, gelu(linear(p, `${name}.layers.0.0`, x)));
+}
+
+export interface BlockOpts {
+  numHeads: number;
+  eps: number;
+}
+
+/** Pre-norm transformer block (mmpretrain TransformerEncoderLayer): x + attn(ln1 x); x + ffn(ln2 x). */
+export function block(p: ParamStore, name: string, x: tf.Tensor, o: BlockOpts): tf.Tensor {
+  const h = tf.add(x, attention(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, x, o.eps), { numHeads: o.numHeads }));
+  return tf.add(h, ffn(p, `${name}.ffn`, layerNorm(p, `${name}.ln2`, h, o.eps)));
+}
+
+// ---------------------------------------------------------------- initialisation
+
+export type BiasInit = 'zero' | { std: number };
+
+/** nn.Linear with Xavier-uniform weight (mmengine XavierInit) and the given bias init. */
+export function addLinear(p: ParamStore, rng: Rng, name: string, din: number, dout: number, bias: BiasInit = 'zero'): void {
+  p.add(`${name}.weight`, uniform(rng, [din, dout], xavierBound(din, dout)), 'linear');
+  p.add(`${name}.bias`, bias === 'zero' ? tf.zeros([dout]) : normal(rng, [dout], bias.std), 'plain');
+}
+
+export function addLayerNorm(p: ParamStore, name: string, d: number): void {
+  p.add(`${name}.weight`, tf.ones([d]));
+  p.add(`${name}.bias`, tf.zeros([d]));
+}
+
+/**
+ * A transformer block's parameters, in state_dict order. `ffnBias` is N(0, 1e-6) for encoder blocks (mmcv
+ * FFN re-init) and 0 for MAE decoder blocks (a torch ModuleList: their init_weights never runs).
+ */
+export function addBlock(p: ParamStore, rng: Rng, name: string, d: number, ffnDim: number, ffnBias: BiasInit): void {
+  addLayerNorm(p, `${name}.ln1`, d);
+  addLinear(p, rng, `${name}.attn.qkv`, d, 3 * d);
+  addLinear(p, rng, `${name}.attn.proj`, d, d);
+  addLayerNorm(p, `${name}.ln2`, d);
+  addLinear(p, rng, `${name}.ffn.layers.0.0`, d, ffnDim, ffnBias);
+  addLinear(p, rng, `${name}.ffn.layers.1`, ffnDim, d, ffnBias);
+}

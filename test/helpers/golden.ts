@@ -1,0 +1,55 @@
+/** Reading ../shared/fixtures/golden: JSON tensors, tensor-wise relative error. */
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Fixtures live beside the checkout (../shared); MFF_GOLDEN overrides. */
+export const GOLDEN_DIR = process.env.MFF_GOLDEN ?? resolve(here, '../../../shared/fixtures/golden');
+
+export interface JsonTensor {
+  shape: number[];
+  dtype: 'float32' | 'int64' | 'uint8';
+  data: (number | null)[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Fixture = { config: any; inputs: any; expected: any; weights?: string; [k: string]: any };
+
+export function goldenPath(name: string): string {
+  return resolve(GOLDEN_DIR, name);
+}
+
+export function hasGolden(): boolean {
+  return existsSync(GOLDEN_DIR);
+}
+
+export function loadFixture(name: string): Fixture {
+  return JSON.parse(readFileSync(goldenPath(`${name}.json`), 'utf8')) as Fixture;
+}
+
+export function f32(t: JsonTensor): Float32Array {
+  return Float32Array.from(t.data.map((v) => (v === null ? NaN : v)));
+}
+
+export function i32(t: JsonTensor): Int32Array {
+  return Int32Array.from(t.data.map((v) => v ?? 0));
+}
+
+/** NCHW JSON tensor -> NHWC tf tensor. */
+export function nchwToNhwc(t: JsonTensor): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(tf.tensor4d(f32(t), t.shape as [number, number, number, number]), [0, 2, 3, 1]));
+}
+
+/** max|got - want| / max(max|want|, tiny) */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length mismatch: got ${got.length}, want ${want.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num = Math.max(num, Math.abs(got[i] - want[i]));
+    den = Math.max(den, Math.abs(want[i]));
+  }
+  return num / Math.max(den, 1e-12);
+}
