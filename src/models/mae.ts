@@ -145,14 +145,14 @@ function permuteTokens(x: tf.Tensor, perm: Int32Array, inv: Int32Array): tf.Tens
   const fwd = flat(perm);
   const bwd = flat(inv);
   // The inverse index must outlive the forward tidy: hand it to the tape with save().
-  const op = tf.customGrad((t: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([bwd]);
     return {
       // [B, L, D] -> [B*L, D] -> gather rows -> [B, L, D]
       value: tf.reshape(tf.gather(tf.reshape(t, [B * L, D]), fwd), [B, L, D]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.reshape(tf.gather(tf.reshape(dy, [B * L, D]), saved[0]), [B, L, D]),
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x);
 }
 
@@ -202,7 +202,7 @@ export function forwardDecoder(m: PretrainModel, latent: tf.Tensor, mk: Masking)
   let h = tf.add(tf.concat([tf.slice(x, [0, 0, 0], [B, 1, Dd]), unshuffled], 1), p.get('neck.decoder_pos_embed')); // [B, 1+L, Dd]
   for (let j = 0; j < dec.depth; j++) h = block(p, `neck.decoder_blocks.${j}`, h, { numHeads: dec.numHeads, eps: m.cfg.lnEps });
   h = linear(p, 'neck.decoder_pred', layerNorm(p, 'neck.ln1', h, m.cfg.lnEps)); // [B, 1+L, p*p*C]
-  return tf.slice(h, [0, 1, 0], [B, L, h.shape[2]]);
+  return tf.slice(h, [0, 1, 0], [B, L, h.shape[2] as number]);
 }
 
 /** patchify(imgs), then per patch (t - mean) / sqrt(var_unbiased + 1e-6) when normPix. [B, L, p*p*C] */
