@@ -5,8 +5,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** Fixtures live beside the checkout (../shared); MFF_GOLDEN overrides. */
-export const GOLDEN_DIR = process.env.MFF_GOLDEN ?? resolve(here, '../../../shared/fixtures/golden');
+/**
+ * The golden fixtures are vendored in test/fixtures/golden (a byte-identical copy of ../shared/fixtures/golden,
+ * checked by test/golden/vendored.test.ts) so a clean clone tests without the shared tree; MFF_GOLDEN overrides.
+ */
+export const GOLDEN_DIR = process.env.MFF_GOLDEN ?? resolve(here, '../fixtures/golden');
+export const SHARED_GOLDEN_DIR = resolve(here, '../../../shared/fixtures/golden');
 
 export interface JsonTensor {
   shape: number[];
