@@ -1,0 +1,249 @@
+/**
+ * Optimisers over a ParamStore's trainable variables, with per-parameter groups {lrScale, weightDecay}, matching
+ * PyTorch's single-tensor code paths:
+ *   AdamW  torch.optim.AdamW          p *= 1 − lr·wd; m = lerp(m, g, 1−β1); v = β2 v + (1−β2) g²;
+ *                                      p −= lr/(1−β1^t) · m / (sqrt(v)/sqrt(1−β2^t) + eps)
+ *   SGD    torch.optim.SGD            d = g + wd·p; buf = d (first step) | μ buf + (1−damp) d; p −= lr · buf
+ *   LARS   mmpretrain LARS            local = eta‖p‖/(‖g‖ + wd‖p‖ + eps) (1 if a norm is 0 or the group is
+ *                                      excluded); d = (g + wd·p)·lr·local; buf as SGD; p −= buf
+ * The lr of a parameter is lr·lrScale, or lr(lrScale) when step() gets a function (see schedule.ts groupLr).
+ * State tensors are held in the internal layout and written in PyTorch layout, keyed
+ * `optimizer.<param>.{exp_avg,exp_avg_sq,momentum_buffer,step}` plus `optimizer.step`, so a resumed run continues
+ * bit-exactly. Scalars are float64 in JS (as PyTorch's Python floats); tensor maths is float32.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Layout, ParamStore } from '../nn/params.js';
+import type { StTensor } from './safetensors.js';
+
+export type OptimizerSpec =
+  | { type: 'AdamW'; betas?: [number, number]; eps?: number }
+  | { type: 'SGD'; momentum?: number; dampening?: number; nesterov?: boolean }
+  | { type: 'LARS'; momentum?: number; dampening?: number; nesterov?: boolean; eta?: number; eps?: number };
+
+export interface GroupSettings {
+  lrScale: number;
+  /** Absolute weight decay of this parameter. */
+  weightDecay: number;
+  /** LARS only: skip the trust ratio (mmpretrain `lars_exclude`). */
+  larsExclude?: boolean;
+}
+
+/** A learning rate, or the lr of a group as a function of its lrScale. */
+export type LrArg = number | ((lrScale: number) => number);
+
+export interface Optimizer {
+  /** One update. `grads` is keyed by parameter name (internal layout); parameters without a gradient are skipped. */
+  step(grads: Map<string, tf.Tensor>, lr: LrArg): void;
+  state(): Map<string, StTensor>;
+  loadState(m: Map<string, StTensor>, file?: string): void;
+  /** Number of step() calls so far (restored by loadState). */
+  stepCount: number;
+  dispose(): void;
+}
+
+// internal -> PyTorch layout permutations (see nn/params.ts)
+const TO_TORCH: Record<Layout, number[] | null> = { plain: null, linear: [1, 0], conv: [3, 2, 0, 1], convT: [3, 2, 0, 1] };
+const TO_INTERNAL: Record<Layout, number[] | null> = { plain: null, linear: [1, 0], conv: [2, 3, 1, 0], convT: [2, 3, 1, 0] };
+
+interface Slot {
+  name: string;
+  param: tf.Variable;
+  layout: Layout;
+  group: GroupSettings;
+  /** Steps this parameter has taken (torch keeps it per parameter). */
+  steps: number;
+  buffers: Record<string, tf.Variable>;
+}
+
+function bufferNames(spec: OptimizerSpec): string[] {
+  if (spec.type === 'AdamW') return ['exp_avg', 'exp_avg_sq'];
+  return (spec.momentum ?? 0) !== 0 ? ['momentum_buffer'] : [];
+}
+
+function checkSpec(spec: OptimizerSpec): void {
+  const bad = (msg: string) => {
+    throw new Error(`optimizer ${spec.type}: ${msg}`);
+  };
+  if (spec.type === 'AdamW') {
+    const [b1, b2] = spec.betas ?? [0.9, 0.999];
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) bad(`betas must be in [0, 1), got [${b1}, ${b2}]`);
+    if (!((spec.eps ?? 1e-8) >= 0)) bad(`eps must be >= 0, got ${spec.eps}`);
+  } else {
+    const { momentum = 0, dampening = 0, nesterov = false } = spec;
+    if (!(momentum >= 0)) bad(`momentum must be >= 0, got ${momentum}`);
+    if (nesterov && (momentum <= 0 || dampening !== 0)) bad('Nesterov momentum requires a momentum and zero dampening');
+    if (spec.type === 'LARS' && !((spec.eta ?? 1e-3) >= 0)) bad(`eta must be >= 0, got ${spec.eta}`);
+  }
+}
+
+function toTorch(t: tf.Tensor, layout: Layout): StTensor {
+  const perm = TO_TORCH[layout];
+  const x = perm ? tf.transpose(t, perm) : t;
+  const out: StTensor = { dtype: 'F32', shape: x.shape.slice(), data: Float32Array.from(x.dataSync()) };
+  if (x !== t) x.dispose();
+  return out;
+}
+
+function scalarI64(n: number): StTensor {
+  return { dtype: 'I64', shape: [], data: Int32Array.of(n) };
+}
+
+class TorchLikeOptimizer implements Optimizer {
+  stepCount = 0;
+  private readonly slots = new Map<string, Slot>();
+  private readonly bufs: string[];
+
+  constructor(
+    private readonly spec: OptimizerSpec,
+    params: ParamStore,
+    groups: Map<string, GroupSettings>,
+  ) {
+    checkSpec(spec);
+    this.bufs = bufferNames(spec);
+    for (const name of params.trainableNames()) {
+      const g = groups.get(name);
+      if (!g) throw new Error(`optimizer: no parameter group for trainable parameter '${name}'`);
+      if (!(Number.isFinite(g.lrScale) && g.weightDecay >= 0)) throw new Error(`optimizer: bad group for '${name}': ${JSON.stringify(g)}`);
+      const e = params.entries.get(name)!;
+      const buffers: Record<string, tf.Variable> = {};
+      for (const b of this.bufs) {
+        const zeros = tf.zerosLike(e.v);
+        buffers[b] = tf.variable(zeros, false, `optimizer.${name}.${b}.${uid()}`);
+        zeros.dispose();
+      }
+      this.slots.set(name, { name, param: e.v, layout: e.layout, group: g, steps: 0, buffers });
+    }
+    for (const name of groups.keys()) {
+      if (!this.slots.has(name) && !params.has(name)) throw new Error(`optimizer: parameter group given for unknown parameter '${name}'`);
+    }
+  }
+
+  step(grads: Map<string, tf.Tensor>, lr: LrArg): void {
+    const lrOf = (s: number) => (typeof lr === 'number' ? lr * s : lr(s));
+    const active: { slot: Slot; grad: tf.Tensor; lr: number }[] = [];
+    for (const [name, grad] of grads) {
+      const slot = this.slots.get(name);
+      if (!slot) throw new Error(`optimizer: gradient for '${name}', which is not a trainable parameter of this optimizer`);
+      if (!tf.util.arraysEqual(grad.shape, slot.param.shape)) {
+        throw new Error(`optimizer: gradient for '${name}' has shape [${grad.shape}], the parameter [${slot.param.shape}]`);
+      }
+      const l = lrOf(slot.group.lrScale);
+      if (!Number.isFinite(l)) throw new Error(`optimizer: lr for '${name}' is ${l}`);
+      active.push({ slot, grad, lr: l });
+    }
+    const local = this.spec.type === 'LARS' ? this.larsLocalLr(active) : null;
+    active.forEach(({ slot, grad, lr: l }, i) => {
+      slot.steps += 1;
+      tf.tidy(() => {
+        if (this.spec.type === 'AdamW') this.adamw(slot, grad, l);
+        else this.sgd(slot, grad, local ? l * local[i] : l, local !== null);
+      });
+    });
+    this.stepCount += 1;
+  }
+
+  private adamw(s: Slot, g: tf.Tensor, lr: number): void {
+    const spec = this.spec as Extract<OptimizerSpec, { type: 'AdamW' }>;
+    const [b1, b2] = spec.betas ?? [0.9, 0.999];
+    const eps = spec.eps ?? 1e-8;
+    const t = s.steps;
+    const { exp_avg: m, exp_avg_sq: v } = s.buffers;
+    const p = s.group.weightDecay !== 0 ? tf.mul(s.param, 1 - lr * s.group.weightDecay) : s.param;
+    const m1 = tf.add(m, tf.mul(tf.sub(g, m), 1 - b1)); // torch lerp_(grad, 1 - beta1)
+    const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.mul(g, g), 1 - b2));
+    const stepSize = lr / (1 - b1 ** t);
+    const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(1 - b2 ** t)), eps);
+    m.assign(m1);
+    v.assign(v1);
+    s.param.assign(tf.sub(p, tf.mul(tf.div(m1, denom), stepSize)));
+  }
+
+  /** SGD, or LARS when `lrIsFolded` (lr already multiplied by the trust ratio and folded into the buffer). */
+  private sgd(s: Slot, g: tf.Tensor, lr: number, lrIsFolded: boolean): void {
+    const spec = this.spec as Extract<OptimizerSpec, { type: 'SGD' | 'LARS' }>;
+    const { momentum = 0, dampening = 0, nesterov = false } = spec;
+    const wd = s.group.weightDecay;
+    let d: tf.Tensor = wd !== 0 ? tf.add(g, tf.mul(s.param, wd)) : g;
+    if (lrIsFolded) d = tf.mul(d, lr);
+    if (momentum !== 0) {
+      const buf = s.buffers.momentum_buffer;
+      const b1 = s.steps === 1 ? d : tf.add(tf.mul(buf, momentum), dampening !== 0 ? tf.mul(d, 1 - dampening) : d);
+      buf.assign(b1);
+      d = nesterov ? tf.add(d, tf.mul(b1, momentum)) : b1;
+    }
+    s.param.assign(tf.sub(s.param, lrIsFolded ? d : tf.mul(d, lr)));
+  }
+
+  /** mmpretrain LARS trust ratio per parameter (norms read in one sync). */
+  private larsLocalLr(active: { slot: Slot; grad: tf.Tensor }[]): number[] {
+    if (!active.length) return [];
+    const spec = this.spec as Extract<OptimizerSpec, { type: 'LARS' }>;
+    const { eta = 1e-3, eps = 1e-8 } = spec;
+    const norms = tf.tidy(() => tf.stack(active.flatMap(({ slot, grad }) => [tf.norm(slot.param), tf.norm(grad)])));
+    const nv = norms.dataSync();
+    norms.dispose();
+    return active.map(({ slot }, i) => {
+      const wn = nv[2 * i];
+      const gn = nv[2 * i + 1];
+      if (slot.group.larsExclude || wn === 0 || gn === 0) return 1;
+      return (eta * wn) / (gn + slot.group.weightDecay * wn + eps);
+    });
+  }
+
+  state(): Map<string, StTensor> {
+    const out = new Map<string, StTensor>();
+    out.set('optimizer.step', scalarI64(this.stepCount));
+    for (const s of this.slots.values()) {
+      out.set(`optimizer.${s.name}.step`, scalarI64(s.steps));
+      for (const b of this.bufs) out.set(`optimizer.${s.name}.${b}`, toTorch(s.buffers[b], s.layout));
+    }
+    return out;
+  }
+
+  loadState(m: Map<string, StTensor>, file = '<optimizer state>'): void {
+    const get = (key: string): StTensor => {
+      const t = m.get(key);
+      if (!t) throw new Error(`${file}: optimizer state '${key}' is missing (is this a ${this.spec.type} state?)`);
+      return t;
+    };
+    const steps = Number(get('optimizer.step').data[0]);
+    // Validate everything before assigning anything.
+    const pending: { v: tf.Variable; t: StTensor; layout: Layout; key: string }[] = [];
+    const slotSteps: [Slot, number][] = [];
+    for (const s of this.slots.values()) {
+      slotSteps.push([s, Number(get(`optimizer.${s.name}.step`).data[0])]);
+      for (const b of this.bufs) {
+        const key = `optimizer.${s.name}.${b}`;
+        const t = get(key);
+        const perm = TO_TORCH[s.layout];
+        const want = perm ? perm.map((i) => s.param.shape[i]) : s.param.shape;
+        if (!tf.util.arraysEqual(t.shape, want)) throw new Error(`${file}: '${key}' has shape [${t.shape}], the parameter needs [${want}]`);
+        pending.push({ v: s.buffers[b], t, layout: s.layout, key });
+      }
+    }
+    for (const { v, t, layout } of pending) {
+      tf.tidy(() => {
+        const x = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
+        const perm = TO_INTERNAL[layout];
+        v.assign(perm ? tf.transpose(x, perm) : x);
+      });
+    }
+    for (const [s, n] of slotSteps) s.steps = n;
+    this.stepCount = steps;
+  }
+
+  dispose(): void {
+    for (const s of this.slots.values()) for (const b of Object.values(s.buffers)) b.dispose();
+    this.slots.clear();
+  }
+}
+
+let uidCounter = 0;
+/** tf.variable names must be unique per process; several optimisers may live side by side (tests, resume). */
+function uid(): number {
+  return uidCounter++;
+}
+
+export function createOptimizer(spec: OptimizerSpec, params: ParamStore, groups: Map<string, GroupSettings>): Optimizer {
+  return new TorchLikeOptimizer(spec, params, groups);
+}
