@@ -174,13 +174,13 @@ function clsBlock(m: ClsModel, i: number, x: tf.Tensor, rng: Rng | null): tf.Ten
 }
 
 /** Running-stat update of neck.bn, tf.keep()-ed so it survives tidy / variableGrads; apply with applyBnUpdate. */
-export interface BnUpdate {
+export type BnUpdate = {
   runningMean: tf.Tensor1D;
   runningVar: tf.Tensor1D;
   numBatchesTracked: tf.Scalar;
-}
+};
 
-export interface ClsForwardOut {
+export type ClsForwardOut = {
   /** [B, K], no softmax. */
   logits: tf.Tensor2D;
   /** Backbone output [B, D]: ln2(mean of patch tokens) (finetune) or the cls token after ln1 (linear). */
@@ -189,7 +189,7 @@ export interface ClsForwardOut {
   neckOut?: tf.Tensor2D;
   /** Linear mode in train: the BN running stats to assign after the optimiser step. */
   bnUpdate?: BnUpdate;
-}
+};
 
 export interface ClsForwardOpts {
   train: boolean;
