@@ -83,19 +83,25 @@ export function registerWasmKernels(): void {
       kernelFunc: ({ inputs, backend, attrs }) => {
         const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
         const { numSegments } = attrs as unknown as { numSegments: number };
+        // A plain accumulation loop: O(n · prod(rest)) time and no [n, numSegments] one-hot (which explodes for
+        // the gather in the CE loss, n = B·H·W and numSegments = B·H·W·K, or the relative-position bias).
         const xt = toTensor(x, backend);
         const ids = toTensor(segmentIds, backend);
-        const result = tf.tidy(() => {
-          const n = ids.size;
-          const rest = xt.shape.slice(ids.rank);
-          // x: [..ids.shape, ...rest] -> [n, prod(rest)]
-          const x2 = tf.reshape(xt, [n, -1]);
-          const oneHot = tf.oneHot(tf.reshape(tf.cast(ids, 'int32'), [n]), numSegments, 1, 0, 'float32'); // [n, S]
-          const s = tf.matMul(tf.transpose(oneHot), tf.cast(x2, 'float32')); // [S, prod(rest)]
-          return tf.cast(tf.reshape(s, [numSegments, ...rest]), xt.dtype);
-        });
-        const out = emit(backend, result);
-        tf.dispose([result, xt, ids]);
+        const xv = xt.dataSync();
+        const iv = ids.dataSync();
+        const n = ids.size;
+        const rest = xt.shape.slice(ids.rank);
+        const inner = rest.reduce((a, b) => a * b, 1);
+        const acc = xt.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+        for (let i = 0; i < n; i++) {
+          const s = iv[i];
+          if (s < 0 || s >= numSegments) continue; // TF drops out-of-range ids
+          const src = i * inner;
+          const dst = s * inner;
+          for (let k = 0; k < inner; k++) acc[dst + k] += xv[src + k];
+        }
+        tf.dispose([xt, ids]);
+        const out = (backend as WasmBackend).makeOutput([numSegments, ...rest], xt.dtype, undefined, acc);
         return out;
       },
     });

@@ -1,0 +1,201 @@
+/**
+ * Convolutional building blocks over a ParamStore, NHWC activations, PyTorch semantics:
+ *   conv2d (filter internal [kh, kw, in, out], symmetric integer padding), BatchNorm2d (train / eval),
+ *   mmcv ConvModule (conv without bias -> BN -> ReLU), ConvTranspose2d with kernel == stride,
+ *   MaxPool2d (floor mode), AdaptiveAvgPool2d with PyTorch's (possibly overlapping) bins.
+ * BatchNorm in train mode never assigns: the new running statistics are pushed into `ctx.updates` (kept, so they
+ * survive tf.tidy / tf.variableGrads; they do not feed the loss, so no gradient flows through them) and the caller
+ * assigns them after the step with applyBnUpdates, or drops them with disposeBnUpdates.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ParamStore } from './params.js';
+import type { Rng } from '../engine/rng.js';
+import { normal, uniform } from './init.js';
+
+export interface Conv2dOpts {
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+}
+
+/** nn.Conv2d: x [B, H, W, Cin] -> [B, H', W', Cout]; adds `${name}.bias` when the model has one. */
+export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, o: Conv2dOpts = {}): tf.Tensor4D {
+  const { stride = 1, padding = 0, dilation = 1 } = o;
+  const w = p.get(`${name}.weight`) as tf.Variable<tf.Rank.R4>; // [kh, kw, Cin, Cout]
+  const [kh, kw, cin, cout] = w.shape;
+  if (x.shape[3] !== cin) throw new Error(`conv '${name}': input has ${x.shape[3]} channels, the filter expects ${cin}`);
+  let y: tf.Tensor4D;
+  if (kh === 1 && kw === 1 && stride === 1 && padding === 0) {
+    // A 1x1 conv is a plain 2-D matmul (the fast path on wasm, and no Conv2DBackpropFilter in the gradient).
+    const [B, H, W] = x.shape;
+    // [B, H, W, Cin] -> [B*H*W, Cin] x [Cin, Cout] -> [B, H, W, Cout]
+    y = tf.reshape(tf.matMul(tf.reshape(x, [B * H * W, cin]), tf.reshape(w, [cin, cout])), [B, H, W, cout]);
+  } else {
+    y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
+  }
+  if (p.has(`${name}.bias`)) y = tf.add(y, p.get(`${name}.bias`));
+  return y;
+}
+
+/**
+ * nn.ConvTranspose2d with kernel_size == stride and padding 0 (Feature2Pyramid's k=2, s=2): the output blocks do
+ * not overlap, so y[n, k*i+a, k*j+b, o] = bias[o] + Σ_c x[n, i, j, c] · W[c, o, a, b] is one matmul.
+ * Filter internal layout [kh, kw, out, in] (torch [in, out, kh, kw]).
+ */
+export function convTranspose2d(p: ParamStore, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  const w = p.get(`${name}.weight`); // [kh, kw, Cout, Cin]
+  const [kh, kw, cout, cin] = w.shape;
+  const [B, H, W, C] = x.shape;
+  if (C !== cin) throw new Error(`convT '${name}': input has ${C} channels, the filter expects ${cin}`);
+  // [kh, kw, Cout, Cin] -> [Cin, kh, kw, Cout] -> [Cin, kh*kw*Cout]
+  const wm = tf.reshape(tf.transpose(w, [3, 0, 1, 2]), [cin, kh * kw * cout]);
+  // [B*H*W, Cin] x [Cin, kh*kw*Cout] -> [B, H, W, kh, kw, Cout] -> [B, H, kh, W, kw, Cout] -> [B, H*kh, W*kw, Cout]
+  const y = tf.reshape(tf.matMul(tf.reshape(x, [B * H * W, cin]), wm), [B, H, W, kh, kw, cout]);
+  let out = tf.reshape(tf.transpose(y, [0, 1, 3, 2, 4, 5]), [B, H * kh, W * kw, cout]) as tf.Tensor4D;
+  if (p.has(`${name}.bias`)) out = tf.add(out, p.get(`${name}.bias`));
+  return out;
+}
+
+/** How BatchNorm layers behave in one forward pass. */
+export interface BnCtx {
+  /** true: normalise with batch statistics and record new running stats; false: use the running stats. */
+  training: boolean;
+  /** Filled in train mode: `${bn}.running_mean`, `${bn}.running_var`, `${bn}.num_batches_tracked` -> new values. */
+  updates: Map<string, tf.Tensor>;
+  eps?: number;
+  momentum?: number;
+}
+
+export function bnCtx(training: boolean, o: { eps?: number; momentum?: number } = {}): BnCtx {
+  return { training, updates: new Map(), ...o };
+}
+
+/**
+ * nn.BatchNorm2d over NHWC. Eval: (x - rm) / sqrt(rv + eps) · w + b. Train: batch mean and biased variance over
+ * (N, H, W) normalise; running = (1 - m)·running + m·stat with the unbiased variance; num_batches_tracked + 1.
+ */
+export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx): tf.Tensor4D {
+  const eps = ctx.eps ?? 1e-5;
+  const m = ctx.momentum ?? 0.1;
+  const w = p.get(`${name}.weight`);
+  const b = p.get(`${name}.bias`);
+  const rm = p.get(`${name}.running_mean`);
+  const rv = p.get(`${name}.running_var`);
+  if (!ctx.training) {
+    const scale = tf.mul(w, tf.rsqrt(tf.add(rv, eps))); // [C]
+    return tf.add(tf.mul(tf.sub(x, rm), scale), b);
+  }
+  const [B, H, W] = x.shape;
+  const n = B * H * W;
+  // PyTorch refuses this too ("Expected more than 1 value per channel when training").
+  if (n <= 1) throw new Error(`BatchNorm '${name}': expected more than 1 value per channel when training, got input [${x.shape}]`);
+  const { mean, variance } = tf.moments(x, [0, 1, 2]); // [C], biased
+  const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), w), b);
+  if (ctx.updates.has(`${name}.running_mean`)) throw new Error(`BatchNorm '${name}' ran twice in one train forward`);
+  ctx.updates.set(`${name}.running_mean`, tf.keep(tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m))));
+  const unbiased = tf.mul(variance, n / (n - 1));
+  ctx.updates.set(`${name}.running_var`, tf.keep(tf.add(tf.mul(rv, 1 - m), tf.mul(unbiased, m))));
+  if (p.has(`${name}.num_batches_tracked`)) {
+    ctx.updates.set(`${name}.num_batches_tracked`, tf.keep(tf.add(p.get(`${name}.num_batches_tracked`), tf.scalar(1, 'int32'))));
+  }
+  return y as tf.Tensor4D;
+}
+
+/** Assign recorded BN running stats to the model, then dispose them (call after the optimiser step). */
+export function applyBnUpdates(p: ParamStore, updates: Map<string, tf.Tensor>): void {
+  for (const [name, t] of updates) {
+    const v = p.get(name);
+    if (v.dtype !== t.dtype || v.shape.join() !== t.shape.join()) {
+      throw new Error(`BN update for '${name}' is ${t.dtype}[${t.shape}], the model holds ${v.dtype}[${v.shape}]`);
+    }
+    v.assign(t);
+    t.dispose();
+  }
+  updates.clear();
+}
+
+export function disposeBnUpdates(updates: Map<string, tf.Tensor>): void {
+  for (const t of updates.values()) t.dispose();
+  updates.clear();
+}
+
+export interface ConvModuleOpts extends Conv2dOpts {
+  /** Default true: ReLU after the norm. */
+  act?: boolean;
+}
+
+/** mmcv ConvModule with norm: `${name}.conv` (bias='auto' -> no bias) -> `${name}.bn` -> ReLU. */
+export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx, o: ConvModuleOpts = {}): tf.Tensor4D {
+  const y = batchNorm(p, `${name}.bn`, conv2d(p, `${name}.conv`, x, o), ctx);
+  return o.act === false ? y : tf.relu(y);
+}
+
+/** nn.MaxPool2d(k, k): floor mode, no padding. */
+export function maxPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
+  return tf.maxPool(x, k, k, 'valid');
+}
+
+/** PyTorch adaptive-pool bins along one axis: [floor(i·n/s), ceil((i+1)·n/s)) for i < s. */
+export function adaptiveBins(n: number, s: number): Array<[number, number]> {
+  const bins: Array<[number, number]> = [];
+  for (let i = 0; i < s; i++) bins.push([Math.floor((i * n) / s), Math.ceil(((i + 1) * n) / s)]);
+  return bins;
+}
+
+/**
+ * nn.AdaptiveAvgPool2d(out): x [B, H, W, C] -> [B, oh, ow, C]. Bins may overlap and `out` may exceed the input
+ * size, so it is computed as one matmul with the constant pooling matrix M[(i, j), (h, w)] = 1/|bin| on the bin.
+ */
+export function adaptiveAvgPool(x: tf.Tensor4D, out: number | [number, number]): tf.Tensor4D {
+  const [oh, ow] = typeof out === 'number' ? [out, out] : out;
+  const [B, H, W, C] = x.shape;
+  const bh = adaptiveBins(H, oh);
+  const bw = adaptiveBins(W, ow);
+  const m = new Float32Array(oh * ow * H * W);
+  for (let i = 0; i < oh; i++) {
+    for (let j = 0; j < ow; j++) {
+      const [h0, h1] = bh[i];
+      const [w0, w1] = bw[j];
+      const inv = 1 / ((h1 - h0) * (w1 - w0));
+      const row = (i * ow + j) * H * W;
+      for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) m[row + h * W + w] = inv;
+    }
+  }
+  // x: [B, H, W, C] -> [H, W, B, C] -> [H*W, B*C]; M [oh*ow, H*W] x -> [oh*ow, B*C] -> [oh, ow, B, C] -> [B, oh, ow, C]
+  const xs = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [H * W, B * C]);
+  const y = tf.matMul(tf.tensor2d(m, [oh * ow, H * W]), xs);
+  return tf.transpose(tf.reshape(y, [oh, ow, B, C]), [2, 0, 1, 3]);
+}
+
+// ---------------------------------------------------------------- initialisation
+
+/** Conv weight ~ kaiming_normal(mode='fan_out', relu): std = sqrt(2 / (out·kh·kw)) (mmcv ConvModule.init_weights). */
+export function addConv(p: ParamStore, rng: Rng, name: string, cin: number, cout: number, k: number, bias: boolean): void {
+  p.add(`${name}.weight`, normal(rng, [k, k, cin, cout], Math.sqrt(2 / (cout * k * k))), 'conv');
+  if (bias) p.add(`${name}.bias`, tf.zeros([cout]));
+}
+
+/** BatchNorm2d: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0 (int buffer). */
+export function addBatchNorm(p: ParamStore, name: string, c: number): void {
+  p.add(`${name}.weight`, tf.ones([c]));
+  p.add(`${name}.bias`, tf.zeros([c]));
+  p.add(`${name}.running_mean`, tf.zeros([c]), 'plain', false);
+  p.add(`${name}.running_var`, tf.ones([c]), 'plain', false);
+  p.add(`${name}.num_batches_tracked`, tf.scalar(0, 'int32'), 'plain', false, true);
+}
+
+/** ConvModule params in state_dict order: conv.weight (no bias), bn.*. */
+export function addConvModule(p: ParamStore, rng: Rng, name: string, cin: number, cout: number, k: number): void {
+  addConv(p, rng, `${name}.conv`, cin, cout, k, false);
+  addBatchNorm(p, `${name}.bn`, cout);
+}
+
+/**
+ * ConvTranspose2d with PyTorch's default init (kaiming_uniform a=sqrt(5)): weight and bias ~ U(±1/sqrt(fan_in)),
+ * fan_in = weight.size(1)·kh·kw = out·kh·kw for a transposed conv. Internal layout [kh, kw, out, in].
+ */
+export function addConvTranspose(p: ParamStore, rng: Rng, name: string, cin: number, cout: number, k: number): void {
+  const bound = 1 / Math.sqrt(cout * k * k);
+  p.add(`${name}.weight`, uniform(rng, [k, k, cout, cin], bound), 'convT');
+  p.add(`${name}.bias`, uniform(rng, [cout], bound));
+}
