@@ -1,0 +1,54 @@
+/**
+ * Decoding image files to 8-bit HWC RGB with sharp (libvips).
+ *
+ * Mirrors what mmpretrain's `LoadImageFromFile` (cv2 `IMREAD_COLOR`) + `ToPIL(to_rgb=True)` hand to the
+ * transforms: EXIF orientation applied, grayscale replicated to 3 channels, alpha dropped (cv2 does not
+ * composite), 16-bit samples reduced to 8-bit, CMYK converted to sRGB. JPEG decoders differ between
+ * libjpeg builds, so decoded pixels may differ from cv2 by a grey level on some files.
+ */
+import sharp from 'sharp';
+
+sharp.cache(false); // streaming a dataset: libvips' operation cache only costs memory here
+
+/** An 8-bit RGB image, row-major HWC: data[(y * width + x) * 3 + c]. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export type DecodeOptions = {
+  /** 'drop' (default, as cv2/mmcv) discards alpha; 'flatten' composites onto `background`. */
+  alpha?: 'drop' | 'flatten';
+  /** RGB background for alpha 'flatten'. Default white. */
+  background?: [number, number, number];
+};
+
+/** Decode an image file (JPEG, PNG, WebP, TIFF, ...) to 8-bit RGB. Throws `<file>: cannot decode image (<why>)`. */
+export async function decodeImage(file: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const { alpha = 'drop', background = [255, 255, 255] } = opts;
+  try {
+    // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings
+    // (ImageNet has some; cv2 decodes them too).
+    let pipe = sharp(file, { failOn: 'error' }).rotate();
+    pipe = alpha === 'flatten' ? pipe.flatten({ background: { r: background[0], g: background[1], b: background[2] } }) : pipe.removeAlpha();
+    const { data, info } = await pipe.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+    if (data.length !== info.width * info.height * 3) throw new Error(`decoded ${data.length} bytes for ${info.width}x${info.height}x3`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  } catch (err) {
+    // libvips repeats its warnings; keep each distinct line once
+    const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+    const why = [...new Set(lines)].join('; ');
+    throw new Error(`${file}: cannot decode image (${why})`, { cause: err });
+  }
+}
+
+/** Make an RgbImage from raw HWC bytes, checking the size. */
+export function rgbImage(data: Uint8Array, width: number, height: number): RgbImage {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`rgbImage: bad size ${width}x${height}`);
+  }
+  if (data.length !== width * height * 3) throw new Error(`rgbImage: ${data.length} bytes for ${width}x${height}x3`);
+  return { data, width, height };
+}
