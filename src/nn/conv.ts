@@ -130,9 +130,35 @@ export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnC
   return o.act === false ? y : tf.relu(y);
 }
 
-/** nn.MaxPool2d(k, k): floor mode, no padding. */
+/**
+ * nn.MaxPool2d(k, k): floor mode, no padding. The gradient goes to the first maximum of each window (row-major,
+ * as PyTorch's argmax index); computed with plain ops because the wasm MaxPoolGrad kernel (tfjs 4.22) returns
+ * wrong values (measured: 23% off the cpu kernel on a 4x4 input).
+ */
 export function maxPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
-  return tf.maxPool(x, k, k, 'valid');
+  const [B, H, W, C] = x.shape;
+  const ho = Math.floor(H / k);
+  const wo = Math.floor(W / k);
+  if (ho === 0 || wo === 0) throw new Error(`maxPool(${k}): input ${H}x${W} is smaller than the window`);
+  const f = tf.customGrad<tf.Tensor4D>((...args) => {
+    const [inp, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    save([inp]);
+    return {
+      value: tf.maxPool(inp, k, k, 'valid'),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const xin = tf.slice(saved[0], [0, 0, 0, 0], [B, ho * k, wo * k, C]);
+          // [B, ho*k, wo*k, C] -> [B, ho, k, wo, k, C] -> [B, ho, wo, C, k, k] -> [B, ho, wo, C, k*k]
+          const win = tf.reshape(tf.transpose(tf.reshape(xin, [B, ho, k, wo, k, C]), [0, 1, 3, 5, 2, 4]), [B, ho, wo, C, k * k]);
+          const first = tf.oneHot(tf.argMax(win, 4), k * k); // [B, ho, wo, C, k*k], 1 at the first max
+          const g = tf.mul(first, tf.expandDims(dy, 4)); // [B, ho, wo, C, k*k]
+          // back: [B, ho, wo, C, k, k] -> [B, ho, k, wo, k, C] -> [B, ho*k, wo*k, C], zero-padded to [B, H, W, C]
+          const back = tf.reshape(tf.transpose(tf.reshape(g, [B, ho, wo, C, k, k]), [0, 1, 4, 2, 5, 3]), [B, ho * k, wo * k, C]);
+          return tf.pad(back, [[0, 0], [0, H - ho * k], [0, W - wo * k], [0, 0]]);
+        }),
+    };
+  });
+  return f(x);
 }
 
 /** PyTorch adaptive-pool bins along one axis: [floor(i·n/s), ceil((i+1)·n/s)) for i < s. */
