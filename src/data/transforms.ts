@@ -291,6 +291,11 @@ export type RandomResizedCropOptions = {
   ratio?: [number, number];
   interp?: Interp;
   maxAttempts?: number;
+  /**
+   * 'mmpretrain' (default): up to maxAttempts draws, then a centre-crop fallback.
+   * 'mae': MAE's `MAERandomResizedCrop` (util/crop.py, used for linear probing): one draw, w/h clamped to the image.
+   */
+  style?: 'mmpretrain' | 'mae';
 };
 
 /** The crop box mmpretrain `RandomResizedCrop.rand_crop_params` would pick. */
@@ -300,12 +305,21 @@ export function randomResizedCropBox(
   opts: RandomResizedCropOptions,
   rng: Rng,
 ): { x: number; y: number; w: number; h: number } {
-  const { scale = [0.08, 1], ratio = [3 / 4, 4 / 3], maxAttempts = 10 } = opts;
+  const { scale = [0.08, 1], ratio = [3 / 4, 4 / 3], maxAttempts = 10, style = 'mmpretrain' } = opts;
   if (scale[0] > scale[1] || ratio[0] > ratio[1]) {
     throw new Error(`randomResizedCrop: ranges must be [min, max], got scale ${scale} ratio ${ratio}`);
   }
   const area = width * height;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+  if (style === 'mae') {
+    const targetArea = rng.uniform(scale[0], scale[1]) * area;
+    const aspect = Math.exp(rng.uniform(logRatio[0], logRatio[1]));
+    const w = Math.min(roundHalfEven(Math.sqrt(targetArea * aspect)), width);
+    const h = Math.min(roundHalfEven(Math.sqrt(targetArea / aspect)), height);
+    const y = rng.int(height - h + 1);
+    const x = rng.int(width - w + 1);
+    return { x, y, w, h };
+  }
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const targetArea = rng.uniform(scale[0], scale[1]) * area;
     const aspect = Math.exp(rng.uniform(logRatio[0], logRatio[1]));

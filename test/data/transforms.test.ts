@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { RgbImage } from '../../src/data/image.js';
 import { Rng } from '../../src/engine/rng.js';
 import {
+  buildEvalTransform,
   buildPretrainTransform,
   centerCrop,
   hflip,
@@ -169,6 +170,12 @@ describe('crops, padding, flip', () => {
     expect(randomResizedCropBox(20, 100, { scale: [1, 1] }, new Rng(1))).toEqual({ x: 0, y: 36, w: 20, h: 27 });
   });
 
+  test("randomResizedCrop box, style 'mae': one draw, clamped to the image", () => {
+    // 100x20, area 2000, scale 1, aspect 1 -> w = h = round(44.72) = 45 -> h clamped to 20; y in [0, 0], x scripted 30
+    const box = randomResizedCropBox(100, 20, { scale: [1, 1], style: 'mae' }, scripted([0, 30], [1, 0]));
+    expect(box).toEqual({ x: 30, y: 0, w: 45, h: 20 });
+  });
+
   test('randomResizedCrop box statistics: area fraction within scale range, aspect within ratio range', () => {
     const rng = new Rng(11);
     for (let i = 0; i < 300; i++) {
@@ -185,6 +192,13 @@ describe('crops, padding, flip', () => {
 });
 
 describe('normalize and pipelines', () => {
+  test('eval transform: ResizeEdge(short) + CenterCrop sizes', async () => {
+    const t = buildEvalTransform({ resize: 16, crop: 14, interp: 'bicubic' });
+    const out = await t(gray(40, 30, new Array(1200).fill(128)), new Rng(0)); // -> 21x16 -> 14x14
+    expect(out.length).toBe(14 * 14 * 3);
+    expect(out[0]).toBeCloseTo((128 - 123.675) / 58.395, 5);
+  });
+
   test('normalize: (x - mean) / std per RGB channel, HWC', () => {
     const img: RgbImage = { data: Uint8Array.from([0, 255, 128, 123, 116, 104]), width: 2, height: 1 };
     const out = normalize(img);
