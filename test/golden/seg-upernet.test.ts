@@ -5,7 +5,7 @@ import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint } from '../../src/engine/checkpoint.js';
 import { Rng } from '../../src/engine/rng.js';
 import { applyBnUpdates, bnCtx } from '../../src/nn/conv.js';
-import type { SegModelConfig } from '../../src/models/seg/config.js';
+import { segConfigFromFixture } from '../models/seg-fixture.js';
 import { buildSegmentor, segDecodeHeadOut, segEncodeDecode, segFeatures, segTrainGrads } from '../../src/models/seg/segmentor.js';
 import { maeBackbone, relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
 import { inferSegmentation, slideWindows } from '../../src/eval/slide.js';
@@ -14,32 +14,6 @@ import { f32, goldenPath, i32, loadFixture, nchwToNhwc, relErr, type JsonTensor 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
 });
-
-/** SegModelConfig read from the fixture's `config` (no constants). */
-export function segConfigFromFixture(c: Record<string, any>): SegModelConfig {
-  const d = c.decode_head;
-  const a = c.auxiliary_head;
-  const weight = (s: string) => Number(/weight ([\d.]+)/.exec(s)![1]);
-  return {
-    backbone: {
-      imgSize: c.img_size, patchSize: c.patch_size, inChannels: c.in_channels, embedDims: c.embed_dims,
-      numLayers: c.num_layers, numHeads: c.num_heads, mlpRatio: c.mlp_ratio, outIndices: c.out_indices,
-      dropPathRate: c.drop_path_rate, initValues: c.init_values, lnEps: c.ln_eps,
-    },
-    neck: { rescales: c.neck.rescales },
-    decodeHead: {
-      inChannels: d.in_channels, inIndex: d.in_index, channels: d.channels, poolScales: d.pool_scales,
-      dropoutRatio: d.dropout_ratio, numClasses: d.num_classes, lossWeight: weight(d.loss),
-    },
-    auxiliaryHead: {
-      inChannels: a.in_channels, inIndex: a.in_index, channels: a.channels, numConvs: a.num_convs, kernelSize: a.kernel_size,
-      concatInput: a.concat_input, dropoutRatio: a.dropout_ratio, numClasses: a.num_classes, lossWeight: weight(a.loss),
-    },
-    ignoreIndex: c.ignore_index,
-    bnEps: c.bn_eps,
-    bnMomentum: c.bn_momentum,
-  };
-}
 
 /** NCHW JSON [B, K, H, W] -> flat NHWC values, for comparing with our NHWC logits. */
 function nhwcValues(t: JsonTensor): Float32Array {
