@@ -1,0 +1,62 @@
+/**
+ * Initialise the seg backbone from an mmpretrain MAE/MFF pretraining checkpoint, as mmseg MAE.init_weights does with
+ * init_cfg=Pretrained: resize_abs_pos_embed (bicubic, cls row kept) then load_state_dict(strict=False).
+ * Source keys may carry the mmpretrain `backbone.` prefix (a whole pretraining model) or not (a bare backbone);
+ * everything else in a whole model (`neck.*` = the MAE decoder, `head.*`, `data_preprocessor.*`) is skipped.
+ * The ViT weights map one to one (same mmcv names: ln1, attn.qkv with its full bias, attn.proj, ln2,
+ * ffn.layers.0.0, ffn.layers.1, patch_embed.projection, cls_token, pos_embed). Pretraining-only keys (the final
+ * `ln1`, MFF's `proj_layers.*` / `proj_weights`, `mask_token`) are reported as unexpected, and the BEiT-only
+ * entries (gamma_1/2 = initValues, zero relative-position tables, the index buffer) as missing: they keep their init.
+ */
+import type { StTensor } from '../../engine/safetensors.js';
+import type { LoadReport } from '../../nn/params.js';
+import { resizePosEmbed } from '../pos-embed.js';
+import type { SegModel } from './segmentor.js';
+
+export interface PretrainLoadReport extends LoadReport {
+  /** Source keys outside the backbone (decoder, heads), not considered. */
+  skipped: string[];
+  /** Set when pos_embed was resized: [source grid, target grid]. */
+  posEmbedResized: [[number, number], [number, number]] | null;
+}
+
+export function loadBackboneFromPretrain(model: SegModel, ckpt: Map<string, StTensor>, opts: { file?: string } = {}): PretrainLoadReport {
+  const file = opts.file ?? '<pretrain checkpoint>';
+  const prefixed = [...ckpt.keys()].some((k) => k.startsWith('backbone.'));
+  const skipped: string[] = [];
+  const src = new Map<string, StTensor>();
+  for (const [k, t] of ckpt) {
+    if (prefixed && !k.startsWith('backbone.')) {
+      skipped.push(k);
+      continue;
+    }
+    src.set(prefixed ? k : `backbone.${k}`, t);
+  }
+  if (src.size === 0) throw new Error(`${file}: no backbone weights found (${ckpt.size} keys, none under 'backbone.')`);
+
+  // resize_abs_pos_embed: the grid is square on both sides in mmseg's MAE.
+  let posEmbedResized: PretrainLoadReport['posEmbedResized'] = null;
+  const pe = src.get('backbone.pos_embed');
+  if (pe) {
+    const c = model.cfg.backbone;
+    const D = c.embedDims;
+    const g = c.imgSize / c.patchSize;
+    if (pe.shape.length !== 3 || pe.shape[0] !== 1 || pe.shape[2] !== D) {
+      throw new Error(`${file}: pos_embed has shape [${pe.shape}], expected [1, 1 + h*w, ${D}]`);
+    }
+    const n = pe.shape[1] - 1;
+    const gs = Math.round(Math.sqrt(n));
+    if (gs * gs !== n) throw new Error(`${file}: pos_embed has ${n} patch tokens, not a square grid`);
+    if (gs !== g) {
+      const data = resizePosEmbed(pe.data as Float32Array, [gs, gs], [g, g], D, 1);
+      src.set('backbone.pos_embed', { dtype: 'F32', shape: [1, 1 + g * g, D], data });
+      posEmbedResized = [[gs, gs], [g, g]];
+    }
+  }
+
+  const r = model.params.load(src, { file });
+  const unexpected = r.unexpected.map((k) => (prefixed ? k : k.slice('backbone.'.length)));
+  const missing = r.missing.filter((n) => n.startsWith('backbone.'));
+  if (r.loaded.length === 0) throw new Error(`${file}: no key matched the seg backbone (unexpected: ${unexpected.slice(0, 8).join(', ')})`);
+  return { loaded: r.loaded, missing, unexpected, skipped, posEmbedResized };
+}
