@@ -35,33 +35,40 @@ export function slideWindows(H: number, W: number, crop: [number, number], strid
 }
 
 /**
- * Slide inference: img [1, H, W, C] -> averaged logits [1, H, W, K]. Windows are run one at a time (batch 1, as
- * mmseg); each result is padded into place, so the sum never needs an in-place scatter.
+ * Slide inference: img [1, H, W, C] -> averaged logits [1, H, W, K]. Windows run one at a time (batch 1, as mmseg);
+ * their logits are added into a host-side accumulator (no full-size padded copy per window: at ADE20K sizes one
+ * [1, H, W, 150] map is ~200 MB), then divided by the per-pixel window count.
  */
 export function slideLogits(encodeDecode: EncodeDecode, img: tf.Tensor4D, crop: [number, number], stride: [number, number]): tf.Tensor4D {
   const [B, H, W] = img.shape;
   if (B !== 1) throw new Error(`slide inference takes one image at a time, got batch ${B}`);
   const windows = slideWindows(H, W, crop, stride);
   const count = new Float32Array(H * W);
-  for (const [y1, y2, x1, x2] of windows) for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) count[y * W + x] += 1;
-  let sum: tf.Tensor4D | null = null;
+  let acc: Float32Array | null = null;
+  let K = 0;
   for (const [y1, y2, x1, x2] of windows) {
-    const next: tf.Tensor4D = tf.tidy(() => {
-      const cropT = tf.slice(img, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, -1]);
-      const logits = encodeDecode(cropT); // [1, h, w, K]
-      if (logits.shape[1] !== y2 - y1 || logits.shape[2] !== x2 - x1) {
-        throw new Error(`slide inference: encode_decode returned ${logits.shape[1]}x${logits.shape[2]} for a ${y2 - y1}x${x2 - x1} crop`);
+    const [h, w] = [y2 - y1, x2 - x1];
+    const logits = tf.tidy(() => encodeDecode(tf.slice(img, [0, y1, x1, 0], [1, h, w, -1]))); // [1, h, w, K]
+    if (logits.shape[1] !== h || logits.shape[2] !== w) {
+      logits.dispose();
+      throw new Error(`slide inference: encode_decode returned ${logits.shape[1]}x${logits.shape[2]} for a ${h}x${w} crop`);
+    }
+    K = logits.shape[3];
+    const v = logits.dataSync() as Float32Array;
+    logits.dispose();
+    acc ??= new Float32Array(H * W * K);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const dst = ((y1 + y) * W + (x1 + x)) * K;
+        const src = (y * w + x) * K;
+        for (let k = 0; k < K; k++) acc[dst + k] += v[src + k];
+        count[(y1 + y) * W + (x1 + x)] += 1;
       }
-      const placed = tf.pad(logits, [[0, 0], [y1, H - y2], [x1, W - x2], [0, 0]]);
-      return sum ? tf.add(sum, placed) : placed;
-    });
-    sum?.dispose();
-    sum = next;
+    }
   }
-  const total = sum!;
-  const out = tf.tidy(() => tf.div(total, tf.tensor4d(count, [1, H, W, 1])) as tf.Tensor4D);
-  total.dispose();
-  return out;
+  const out = acc!;
+  for (let i = 0; i < H * W; i++) for (let k = 0; k < K; k++) out[i * K + k] /= count[i];
+  return tf.tensor4d(out, [1, H, W, K]);
 }
 
 export interface InferenceResult {
