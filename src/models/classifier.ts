@@ -14,6 +14,7 @@ import { attention, ffn, layerNorm, linear } from '../nn/layers.js';
 import { normal, uniform, xavierBound } from '../nn/init.js';
 import { resolveArch, type ViTArch } from './arch.js';
 import { patchEmbed } from './vit.js';
+import { expandTokens } from './mae.js';
 
 export type ClsMode = 'finetune' | 'linear';
 
@@ -205,7 +206,7 @@ function backboneTokens(m: ClsModel, imgs: tf.Tensor, rng: Rng | null): tf.Tenso
     throw new Error(`classifier expects ${m.cfg.imgSize}x${m.cfg.imgSize} images (model.imgSize), got ${H}x${W}`);
   }
   const tokens = patchEmbed(p, 'backbone', imgs, m.cfg.patchSize); // [B, L, D]
-  const cls = tf.tile(p.get('backbone.cls_token'), [B, 1, 1]); // [B, 1, D]
+  const cls = expandTokens(p.get('backbone.cls_token'), [B, 1, m.arch.embedDims]); // [B, 1, D] (no tile: see expandTokens)
   // VisionTransformer adds pos_embed to the cls token too (row 0).
   let x = tf.add(tf.concat([cls, tokens], 1), p.get('backbone.pos_embed')); // [B, 1+L, D]
   for (let i = 0; i < m.arch.numLayers; i++) x = clsBlock(m, i, x, rng);

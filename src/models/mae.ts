@@ -156,6 +156,14 @@ function permuteTokens(x: tf.Tensor, perm: Int32Array, inv: Int32Array): tf.Tens
   return op(x);
 }
 
+/**
+ * Broadcast a [1, 1, D] token to `shape` by adding it to zeros: the gradient is one sum reduction
+ * (tf.tile / tf.broadcastTo run the Tile kernel, whose gradient is one slice + add per repetition).
+ */
+export function expandTokens(token: tf.Tensor, shape: [number, number, number]): tf.Tensor {
+  return tf.add(tf.zeros(shape), token);
+}
+
 // ---------------------------------------------------------------- encoder / decoder / loss
 
 export interface EncoderOut {
@@ -175,7 +183,7 @@ export function forwardEncoder(m: PretrainModel, imgs: tf.Tensor, mk: Masking): 
   // keep the first lenKeep tokens of the noise order: [B, L, D] -> [B, lenKeep, D]
   x = tf.slice(permuteTokens(x, mk.idsShuffle, mk.idsRestore), [0, 0, 0], [B, mk.lenKeep, D]);
   const cls = tf.add(p.get('backbone.cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, D])); // [1, 1, D]
-  x = tf.concat([tf.tile(cls, [B, 1, 1]), x], 1); // [B, 1+lenKeep, D]
+  x = tf.concat([expandTokens(cls, [B, 1, D]), x], 1); // [B, 1+lenKeep, D]
   const taps: tf.Tensor[] = [];
   for (let i = 0; i < numLayers; i++) {
     x = block(p, `backbone.layers.${i}`, x, { numHeads, eps: m.cfg.lnEps });
@@ -195,7 +203,7 @@ export function forwardDecoder(m: PretrainModel, latent: tf.Tensor, mk: Masking)
   const L = m.numPatches;
   const Dd = dec.embedDims;
   const x = linear(p, 'neck.decoder_embed', latent); // [B, 1+lenKeep, Dd]
-  const maskTokens = tf.tile(p.get('neck.mask_token'), [B, L - mk.lenKeep, 1]); // [B, L-lenKeep, Dd]
+  const maskTokens = expandTokens(p.get('neck.mask_token'), [B, L - mk.lenKeep, Dd]); // [B, L-lenKeep, Dd]
   // [B, L, Dd] in noise order -> un-shuffle to spatial order
   const rest = tf.concat([tf.slice(x, [0, 1, 0], [B, mk.lenKeep, Dd]), maskTokens], 1);
   const unshuffled = permuteTokens(rest, mk.idsRestore, mk.idsShuffle);

@@ -1,0 +1,21 @@
+/** Options shared by every command. */
+import { Option } from 'commander';
+import { BACKENDS } from '../backend.js';
+
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'tfjs backend (auto = tfjs-node-gpu > tfjs-node > wasm > cpu; env MFF_BACKEND)')
+    .choices(BACKENDS)
+    .default(process.env.MFF_BACKEND ?? 'auto');
+}
+
+export function collect(value: string, prev: string[]): string[] {
+  return [...prev, value];
+}
+
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
