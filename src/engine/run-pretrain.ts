@@ -217,7 +217,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
         const now = performance.now();
         const imgPerS = (effBatch * 1000) / (now - stepStart);
         stepStart = now;
-        const entry: Record<string, number> = { iter: pos.iteration, epoch: pos.epoch, loss: lastLoss, lr: stepLr, img_per_s: imgPerS };
+        const entry: Record<string, number> = { iter: pos.iteration, epoch: pos.epoch, loss: lastLoss, lr: stepLr, img_per_s: imgPerS, tensors: tf.memory().numTensors };
         if (cfg.model.algorithm === 'mff') {
           const w = tf.tidy(() => fusionWeights(p).dataSync());
           w.forEach((x, i) => (entry[`weight_${i}`] = x));
@@ -233,6 +233,10 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
         if (pos.epoch !== epoch) break;
       }
     }
+  } catch (e) {
+    optimizer.dispose();
+    p.dispose();
+    throw e;
   } finally {
     process.off('SIGINT', onSigint);
     if (accum) tf.dispose([...accum.values()]);
@@ -288,6 +292,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   };
   await writePretrainReport(workDir, summary, history, model);
   log(`[mff] done: ${pos.iteration} iterations, loss ${lastLoss.toFixed(4)}, ${imgPerS.toFixed(1)} img/s; checkpoint ${ckptFile}`);
+  optimizer.dispose();
   p.dispose();
   return summary;
 }
