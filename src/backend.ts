@@ -37,7 +37,9 @@ async function tryWasm(): Promise<string | null> {
     await import('@tensorflow/tfjs-backend-wasm');
     const { registerWasmKernels } = await import('./nn/wasm-kernels.js');
     registerWasmKernels();
-    if (await tf.setBackend('wasm')) return 'wasm';
+    const { registerFastKernels } = await import('./nn/fast-kernels.js');
+    const fast = registerFastKernels();
+    if (await tf.setBackend('wasm')) return fast.native ? 'wasm+native-blas' : 'wasm';
   } catch {
     /* unavailable */
   }

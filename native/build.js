@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * Builds native/build/mff_native.node (N-API addon over OpenBLAS) with the system C compiler; no node-gyp and no
+ * downloads: Node's own headers (<prefix>/include/node) and libopenblas (Debian: libopenblas-dev) are used.
+ * Never fails the install: on any problem it prints one line and exits 0; mff then runs on the pure wasm path.
+ *   node native/build.js [--quiet]     (MFF_NATIVE_BUILD=0 skips the build)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, 'build', 'mff_native.node');
+const src = join(here, 'src', 'mff_native.c');
+const quiet = process.argv.includes('--quiet');
+
+function done(msg) {
+  console.log(`[mff native] ${msg}`);
+  process.exit(0);
+}
+
+if (process.env.MFF_NATIVE_BUILD === '0') done('build skipped (MFF_NATIVE_BUILD=0); using the wasm engine');
+if (process.platform !== 'linux' && process.platform !== 'darwin') done(`not built on ${process.platform}; using the wasm engine`);
+const incCandidates = [resolve(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'];
+const inc = incCandidates.find((d) => existsSync(join(d, 'node_api.h')));
+if (!inc) done('node_api.h not found (Node headers); using the wasm engine');
+const cc = process.env.CC || 'cc';
+mkdirSync(dirname(out), { recursive: true });
+const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, src];
+const link = ['-lopenblas', '-lm'];
+const attempts = [
+  [...base, '-march=native', '-fopenmp', ...link],
+  [...base, '-fopenmp', ...link],
+  [...base, ...link],
+];
+if (process.platform === 'darwin') for (const a of attempts) a.push('-undefined', 'dynamic_lookup');
+let lastErr = '';
+for (const args of attempts) {
+  try {
+    execFileSync(cc, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      // Load it in a child so a broken library cannot take this process down.
+      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(out)})`], { stdio: 'pipe' });
+    } catch (e) {
+      lastErr = `built but failed to load: ${String(e.stderr ?? e).split('\n')[0]}`;
+      continue;
+    }
+    done(`built ${out}${quiet ? '' : ` (${cc} ${args.filter((a) => a.startsWith('-f') || a.startsWith('-m')).join(' ')})`}`);
+  } catch (e) {
+    lastErr = String(e.stderr ?? e.message ?? e).split('\n').find((l) => l.trim()) ?? 'compiler failed';
+  }
+}
+done(`not built (${lastErr.trim()}); install a C compiler and libopenblas-dev for the fast CPU engine. Using the wasm engine`);

@@ -1,0 +1,389 @@
+/**
+ * The CPU engine: overrides of tfjs wasm kernels that are slow in the stock backend. Each override keeps the
+ * original kernel's `setupFunc`, handles the cases it knows (float32 / 4-byte dtypes, the attrs tfjs passes) and
+ * calls the original kernel for anything else, so semantics stay exactly tfjs's.
+ *
+ * - native (native/build/mff_native.node, OpenBLAS + C loops, see native/build.js): BatchMatMul (any transpose
+ *   flags, batch broadcasting), Softmax, Erf, Exp, and the strided case of Transpose. Disabled by MFF_NATIVE=0.
+ * - JS, with or without the addon: Identity / same-dtype Cast (share the buffer), Transpose and Unpack(axis 0)
+ *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
+ *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
+ *   then uses the fast 2-D wasm kernel.
+ * Register before `setBackend('wasm')` (src/backend.ts does).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface NativeAddon {
+  gemm(heap: Float32Array, offA: Int32Array, offB: Int32Array, offC: Int32Array, M: number, N: number, K: number, transA: number, transB: number): void;
+  transpose(heap: Float32Array, inOff: number, outOff: number, shape: Int32Array, perm: Int32Array): void;
+  softmax(heap: Float32Array, inOff: number, outOff: number, rows: number, cols: number): void;
+  /** op 0 = erf, 1 = exp */
+  unary(heap: Float32Array, op: number, inOff: number, outOff: number, n: number): void;
+  threads(n?: number): number;
+}
+
+interface TensorData {
+  memoryOffset: number;
+  refCount: number;
+}
+
+/** The parts of the tfjs wasm backend (BackendWasm) the kernels here use. */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(id: tf.DataId): TensorData };
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.TypedArray): tf.TensorInfo;
+  incRef(id: tf.DataId): void;
+  readSync(id: tf.DataId): tf.TypedArray;
+  disposeData(id: tf.DataId, force?: boolean): boolean;
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackend; attrs: Record<string, unknown> };
+type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+const require = createRequire(import.meta.url);
+let native: NativeAddon | null | undefined;
+let nativeError = '';
+let registeredResult: { native: boolean; kernels: string[] } | null = null;
+
+/** Path of the built addon (native/build.js). */
+export function nativeAddonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', 'native', 'build', 'mff_native.node');
+}
+
+/** Load the addon once; null when MFF_NATIVE=0, not built, or failing to load. */
+export function loadNative(): NativeAddon | null {
+  if (native !== undefined) return native;
+  native = null;
+  if (process.env.MFF_NATIVE === '0') {
+    nativeError = 'disabled by MFF_NATIVE=0';
+    return null;
+  }
+  const p = nativeAddonPath();
+  if (!existsSync(p)) {
+    nativeError = `${p} not built (run: node native/build.js)`;
+    return null;
+  }
+  try {
+    native = require(p) as NativeAddon;
+  } catch (e) {
+    nativeError = `failed to load ${p}: ${(e as Error).message.split('\n')[0]}`;
+    native = null;
+  }
+  return native;
+}
+
+export function nativeAvailable(): boolean {
+  return loadNative() !== null;
+}
+
+/** Why the native engine is not in use ('' when it is). */
+export function nativeStatus(): string {
+  loadNative();
+  return nativeError;
+}
+
+// ------------------------------------------------------------------ heap helpers
+
+const f32 = (b: WasmBackend) => new Float32Array(b.wasm.HEAPU8.buffer);
+/** Element (4-byte) offset of a tensor's data in the heap. */
+const off = (b: WasmBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset >>> 2;
+const size = (shape: number[]) => shape.reduce((a, c) => a * c, 1);
+const is4Byte = (dt: tf.DataType) => dt === 'float32' || dt === 'int32';
+
+/** out = x (shares the buffer, like the cpu backend's identity). */
+function share(b: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+  b.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+/** Drop trivial axes and merge axes that stay adjacent under perm. */
+function collapse(shape: number[], perm: number[]): { shape: number[]; perm: number[] } {
+  const keep = perm.filter((p) => shape[p] !== 1);
+  // merge runs p, p+1 that are consecutive in the output too
+  const groups: number[][] = [];
+  for (const p of keep) {
+    const g = groups[groups.length - 1];
+    if (g && g[g.length - 1] + 1 === p) g.push(p);
+    else groups.push([p]);
+  }
+  const order = [...groups].sort((a, b) => a[0] - b[0]);
+  const newShape = order.map((g) => g.reduce((a, p) => a * shape[p], 1));
+  const newPerm = groups.map((g) => order.indexOf(g));
+  return { shape: newShape, perm: newPerm };
+}
+
+/** Transpose 4-byte elements inside the heap: native when available, else JS (block copies when rows stay contiguous). */
+function transposeHeap(b: WasmBackend, inOff: number, outOff: number, shape0: number[], perm0: number[]): void {
+  const { shape, perm } = collapse(shape0, perm0);
+  const r = shape.length;
+  const total = size(shape);
+  if (total === 0) return;
+  const heap = f32(b);
+  if (r <= 1) {
+    heap.copyWithin(outOff, inOff, inOff + total);
+    return;
+  }
+  const nat = loadNative();
+  if (nat) {
+    nat.transpose(heap, inOff, outOff, Int32Array.from(shape), Int32Array.from(perm));
+    return;
+  }
+  const istr = new Array<number>(r);
+  for (let d = r - 1, s = 1; d >= 0; d--) {
+    istr[d] = s;
+    s *= shape[d];
+  }
+  const oshape = perm.map((p) => shape[p]);
+  const ostr = perm.map((p) => istr[p]);
+  const inner = oshape[r - 1];
+  const step = ostr[r - 1];
+  const rows = total / inner;
+  const idx = new Array<number>(r - 1).fill(0);
+  let base = 0;
+  const h = new Int32Array(heap.buffer); // bit copies: int32 and float32 alike
+  for (let row = 0, o = outOff; row < rows; row++, o += inner) {
+    const src = inOff + base;
+    if (step === 1) h.copyWithin(o, src, src + inner);
+    else for (let j = 0, p = src; j < inner; j++, p += step) h[o + j] = h[p];
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++;
+      base += ostr[d];
+      if (idx[d] < oshape[d]) break;
+      base -= ostr[d] * oshape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ kernels
+
+function transposeKernel(orig: Kernel): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    const perm = (args.attrs.perm as number[]).map((p) => (p < 0 ? p + x.shape.length : p));
+    if (!is4Byte(x.dtype) || perm.length !== x.shape.length) return orig(args);
+    const b = args.backend;
+    const outShape = perm.map((p) => x.shape[p]);
+    if (perm.every((p, i) => p === i)) return share(b, x);
+    const out = b.makeOutput(outShape, x.dtype);
+    transposeHeap(b, off(b, x), off(b, out), x.shape, perm);
+    return out;
+  };
+}
+
+function batchMatMulKernel(orig: Kernel): Kernel {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const transposeA = Boolean(args.attrs.transposeA);
+    const transposeB = Boolean(args.attrs.transposeB);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return orig(args);
+    const be = args.backend;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const Kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    if (K !== Kb) return orig(args); // let tfjs raise its own error
+    let outer: number[];
+    try {
+      outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    } catch {
+      return orig(args);
+    }
+    const batchA = size(a.shape.slice(0, -2));
+    const batchB = size(b.shape.slice(0, -2));
+    const batch = Math.max(batchA, batchB);
+    const nat = loadNative();
+    if (!nat) {
+      // Stock wasm is fast only for one plain 2-D product: transpose explicitly, then call it.
+      if (batch !== 1 || (!transposeA && !transposeB)) return orig(args);
+      const tmp: tf.TensorInfo[] = [];
+      const flip = (t: tf.TensorInfo, rows: number, cols: number) => {
+        const o = be.makeOutput([cols, rows], 'float32');
+        transposeHeap(be, off(be, t), off(be, o), [rows, cols], [1, 0]);
+        tmp.push(o);
+        return o;
+      };
+      const a2 = transposeA ? flip(a, K, M) : a;
+      const b2 = transposeB ? flip(b, N, K) : b;
+      const res = orig({ ...args, inputs: { a: a2, b: b2 }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+      for (const t of tmp) be.disposeData(t.dataId);
+      return res;
+    }
+    const out = be.makeOutput([...outer, M, N], 'float32');
+    const oa = new Int32Array(batch);
+    const ob = new Int32Array(batch);
+    const oc = new Int32Array(batch);
+    const a0 = off(be, a);
+    const b0 = off(be, b);
+    const c0 = off(be, out);
+    for (let i = 0; i < batch; i++) {
+      // tfjs's own (cpu and wasm) batch rule: flattened batch index modulo each operand's batch size
+      oa[i] = a0 + (i % batchA) * M * K;
+      ob[i] = b0 + (i % batchB) * K * N;
+      oc[i] = c0 + i * M * N;
+    }
+    if (M * N > 0) nat.gemm(f32(be), oa, ob, oc, M, N, K, transposeA ? 1 : 0, transposeB ? 1 : 0);
+    return out;
+  };
+}
+
+function softmaxKernel(orig: Kernel, nat: NativeAddon): Kernel {
+  return (args) => {
+    const { logits } = args.inputs;
+    const r = logits.shape.length;
+    const dim = args.attrs.dim as number;
+    if (logits.dtype !== 'float32' || r === 0 || (dim !== -1 && dim !== r - 1)) return orig(args);
+    const be = args.backend;
+    const out = be.makeOutput([...logits.shape], 'float32');
+    const cols = logits.shape[r - 1];
+    if (cols > 0) nat.softmax(f32(be), off(be, logits), off(be, out), size(logits.shape) / cols, cols);
+    return out;
+  };
+}
+
+function unaryKernel(orig: Kernel, nat: NativeAddon, op: number): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    if (x.dtype !== 'float32') return orig(args);
+    const be = args.backend;
+    const out = be.makeOutput([...x.shape], 'float32');
+    const n = size(x.shape);
+    if (n > 0) nat.unary(f32(be), op, off(be, x), off(be, out), n);
+    return out;
+  };
+}
+
+function identityKernel(orig: Kernel): Kernel {
+  return (args) => (args.inputs.x.dtype === 'string' ? orig(args) : share(args.backend, args.inputs.x));
+}
+
+function castKernel(orig: Kernel): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    return x.dtype === args.attrs.dtype && x.dtype !== 'string' ? share(args.backend, x) : orig(args);
+  };
+}
+
+/** Unpack along axis 0: each output is one contiguous block. */
+function unpackKernel(orig: Kernel): Kernel {
+  return (args) => {
+    const { value } = args.inputs;
+    const axis = args.attrs.axis as number;
+    if (!is4Byte(value.dtype) || !(axis === 0 || axis === -value.shape.length) || value.shape.length < 1) return orig(args);
+    const be = args.backend;
+    const n = value.shape[0];
+    const rest = value.shape.slice(1);
+    const inner = size(rest);
+    const outs = Array.from({ length: n }, () => be.makeOutput([...rest], value.dtype));
+    const heap = new Int32Array(be.wasm.HEAPU8.buffer);
+    const src = off(be, value);
+    outs.forEach((o, i) => heap.copyWithin(off(be, o), src + i * inner, src + (i + 1) * inner));
+    return outs;
+  };
+}
+
+/** GatherV2 as block copies; out-of-range indices go to the stock kernel (which raises tfjs's error). */
+function gatherKernel(orig: Kernel): Kernel {
+  return (args) => {
+    const { x, indices } = args.inputs;
+    if (!is4Byte(x.dtype) || indices.dtype !== 'int32') return orig(args);
+    const be = args.backend;
+    const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+    const batchDims = (args.attrs.batchDims as number) ?? 0;
+    let info: ReturnType<typeof tf.backend_util.segment_util.collectGatherOpShapeInfo>;
+    try {
+      // shape-only use: plain objects, so no tensor is created
+      info = tf.backend_util.segment_util.collectGatherOpShapeInfo({ shape: x.shape } as never, { shape: indices.shape } as never, axis, batchDims);
+    } catch {
+      return orig(args);
+    }
+    const idx = new Int32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(indices.dataId).memoryOffset, size(indices.shape));
+    const dimSize = info.dimSize;
+    for (let i = 0; i < idx.length; i++) if (idx[i] < 0 || idx[i] >= dimSize) return orig(args);
+    const out = be.makeOutput(info.outputShape, x.dtype);
+    const nIdx = idx.length / info.batchSize;
+    const slice = info.sliceSize;
+    const heap = new Int32Array(be.wasm.HEAPU8.buffer);
+    const idxNow = new Int32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(indices.dataId).memoryOffset, size(indices.shape));
+    const xs = off(be, x);
+    let o = off(be, out);
+    for (let bt = 0; bt < info.batchSize; bt++) {
+      for (let ou = 0; ou < info.outerSize; ou++) {
+        const base = xs + (bt * info.outerSize + ou) * dimSize * slice;
+        for (let i = 0; i < nIdx; i++, o += slice) {
+          const s = base + idxNow[bt * nIdx + i] * slice;
+          heap.copyWithin(o, s, s + slice);
+        }
+      }
+    }
+    return out;
+  };
+}
+
+/** Gradient of Tile as one reshape + sum (dy viewed as [r0, d0, r1, d1, ...], summed over the r axes). */
+function registerTileGradient(): void {
+  tf.registerGradient({
+    kernelName: 'Tile',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x] = saved;
+      const reps = attrs.reps as number[];
+      return {
+        x: () => {
+          const g = dy as tf.Tensor;
+          const inter: number[] = [];
+          const axes: number[] = [];
+          x.shape.forEach((d, i) => {
+            axes.push(inter.length);
+            inter.push(reps[i], d);
+          });
+          return tf.reshape(tf.sum(tf.reshape(g, inter), axes), x.shape);
+        },
+      };
+    },
+  });
+}
+
+// ------------------------------------------------------------------ registration
+
+function override(name: string, make: (orig: Kernel) => Kernel, done: string[]): void {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) return;
+  const orig = k.kernelFunc as unknown as Kernel;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...k, kernelFunc: make(orig) as unknown as tf.KernelFunc });
+  done.push(name);
+}
+
+/**
+ * Install the overrides (idempotent). Requires @tensorflow/tfjs-backend-wasm to be imported already. Returns
+ * whether the native addon is used and which kernels were replaced (natively backed ones marked with '*').
+ */
+export function registerFastKernels(): { native: boolean; kernels: string[] } {
+  if (registeredResult) return registeredResult;
+  const nat = loadNative();
+  const done: string[] = [];
+  override('BatchMatMul', batchMatMulKernel, done);
+  override('Transpose', transposeKernel, done);
+  override('Identity', identityKernel, done);
+  override('Cast', castKernel, done);
+  override('Unpack', unpackKernel, done);
+  override('GatherV2', gatherKernel, done);
+  if (nat) {
+    override('Softmax', (o) => softmaxKernel(o, nat), done);
+    override('Erf', (o) => unaryKernel(o, nat, 0), done);
+    override('Exp', (o) => unaryKernel(o, nat, 1), done);
+  }
+  registerTileGradient();
+  done.push('grad:Tile');
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose']);
+  registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
+  return registeredResult;
+}
