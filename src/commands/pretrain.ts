@@ -12,11 +12,14 @@ export function pretrainCommand(): Command {
     .option('--data <dir>', 'dataset root in ImageNet layout (<dir>/<split>/<class>/*); overrides data.root')
     .option('--work-dir <dir>', 'output directory; overrides workDir')
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
+    .option('--load-from <ckpt>', 'initialise weights from a checkpoint (ours or an mmpretrain state dict in safetensors)')
+    .option('--arch <name>', 'ViT arch: deit-tiny | deit-small | base | large | small; overrides model.arch')
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.epochs=10 (repeatable)', collect, [])
     .addOption(backendOption())
-    .action(async (o: { config: string; data?: string; workDir?: string; resume: boolean; cfgOptions: string[]; backend: BackendName }) => {
-      const cfg = await loadPretrainConfig(o.config, { data: o.data, workDir: o.workDir, cfgOptions: o.cfgOptions });
-      const s = await runPretrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config });
+    .action(async (o: { config: string; data?: string; workDir?: string; resume: boolean; loadFrom?: string; arch?: string; cfgOptions: string[]; backend: BackendName }) => {
+      const cfgOptions = [...(o.arch ? [`model.arch=${o.arch}`] : []), ...o.cfgOptions];
+      const cfg = await loadPretrainConfig(o.config, { data: o.data, workDir: o.workDir, cfgOptions });
+      const s = await runPretrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, loadFrom: o.loadFrom });
       if (s.interrupted) process.exitCode = 130;
     });
 }

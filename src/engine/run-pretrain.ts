@@ -11,7 +11,7 @@ import type { PretrainConfig } from '../config/pretrain.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking, type PretrainModel } from '../models/mae.js';
 import { fusionWeights } from '../models/mff.js';
 import { Rng } from './rng.js';
-import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
 import { createOptimizer } from './optim.js';
 import { pretrainParamGroups } from './param-groups.js';
@@ -32,6 +32,11 @@ export interface RunPretrainOptions {
   configFile?: string;
   /** Print nothing but errors. */
   quiet?: boolean;
+  /**
+   * Initialise the weights from a checkpoint (ours, or an mmpretrain state dict converted from a .pth):
+   * every key of the model must be present with the same shape (strict), e.g. to continue pretraining.
+   */
+  loadFrom?: string;
 }
 
 export interface PretrainSummary {
@@ -108,6 +113,14 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
     p,
     pretrainParamGroups(names, { weightDecay: cfg.optim.weightDecay }),
   );
+
+  if (opts.loadFrom) {
+    const ck = loadCheckpoint(opts.loadFrom);
+    // a full training checkpoint carries mmengine's 'state_dict.' prefix when converted naively: accept both
+    const map = (k: string) => (k.startsWith('state_dict.') ? k.slice('state_dict.'.length) : k);
+    p.load(ck.tensors, { strict: true, file: opts.loadFrom, map });
+    log(`[mff] loaded ${p.names().length} tensors from ${opts.loadFrom}`);
+  }
 
   let pos: LoopPosition = { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
   const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));

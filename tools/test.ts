@@ -1,0 +1,42 @@
+/**
+ * The seed's test entry point: `npx tsx tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S]`. Dispatches on
+ * the config's `task`. For a pretraining config it reports the masked-reconstruction loss on the held-out split.
+ */
+import { parseArgs } from 'node:util';
+import { importConfig } from '../src/config/load.js';
+import { loadPretrainConfig } from '../src/config/resolve.js';
+import { runPretrainEval } from '../src/engine/eval-pretrain.js';
+import type { BackendName } from '../src/backend.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    data: { type: 'string' },
+    split: { type: 'string' },
+    'cfg-options': { type: 'string', multiple: true, default: [] },
+    backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
+  },
+});
+
+async function main(): Promise<void> {
+  const [file, checkpoint] = positionals;
+  if (!file || !checkpoint) throw new Error('usage: tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S]');
+  const { task } = await importConfig<{ task?: string }>(file);
+  const flags = { data: values.data, cfgOptions: values['cfg-options'] };
+  const backend = values.backend as BackendName;
+  switch (task) {
+    case 'pretrain': {
+      const cfg = await loadPretrainConfig(file, flags);
+      const r = await runPretrainEval(cfg, checkpoint, { backend, split: values.split });
+      console.log(JSON.stringify({ task: 'pretrain', ...r }));
+      return;
+    }
+    default:
+      throw new Error(`${file}: unknown task '${String(task)}'`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`tools/test.ts: error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+/**
+ * The seed's training entry point, mmpretrain/mmseg style: `npx tsx tools/train.ts CONFIG [--work-dir D] [--resume]
+ * [--cfg-options k=v ...] [--backend B]`. Dispatches on the config's `task`.
+ */
+import { parseArgs } from 'node:util';
+import { importConfig } from '../src/config/load.js';
+import { loadPretrainConfig } from '../src/config/resolve.js';
+import { runPretrain } from '../src/engine/run-pretrain.js';
+import type { BackendName } from '../src/backend.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'work-dir': { type: 'string' },
+    data: { type: 'string' },
+    resume: { type: 'boolean', default: false },
+    'cfg-options': { type: 'string', multiple: true, default: [] },
+    backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
+  },
+});
+
+async function main(): Promise<void> {
+  const [file] = positionals;
+  if (!file) throw new Error('usage: tools/train.ts CONFIG [--work-dir DIR] [--data DIR] [--resume] [--cfg-options key=value ...]');
+  const { task } = await importConfig<{ task?: string }>(file);
+  const flags = { data: values.data, workDir: values['work-dir'], cfgOptions: values['cfg-options'] };
+  const backend = values.backend as BackendName;
+  switch (task) {
+    case 'pretrain': {
+      const cfg = await loadPretrainConfig(file, flags);
+      const s = await runPretrain(cfg, { backend, resume: values.resume, configFile: file });
+      if (s.interrupted) process.exitCode = 130;
+      return;
+    }
+    default:
+      throw new Error(`${file}: unknown task '${String(task)}'`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`tools/train.ts: error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
