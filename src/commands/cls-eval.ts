@@ -1,0 +1,47 @@
+/** `mff cls-eval`: top-1/top-5 and per-class accuracy of a classifier checkpoint; per-image predictions as JSON lines. */
+import { Command } from 'commander';
+import { backendOption, collect, positiveInt } from './common.js';
+import { loadClsConfig } from '../config/cls.js';
+import { runClsEval } from '../engine/run-cls.js';
+import type { BackendName } from '../backend.js';
+
+interface Opts {
+  checkpoint: string;
+  config?: string;
+  data?: string;
+  split?: string;
+  out?: string;
+  workDir?: string;
+  batchSize?: number;
+  cfgOptions: string[];
+  backend: BackendName;
+}
+
+export function clsEvalCommand(): Command {
+  return new Command('cls-eval')
+    .description('evaluate a classifier checkpoint: prints accuracy/top1 and top5, writes summary.json/md (per-class accuracy) and --out predictions')
+    .requiredOption('--checkpoint <file>', 'cls.ckpt from mff cls-train (self-describing), or an mmpretrain classifier state dict as safetensors (needs --config)')
+    .option('-c, --config <file>', 'classifier config (required for a state dict without mff metadata)')
+    .option('--data <dir>', 'dataset root in ImageNet layout; default: the one in the config')
+    .option('--split <name>', 'split folder to evaluate (default: the config\'s valSplit)')
+    .option('--out <file>', 'per-image predictions, one JSON object per line')
+    .option('--work-dir <dir>', 'where summary.json/md go (default <checkpoint dir>/eval-<split>)')
+    .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'))
+    .option('--cfg-options <key=value>', 'override a value of --config (repeatable)', collect, [])
+    .addOption(backendOption())
+    .action(async (o: Opts) => {
+      if (o.cfgOptions.length && !o.config) throw new Error('--cfg-options needs --config');
+      const config = o.config ? await loadClsConfig(o.config, { cfgOptions: o.cfgOptions }) : undefined;
+      await runClsEval({
+        checkpoint: o.checkpoint,
+        config,
+        configFile: o.config,
+        data: o.data,
+        split: o.split,
+        out: o.out,
+        workDir: o.workDir,
+        batchSize: o.batchSize,
+        backend: o.backend,
+      });
+    });
+}
