@@ -30,8 +30,7 @@ mkdirSync(dirname(out), { recursive: true });
 const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, src];
 const link = ['-lopenblas', '-lm'];
 const attempts = [
-  [...base, '-march=native', '-fopenmp', ...link],
-  [...base, '-fopenmp', ...link],
+  [...base, '-march=native', ...link],
   [...base, ...link],
 ];
 if (process.platform === 'darwin') for (const a of attempts) a.push('-undefined', 'dynamic_lookup');

@@ -1,7 +1,8 @@
 /*
  * mff native engine: N-API functions over the tfjs wasm heap. Every function takes the heap as a Float32Array
  * (or Int32Array) view of the whole wasm memory and element offsets into it; nothing is allocated or retained.
- * GEMM is OpenBLAS cblas_sgemm; the memory-bound loops are plain C (OpenMP when built with it).
+ * GEMM is OpenBLAS cblas_sgemm (its own threads); the memory-bound loops are single-threaded C (threads there fought
+ * with OpenBLAS's spinning workers and were slower on 2 cores).
  */
 #include <node_api.h>
 #include <math.h>
@@ -13,6 +14,36 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
                  const float *b, int ldb, float beta, float *c, int ldc);
 void openblas_set_num_threads(int n);
 int openblas_get_num_threads(void);
+
+/* Cephes-style expf: |rel err| < 2e-7 on [-87, 88]; branch-free so loops vectorise. Edge cases: inf, -inf, NaN. */
+static inline float fexp(float x) {
+  float xc = x < -87.33f ? -87.33f : (x > 88.72f ? 88.72f : x);
+  float t = xc * 1.44269504088896341f;
+  float fi = (t + 12582912.0f) - 12582912.0f; /* round to nearest */
+  float r = xc - fi * 0.693359375f + fi * 2.12194440e-4f;
+  float p = 1.9875691500E-4f;
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  float y = p * r * r + r + 1.0f;
+  union { int32_t i; float f; } u;
+  u.i = ((int32_t)fi + 127) << 23;
+  y *= u.f;
+  y = x < -87.33f ? 0.0f : y;
+  y = x > 88.72f ? INFINITY : y;
+  return x != x ? x : y;
+}
+/* erf as tfjs's cpu backend computes it (Abramowitz-Stegun 7.1.26, |abs err| < 1.5e-7). */
+static inline float ferf(float x) {
+  float sgn = x < 0.0f ? -1.0f : 1.0f;
+  float ax = x < 0.0f ? -x : x;
+  float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+  float e = fexp(-ax * ax);
+  return sgn * (1.0f - poly * e);
+}
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -63,7 +94,6 @@ static napi_value transpose(napi_env env, napi_callback_info info) {
   int r = (int)rank;
   int64_t inner = oshape[r - 1], instep = ostr_in[r - 1];
   int64_t rows = inner ? total / inner : 0;
-  #pragma omp parallel for schedule(static) if (total > 65536)
   for (int64_t row = 0; row < rows; row++) {
     int64_t rem = row, base = 0;
     for (int d = r - 2; d >= 0; d--) { int64_t q = rem % oshape[d]; rem /= oshape[d]; base += q * ostr_in[d]; }
@@ -84,13 +114,21 @@ static napi_value softmax(napi_env env, napi_callback_info info) {
   const float *x = heap + (uint32_t)get_i64(env, a[1]);
   float *y = heap + (uint32_t)get_i64(env, a[2]);
   int64_t rows = get_i64(env, a[3]), cols = get_i64(env, a[4]);
-  #pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * cols; float *yr = y + r * cols;
+    /* 16 independent lanes so the max / sum loops vectorise without -ffast-math */
+    float mx[16], sm[16];
+    for (int k = 0; k < 16; k++) { mx[k] = -INFINITY; sm[k] = 0.f; }
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16) for (int k = 0; k < 16; k++) mx[k] = xr[j + k] > mx[k] ? xr[j + k] : mx[k];
     float m = -INFINITY;
-    for (int64_t j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+    for (; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+    for (int k = 0; k < 16; k++) m = mx[k] > m ? mx[k] : m;
+    for (j = 0; j < cols; j++) yr[j] = fexp(xr[j] - m);
     float s = 0.f;
-    for (int64_t j = 0; j < cols; j++) { float e = expf(xr[j] - m); yr[j] = e; s += e; }
+    for (j = 0; j + 16 <= cols; j += 16) for (int k = 0; k < 16; k++) sm[k] += yr[j + k];
+    for (; j < cols; j++) s += yr[j];
+    for (int k = 0; k < 16; k++) s += sm[k];
     float inv = 1.f / s;
     for (int64_t j = 0; j < cols; j++) yr[j] *= inv;
   }
@@ -108,11 +146,75 @@ static napi_value unary(napi_env env, napi_callback_info info) {
   float *y = heap + (uint32_t)get_i64(env, a[3]);
   int64_t n = get_i64(env, a[4]);
   if (op == 0) {
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) y[i] = erff(x[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = ferf(x[i]);
   } else {
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = fexp(x[i]);
+  }
+  return NULL;
+}
+
+/* binary(heap, op, aOff, bOff, outOff, shape, aStr, bStr): out = a op b with broadcasting by strides (0 = broadcast).
+ * op: 0 add, 1 sub, 2 mul, 3 div. shape/strides: Int32Array of the (collapsed) output rank <= 8. */
+#define BIN_LOOP(EXPR) \
+  if (sa == 1 && sb == 1) { for (int64_t j = 0; j < inner; j++) { float x = pa[j], y = pb[j]; po[j] = EXPR; } } \
+  else if (sa == 1 && sb == 0) { float y = pb[0]; for (int64_t j = 0; j < inner; j++) { float x = pa[j]; po[j] = EXPR; } } \
+  else if (sa == 0 && sb == 1) { float x = pa[0]; for (int64_t j = 0; j < inner; j++) { float y = pb[j]; po[j] = EXPR; } } \
+  else { for (int64_t j = 0; j < inner; j++) { float x = pa[j * sa], y = pb[j * sb]; po[j] = EXPR; } }
+static napi_value binary(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  int op = (int)get_i64(env, a[1]);
+  const float *A = heap + (uint32_t)get_i64(env, a[2]), *B = heap + (uint32_t)get_i64(env, a[3]);
+  float *O = heap + (uint32_t)get_i64(env, a[4]);
+  size_t r1, r2, r3;
+  int32_t *shape = typed_ptr(env, a[5], &r1), *as = typed_ptr(env, a[6], &r2), *bs = typed_ptr(env, a[7], &r3);
+  if (!heap || !shape || !as || !bs || r1 != r2 || r1 != r3 || r1 < 1 || r1 > 8) { napi_throw_error(env, NULL, "binary: bad arguments"); return NULL; }
+  int r = (int)r1;
+  int64_t inner = shape[r - 1], sa = as[r - 1], sb = bs[r - 1], rows = 1;
+  for (int d = 0; d < r - 1; d++) rows *= shape[d];
+  int64_t idx[8] = {0}, oa = 0, ob = 0;
+  for (int64_t row = 0; row < rows; row++) {
+    const float *pa = A + oa, *pb = B + ob; float *po = O + row * inner;
+    switch (op) {
+      case 0: BIN_LOOP(x + y) break;
+      case 1: BIN_LOOP(x - y) break;
+      case 2: BIN_LOOP(x * y) break;
+      default: BIN_LOOP(x / y) break;
+    }
+    for (int d = r - 2; d >= 0; d--) {
+      idx[d]++; oa += as[d]; ob += bs[d];
+      if (idx[d] < shape[d]) break;
+      oa -= (int64_t)as[d] * shape[d]; ob -= (int64_t)bs[d] * shape[d]; idx[d] = 0;
+    }
+  }
+  return NULL;
+}
+
+/* reduceSum(heap, inOff, outOff, O, R, I): out[o, i] = sum_r x[o, r, i] */
+static napi_value reduce_sum(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  if (!heap) { napi_throw_error(env, NULL, "reduceSum: bad heap"); return NULL; }
+  const float *x = heap + (uint32_t)get_i64(env, a[1]);
+  float *y = heap + (uint32_t)get_i64(env, a[2]);
+  int64_t O = get_i64(env, a[3]), R = get_i64(env, a[4]), I = get_i64(env, a[5]);
+  for (int64_t o = 0; o < O; o++) {
+    const float *xo = x + o * R * I;
+    if (I == 1) {
+      float acc[16] = {0};
+      int64_t r = 0;
+      for (; r + 16 <= R; r += 16) for (int k = 0; k < 16; k++) acc[k] += xo[r + k];
+      float s = 0.f;
+      for (; r < R; r++) s += xo[r];
+      for (int k = 0; k < 16; k++) s += acc[k];
+      y[o] = s;
+    } else {
+      float *yo = y + o * I;
+      for (int64_t i = 0; i < I; i++) yo[i] = 0.f;
+      for (int64_t r = 0; r < R; r++) { const float *xr = xo + r * I; for (int64_t i = 0; i < I; i++) yo[i] += xr[i]; }
+    }
   }
   return NULL;
 }
@@ -131,6 +233,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"transpose", NULL, transpose, NULL, NULL, NULL, napi_default, NULL},
     {"softmax", NULL, softmax, NULL, NULL, NULL, napi_default, NULL},
     {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
+    {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+    {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

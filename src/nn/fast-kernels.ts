@@ -4,7 +4,8 @@
  * calls the original kernel for anything else, so semantics stay exactly tfjs's.
  *
  * - native (native/build/mff_native.node, OpenBLAS + C loops, see native/build.js): BatchMatMul (any transpose
- *   flags, batch broadcasting), Softmax, Erf, Exp, and the strided case of Transpose. Disabled by MFF_NATIVE=0.
+ *   flags, batch broadcasting), Softmax, Erf, Exp, Add/Sub/Multiply/RealDiv (broadcasting), Sum (one run of
+ *   consecutive axes), and the strided case of Transpose. Disabled by MFF_NATIVE=0.
  * - JS, with or without the addon: Identity / same-dtype Cast (share the buffer), Transpose and Unpack(axis 0)
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
  *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
@@ -23,6 +24,10 @@ interface NativeAddon {
   softmax(heap: Float32Array, inOff: number, outOff: number, rows: number, cols: number): void;
   /** op 0 = erf, 1 = exp */
   unary(heap: Float32Array, op: number, inOff: number, outOff: number, n: number): void;
+  /** op 0 add, 1 sub, 2 mul, 3 div; strides 0 broadcast */
+  binary(heap: Float32Array, op: number, aOff: number, bOff: number, outOff: number, shape: Int32Array, aStr: Int32Array, bStr: Int32Array): void;
+  /** out[o, i] = sum_r x[o, r, i] */
+  reduceSum(heap: Float32Array, inOff: number, outOff: number, O: number, R: number, I: number): void;
   threads(n?: number): number;
 }
 
@@ -217,17 +222,42 @@ function batchMatMulKernel(orig: Kernel): Kernel {
       return res;
     }
     const out = be.makeOutput([...outer, M, N], 'float32');
-    const oa = new Int32Array(batch);
-    const ob = new Int32Array(batch);
-    const oc = new Int32Array(batch);
     const a0 = off(be, a);
     const b0 = off(be, b);
     const c0 = off(be, out);
-    for (let i = 0; i < batch; i++) {
+    const nOut = size(outer);
+    const oa = new Int32Array(nOut);
+    const ob = new Int32Array(nOut);
+    const oc = new Int32Array(nOut);
+    if (nOut === batch) {
       // tfjs's own (cpu and wasm) batch rule: flattened batch index modulo each operand's batch size
-      oa[i] = a0 + (i % batchA) * M * K;
-      ob[i] = b0 + (i % batchB) * K * N;
-      oc[i] = c0 + i * M * N;
+      for (let i = 0; i < nOut; i++) {
+        oa[i] = a0 + (i % batchA) * M * K;
+        ob[i] = b0 + (i % batchB) * K * N;
+        oc[i] = c0 + i * M * N;
+      }
+    } else {
+      // both operands broadcast (e.g. [3,1,..] x [3,..]): stock tfjs fills only max(batchA, batchB) products
+      // here; compute every product with numpy broadcasting instead.
+      const plan = broadcastPlan(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      const r = plan.shape.length;
+      const idx = new Array<number>(r).fill(0);
+      let ia = 0;
+      let ib = 0;
+      for (let i = 0; i < nOut; i++) {
+        oa[i] = a0 + ia * M * K;
+        ob[i] = b0 + ib * K * N;
+        oc[i] = c0 + i * M * N;
+        for (let d = r - 1; d >= 0; d--) {
+          idx[d]++;
+          ia += plan.as[d];
+          ib += plan.bs[d];
+          if (idx[d] < plan.shape[d]) break;
+          ia -= plan.as[d] * plan.shape[d];
+          ib -= plan.bs[d] * plan.shape[d];
+          idx[d] = 0;
+        }
+      }
     }
     if (M * N > 0) nat.gemm(f32(be), oa, ob, oc, M, N, K, transposeA ? 1 : 0, transposeB ? 1 : 0);
     return out;
@@ -256,6 +286,89 @@ function unaryKernel(orig: Kernel, nat: NativeAddon, op: number): Kernel {
     const out = be.makeOutput([...x.shape], 'float32');
     const n = size(x.shape);
     if (n > 0) nat.unary(f32(be), op, off(be, x), off(be, out), n);
+    return out;
+  };
+}
+
+/** Output shape plus per-operand strides (0 on broadcast axes), with size-1 axes dropped and mergeable axes merged. */
+export function broadcastPlan(aShape: number[], bShape: number[]): { out: number[]; shape: number[]; as: number[]; bs: number[] } {
+  const out = tf.backend_util.assertAndGetBroadcastShape(aShape, bShape);
+  const r = out.length;
+  const strides = (sh: number[]) => {
+    const st = new Array<number>(r).fill(0);
+    for (let d = r - 1, s = 1, k = sh.length - 1; d >= 0; d--, k--) {
+      const n = k >= 0 ? sh[k] : 1;
+      st[d] = n === 1 ? 0 : s;
+      s *= n;
+    }
+    return st;
+  };
+  const as0 = strides(aShape);
+  const bs0 = strides(bShape);
+  const shape: number[] = [];
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let d = 0; d < r; d++) {
+    if (out[d] === 1) continue;
+    const k = shape.length - 1;
+    if (k >= 0 && as[k] === as0[d] * out[d] && bs[k] === bs0[d] * out[d]) {
+      shape[k] *= out[d];
+      as[k] = as0[d];
+      bs[k] = bs0[d];
+    } else {
+      shape.push(out[d]);
+      as.push(as0[d]);
+      bs.push(bs0[d]);
+    }
+  }
+  if (shape.length === 0) {
+    shape.push(1);
+    as.push(0);
+    bs.push(0);
+  }
+  return { out, shape, as, bs };
+}
+
+function binaryKernel(orig: Kernel, nat: NativeAddon, op: number): Kernel {
+  return (args) => {
+    const { a, b } = args.inputs;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return orig(args);
+    let plan: ReturnType<typeof broadcastPlan>;
+    try {
+      plan = broadcastPlan(a.shape, b.shape);
+    } catch {
+      return orig(args);
+    }
+    if (plan.shape.length > 8) return orig(args);
+    const be = args.backend;
+    const out = be.makeOutput(plan.out, 'float32');
+    if (size(plan.out) > 0) {
+      nat.binary(f32(be), op, off(be, a), off(be, b), off(be, out), Int32Array.from(plan.shape), Int32Array.from(plan.as), Int32Array.from(plan.bs));
+    }
+    return out;
+  };
+}
+
+/** Sum over one run of consecutive axes (after sorting), float32. */
+function sumKernel(orig: Kernel, nat: NativeAddon): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    if (x.dtype !== 'float32' || x.shape.length === 0) return orig(args);
+    let axes: number[];
+    try {
+      axes = [...new Set(tf.util.parseAxisParam(args.attrs.axis as number | number[], x.shape))].sort((p, q) => p - q);
+    } catch {
+      return orig(args);
+    }
+    if (axes.length === 0 || axes[axes.length - 1] - axes[0] !== axes.length - 1) return orig(args);
+    const sh = x.shape;
+    const O = size(sh.slice(0, axes[0]));
+    const R = size(sh.slice(axes[0], axes[axes.length - 1] + 1));
+    const I = size(sh.slice(axes[axes.length - 1] + 1));
+    const outShape = args.attrs.keepDims ? sh.map((d, i) => (axes.includes(i) ? 1 : d)) : sh.filter((_, i) => !axes.includes(i));
+    const be = args.backend;
+    const out = be.makeOutput(outShape, 'float32');
+    if (O * I > 0) nat.reduceSum(f32(be), off(be, x), off(be, out), O, R, I);
     return out;
   };
 }
@@ -380,10 +493,15 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Softmax', (o) => softmaxKernel(o, nat), done);
     override('Erf', (o) => unaryKernel(o, nat, 0), done);
     override('Exp', (o) => unaryKernel(o, nat, 1), done);
+    override('Add', (o) => binaryKernel(o, nat, 0), done);
+    override('Sub', (o) => binaryKernel(o, nat, 1), done);
+    override('Multiply', (o) => binaryKernel(o, nat, 2), done);
+    override('RealDiv', (o) => binaryKernel(o, nat, 3), done);
+    override('Sum', (o) => sumKernel(o, nat), done);
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

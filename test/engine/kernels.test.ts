@@ -1,0 +1,363 @@
+/**
+ * The CPU engine's kernel overrides (src/nn/fast-kernels.ts) against float64 reference loops, on random shapes
+ * including transposes, batch broadcasting and odd sizes. Runs on whichever engine this process has (native addon
+ * unless MFF_NATIVE=0); kernels-both.test.ts reruns this file and the pretrain golden test with MFF_NATIVE=0.
+ */
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend.js';
+import { broadcastPlan, nativeAvailable, registerFastKernels } from '../../src/nn/fast-kernels.js';
+
+let seed = 12345;
+function rand(): number {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+}
+const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const stridesOf = (s: number[]) => s.map((_, i) => prod(s.slice(i + 1)));
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    if (Number.isNaN(w) || !Number.isFinite(w)) {
+      if (!Object.is(g, w) && !(Number.isNaN(g) && Number.isNaN(w))) throw new Error(`${what}: [${i}] got ${g}, want ${w}`);
+      continue;
+    }
+    const e = Math.abs(g - w) / (1 + Math.abs(w));
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+    }
+  }
+  expect(worst, `${what}: worst error at [${at}] got ${got[at]} want ${want[at]}`).toBeLessThanOrEqual(tol);
+}
+
+/** tfjs matMul semantics: flattened batch index modulo each operand's batch size. */
+function refMatMul(a: Float32Array, as: number[], b: Float32Array, bs: number[], ta: boolean, tb: boolean): Float64Array {
+  const ra = as.length;
+  const rb = bs.length;
+  const M = ta ? as[ra - 1] : as[ra - 2];
+  const K = ta ? as[ra - 2] : as[ra - 1];
+  const N = tb ? bs[rb - 2] : bs[rb - 1];
+  const bA = prod(as.slice(0, -2));
+  const bB = prod(bs.slice(0, -2));
+  const outer = tf.backend_util.assertAndGetBroadcastShape(as.slice(0, -2), bs.slice(0, -2));
+  const batch = prod(outer);
+  const modulo = batch === Math.max(bA, bB);
+  // numpy broadcasting of the batch index (when tfjs's modulo rule does not cover the output)
+  const bidx = (q: number, s: number[]) => {
+    const pad = [...Array(outer.length - s.length).fill(1), ...s];
+    const st = stridesOf(pad);
+    let o = 0;
+    for (let d = outer.length - 1, rem = q; d >= 0; d--) {
+      if (pad[d] !== 1) o += (rem % outer[d]) * st[d];
+      rem = Math.floor(rem / outer[d]);
+    }
+    return o;
+  };
+  const out = new Float64Array(batch * M * N);
+  for (let q = 0; q < batch; q++) {
+    const oa = (modulo ? q % bA : bidx(q, as.slice(0, -2))) * M * K;
+    const ob = (modulo ? q % bB : bidx(q, bs.slice(0, -2))) * K * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[oa + (ta ? k * M + i : i * K + k)] * b[ob + (tb ? j * K + k : k * N + j)];
+        out[q * M * N + i * N + j] = s;
+      }
+  }
+  return out;
+}
+
+function refTranspose(x: ArrayLike<number>, shape: number[], perm: number[]): number[] {
+  const out: number[] = [];
+  const os = perm.map((p) => shape[p]);
+  const is = stridesOf(shape);
+  const n = prod(os);
+  for (let f = 0; f < n; f++) {
+    let rem = f;
+    let src = 0;
+    for (let d = os.length - 1; d >= 0; d--) {
+      src += (rem % os[d]) * is[perm[d]];
+      rem = Math.floor(rem / os[d]);
+    }
+    out.push(x[src]);
+  }
+  return out;
+}
+
+/** Numpy-style broadcasting reference for a binary op. */
+function refBinary(a: Float32Array, as: number[], b: Float32Array, bs: number[], f: (x: number, y: number) => number): { v: number[]; shape: number[] } {
+  const r = Math.max(as.length, bs.length);
+  const pa = [...Array(r - as.length).fill(1), ...as];
+  const pb = [...Array(r - bs.length).fill(1), ...bs];
+  const shape = pa.map((d, i) => Math.max(d, pb[i]));
+  const sa = stridesOf(pa);
+  const sb = stridesOf(pb);
+  const v: number[] = [];
+  for (let i = 0; i < prod(shape); i++) {
+    let rem = i;
+    let ia = 0;
+    let ib = 0;
+    for (let d = r - 1; d >= 0; d--) {
+      const c = rem % shape[d];
+      rem = Math.floor(rem / shape[d]);
+      if (pa[d] !== 1) ia += c * sa[d];
+      if (pb[d] !== 1) ib += c * sb[d];
+    }
+    v.push(f(a[ia], b[ib]));
+  }
+  return { v, shape };
+}
+
+function erf64(x: number): number {
+  // series / continued fraction accurate to ~1e-12 is overkill; A&S 7.1.26 in float64 is within 1.5e-7
+  const s = Math.sign(x);
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return s * y;
+}
+
+let tensors0 = 0;
+beforeAll(async () => {
+  await initBackend('wasm', { quiet: true });
+});
+beforeEach(() => {
+  tensors0 = tf.memory().numTensors;
+});
+afterEach(() => {
+  expect(tf.memory().numTensors, 'tensor leak').toBe(tensors0);
+});
+
+describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'native if built'})`, () => {
+  test('registration reports the engine', () => {
+    const r = registerFastKernels();
+    expect(r.native).toBe(nativeAvailable());
+    if (process.env.MFF_NATIVE === '0') expect(r.native).toBe(false);
+    expect(r.kernels).toContain(r.native ? 'BatchMatMul*' : 'BatchMatMul');
+    expect(r.kernels).toContain('Transpose' + (r.native ? '*' : ''));
+  });
+
+  const mm: [number[], number[], boolean, boolean][] = [
+    [[5, 7], [7, 3], false, false],
+    [[7, 5], [7, 3], true, false],
+    [[5, 7], [3, 7], false, true],
+    [[7, 5], [3, 7], true, true],
+    [[1, 1], [1, 1], false, false],
+    [[17, 65], [65, 33], false, false],
+    [[33, 17], [65, 33], true, true],
+    [[2, 3, 5, 7], [2, 3, 7, 4], false, false],
+    [[2, 3, 7, 5], [2, 3, 4, 7], true, true],
+    [[2, 3, 5, 7], [7, 4], false, false],
+    [[4, 5], [3, 5, 6], false, false],
+    [[3, 1, 5, 7], [3, 6, 7], false, true],
+    [[6, 5, 7], [1, 7, 2], false, false],
+  ];
+  for (const [as, bs, ta, tb] of mm) {
+    // Stock tfjs (the MFF_NATIVE=0 path) computes only max(batchA, batchB) products when both batch shapes
+    // broadcast ([3,1] with [3]) and returns a tensor of the wrong size; the native kernel broadcasts properly.
+    const both = prod(tf.backend_util.assertAndGetBroadcastShape(as.slice(0, -2), bs.slice(0, -2))) !== Math.max(prod(as.slice(0, -2)), prod(bs.slice(0, -2)));
+    test.skipIf(both && !nativeAvailable())(`matMul ${JSON.stringify(as)} x ${JSON.stringify(bs)} tA=${ta} tB=${tb}`, () => {
+      const av = randn(prod(as));
+      const bv = randn(prod(bs));
+      const out = tf.tidy(() => tf.matMul(tf.tensor(av, as), tf.tensor(bv, bs), ta, tb));
+      const want = refMatMul(av, as, bv, bs, ta, tb);
+      const M = ta ? as[as.length - 1] : as[as.length - 2];
+      const N = tb ? bs[bs.length - 2] : bs[bs.length - 1];
+      const outer = tf.backend_util.assertAndGetBroadcastShape(as.slice(0, -2), bs.slice(0, -2));
+      expect(out.shape).toEqual([...outer, M, N]);
+      expectClose(out.dataSync(), want, 1e-5, 'matMul');
+      out.dispose();
+    });
+  }
+
+  test('matMul gradients (transposed products in the backward pass)', () => {
+    const av = randn(6 * 4);
+    const bv = randn(4 * 5);
+    const [ga, gb] = tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b)))([tf.tensor(av, [6, 4]), tf.tensor(bv, [4, 5])]));
+    // d/da sum(a b) = 1 b^T: row sums of b; d/db = a^T 1: column sums of a
+    const wantA = Array.from({ length: 24 }, (_, i) => [0, 1, 2, 3, 4].reduce((s, j) => s + bv[(i % 4) * 5 + j], 0));
+    const wantB = Array.from({ length: 20 }, (_, i) => [0, 1, 2, 3, 4, 5].reduce((s, r) => s + av[r * 4 + Math.floor(i / 5)], 0));
+    expectClose(ga.dataSync(), wantA, 1e-5, 'dA');
+    expectClose(gb.dataSync(), wantB, 1e-5, 'dB');
+    tf.dispose([ga, gb]);
+  });
+
+  const perms: [number[], number[]][] = [
+    [[3, 4], [1, 0]],
+    [[1, 5], [1, 0]],
+    [[2, 3, 4], [0, 2, 1]],
+    [[2, 3, 4], [2, 0, 1]],
+    [[4, 3, 2, 3, 5], [2, 0, 3, 1, 4]],
+    [[2, 1, 3, 1, 4], [4, 3, 2, 1, 0]],
+    [[3, 2, 5, 7], [0, 2, 1, 3]],
+    [[2, 3, 2, 2, 3, 2], [0, 1, 3, 2, 4, 5]],
+    [[6], [0]],
+  ];
+  for (const [shape, perm] of perms) {
+    test(`transpose ${JSON.stringify(shape)} by ${JSON.stringify(perm)} (float32 and int32)`, () => {
+      const v = randn(prod(shape));
+      const iv = Int32Array.from(v, (x) => Math.round(x * 1000));
+      const [o, oi] = tf.tidy(() => [tf.transpose(tf.tensor(v, shape), perm), tf.transpose(tf.tensor(iv, shape, 'int32'), perm)]);
+      expect(o.shape).toEqual(perm.map((p) => shape[p]));
+      expect(Array.from(o.dataSync())).toEqual(refTranspose(v, shape, perm));
+      expect(oi.dtype).toBe('int32');
+      expect(Array.from(oi.dataSync())).toEqual(refTranspose(iv, shape, perm));
+      tf.dispose([o, oi]);
+    });
+  }
+
+  for (const shape of [[3, 4, 65], [7, 1], [2, 3, 17]]) {
+    test(`softmax ${JSON.stringify(shape)}`, () => {
+      const v = randn(prod(shape), 8);
+      const o = tf.tidy(() => tf.softmax(tf.tensor(v, shape)));
+      const c = shape[shape.length - 1];
+      const want: number[] = [];
+      for (let r = 0; r < v.length / c; r++) {
+        const row = Array.from(v.slice(r * c, (r + 1) * c));
+        const m = Math.max(...row);
+        const e = row.map((x) => Math.exp(x - m));
+        const s = e.reduce((a, b) => a + b, 0);
+        want.push(...e.map((x) => x / s));
+      }
+      expectClose(o.dataSync(), want, 1e-6, 'softmax');
+      o.dispose();
+    });
+  }
+
+  test('erf and exp, including large, infinite and NaN inputs', () => {
+    const v = Float32Array.from([...randn(1001, 6), 0, -0, 20, -20, 90, -90, -200, Infinity, -Infinity, NaN]);
+    const [e, x] = tf.tidy(() => [tf.erf(tf.tensor(v)), tf.exp(tf.tensor(v))]);
+    expectClose(e.dataSync(), Array.from(v, (t) => (Number.isNaN(t) ? NaN : Number.isFinite(t) ? erf64(t) : Math.sign(t))), 3e-7, 'erf');
+    const ev = x.dataSync();
+    const want = Array.from(v, (t) => Math.fround(Math.exp(t)));
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(want[i]) || Number.isNaN(want[i])) expect(ev[i], `exp(${v[i]})`).toBe(want[i]);
+      else expect(Math.abs(ev[i] - want[i]) / Math.max(want[i], 1e-30), `exp(${v[i]})`).toBeLessThan(want[i] < 1.2e-38 ? 1 : 1e-6);
+    }
+    tf.dispose([e, x]);
+  });
+
+  const bcast: [number[], number[]][] = [
+    [[2, 3, 4], [2, 3, 4]],
+    [[2, 3, 4], [4]],
+    [[2, 3, 4], [2, 3, 1]],
+    [[2, 1, 4], [3, 1]],
+    [[5], []],
+    [[], [3, 2]],
+    [[1], [5]],
+    [[3, 1, 2, 1, 5], [1, 4, 1, 6, 5]],
+    [[64, 17, 1], [64, 17, 192]],
+  ];
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, (x: number, y: number) => number][] = [
+    ['add', tf.add, (x, y) => x + y],
+    ['sub', tf.sub, (x, y) => x - y],
+    ['mul', tf.mul, (x, y) => x * y],
+    ['div', tf.div, (x, y) => x / y],
+  ];
+  for (const [as, bs] of bcast) {
+    test(`add/sub/mul/div ${JSON.stringify(as)} with ${JSON.stringify(bs)}`, () => {
+      const av = randn(prod(as));
+      const bv = randn(prod(bs));
+      for (const [name, op, f] of ops) {
+        const o = tf.tidy(() => op(tf.tensor(av, as), tf.tensor(bv, bs)));
+        const want = refBinary(av, as, bv, bs, (x, y) => Math.fround(f(x, y)));
+        expect(o.shape, name).toEqual(want.shape);
+        expectClose(o.dataSync(), want.v, 0, name);
+        o.dispose();
+      }
+    });
+  }
+
+  test('broadcastPlan merges axes and zeroes broadcast strides', () => {
+    expect(broadcastPlan([2, 3, 4], [4])).toMatchObject({ out: [2, 3, 4], shape: [6, 4], as: [4, 1], bs: [0, 1] });
+    expect(broadcastPlan([2, 3, 4], [2, 3, 4])).toMatchObject({ shape: [24], as: [1], bs: [1] });
+    expect(broadcastPlan([], [])).toMatchObject({ out: [], shape: [1] });
+  });
+
+  const sums: [number[], number | number[], boolean][] = [
+    [[4, 5, 6], -1, false],
+    [[4, 5, 6], 0, false],
+    [[4, 5, 6], 1, true],
+    [[4, 5, 6], [0, 1], false],
+    [[4, 5, 6], [0, 2], true],
+    [[33, 130], 0, false],
+    [[7], 0, true],
+  ];
+  for (const [shape, axis, keep] of sums) {
+    test(`sum ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keep}`, () => {
+      const v = randn(prod(shape));
+      const o = tf.tidy(() => tf.sum(tf.tensor(v, shape), axis, keep));
+      const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + shape.length : a));
+      const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const want = new Float64Array(prod(outShape));
+      const st = stridesOf(shape);
+      const ost = stridesOf(outShape);
+      for (let i = 0; i < v.length; i++) {
+        let o2 = 0;
+        shape.forEach((_, d) => {
+          if (!axes.includes(d)) o2 += (Math.floor(i / st[d]) % shape[d]) * ost[d];
+        });
+        want[o2] += v[i];
+      }
+      expect(o.shape).toEqual(keep ? outShape : shape.filter((_, i) => !axes.includes(i)));
+      expectClose(o.dataSync(), want, 1e-6, 'sum');
+      o.dispose();
+    });
+  }
+
+  test('gather: axis 0 / 1, batchDims, int32 data; out-of-range index still throws', () => {
+    const v = randn(4 * 5 * 3);
+    const idx = [3, 0, 0, 2, 1];
+    const [g0, g1, gi, gb] = tf.tidy(() => {
+      const x = tf.tensor(v, [4, 5, 3]);
+      return [
+        tf.gather(x, tf.tensor1d(idx.slice(0, 4), 'int32'), 0),
+        tf.gather(x, tf.tensor2d([[4, 1], [0, 0]], [2, 2], 'int32'), 1),
+        tf.gather(tf.tensor(Int32Array.from(v, (t) => Math.round(t * 99)), [4, 5, 3], 'int32'), tf.tensor1d([1, 1], 'int32'), 2),
+        tf.gather(x, tf.tensor2d([[1], [4], [0], [2]], [4, 1], 'int32'), 1, 1),
+      ];
+    });
+    const at = (a: number, b: number, c: number) => v[(a * 5 + b) * 3 + c];
+    expect(g0.shape).toEqual([4, 5, 3]);
+    expect(Array.from(g0.dataSync())).toEqual([3, 0, 0, 2].flatMap((a) => [0, 1, 2, 3, 4].flatMap((b) => [0, 1, 2].map((c) => at(a, b, c)))));
+    expect(g1.shape).toEqual([4, 2, 2, 3]);
+    expect(Array.from(g1.dataSync())).toEqual([0, 1, 2, 3].flatMap((a) => [4, 1, 0, 0].flatMap((b) => [0, 1, 2].map((c) => at(a, b, c)))));
+    expect(gi.dtype).toBe('int32');
+    expect(Array.from(gi.dataSync())).toEqual([0, 1, 2, 3].flatMap((a) => [0, 1, 2, 3, 4].flatMap((b) => [1, 1].map(() => Math.round(at(a, b, 1) * 99)))));
+    expect(gb.shape).toEqual([4, 1, 3]);
+    expect(Array.from(gb.dataSync())).toEqual([1, 4, 0, 2].flatMap((b, a) => [0, 1, 2].map((c) => at(a, b, c))));
+    tf.dispose([g0, g1, gi, gb]);
+    expect(() => tf.tidy(() => tf.gather(tf.tensor(v, [4, 5, 3]), tf.tensor1d([4], 'int32'), 0))).toThrow(/index/);
+  });
+
+  test('unstack (Unpack) on axis 0 and 1, identity/clone and same-dtype cast share no state', () => {
+    const v = randn(3 * 4 * 2);
+    const parts0 = tf.tidy(() => tf.unstack(tf.tensor(v, [3, 4, 2]), 0));
+    parts0.forEach((p, i) => expect(Array.from(p.dataSync())).toEqual(Array.from(v.slice(i * 8, (i + 1) * 8))));
+    const parts1 = tf.tidy(() => tf.unstack(tf.tensor(v, [3, 4, 2]), 1));
+    parts1.forEach((p, j) => expect(Array.from(p.dataSync())).toEqual([0, 1, 2].flatMap((i) => [v[i * 8 + j * 2], v[i * 8 + j * 2 + 1]])));
+    const x = tf.tensor(v, [3, 4, 2]);
+    const c = tf.clone(x);
+    const k = tf.cast(x, 'float32');
+    x.dispose();
+    expect(Array.from(c.dataSync())).toEqual(Array.from(v));
+    expect(Array.from(k.dataSync())).toEqual(Array.from(v));
+    tf.dispose([...parts0, ...parts1, c, k]);
+  });
+
+  test('tile gradient sums the repetitions', () => {
+    const v = randn(2 * 3);
+    const w = randn(4 * 6);
+    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.tile(x, [2, 2]), tf.tensor(w, [4, 6]))))(tf.tensor(v, [2, 3])));
+    const want = new Float64Array(6);
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) want[(i % 2) * 3 + (j % 3)] += w[i * 6 + j];
+    expectClose(g.dataSync(), want, 1e-6, 'tile grad');
+    g.dispose();
+  });
+});
