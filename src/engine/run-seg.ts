@@ -84,6 +84,8 @@ export interface SegEvalOptions {
   metrics?: IoUMetricName[];
   /** Evaluate the first n images only. */
   limit?: number;
+  /** Log the per-class table (stderr). Default true. */
+  logTable?: boolean;
 }
 
 export interface SegEvalResult {
@@ -212,7 +214,7 @@ async function evaluate(target: SegEvalTarget, opts: SegEvalOptions, log: Log): 
     dataset: `${root}/${cfg.data.valSplit}`,
     table: formatClassTable(result, meta.classes),
   };
-  log(`per class results:\n${out.table}`);
+  if (opts.logTable ?? true) log(`per class results:\n${out.table}`);
   log(`[mff] ${dataset.samples.length} images (${out.dataset}): ${formatSummary(result.metrics)}`);
   log(`[mff] throughput: loading ${out.loadImgPerS.toFixed(1)} img/s (concurrency ${opts.concurrency ?? cfg.data.concurrency}), model ${out.modelImgPerS.toFixed(2)} img/s (${test.mode})`);
   if (opts.workDir) {
