@@ -38,6 +38,8 @@ import { writeSummary, type SummarySection } from './summary.js';
 
 type Log = (msg: string) => void;
 
+const SILENT = { write: () => true };
+
 function logger(quiet?: boolean): Log {
   return (msg) => {
     if (!quiet) console.error(msg);
@@ -170,7 +172,7 @@ async function evaluate(target: SegEvalTarget, opts: SegEvalOptions, log: Log): 
   const t0 = performance.now();
   let modelMs = 0;
   let n = 0;
-  const progress = new Progress({ total: dataset.samples.length, every: 10, label: 'seg-eval' });
+  const progress = new Progress({ total: dataset.samples.length, every: 10, label: 'seg-eval', ...(opts.quiet ? { stream: SILENT } : {}) });
   for await (const s of loader.evalSamples()) {
     if (test.mode === 'whole' && (s.height !== S || s.width !== S)) {
       throw new Error(`${s.file}: resized to ${s.width}x${s.height} by testScale [${cfg.data.testScale}], but whole inference needs exactly ${S}x${S}; use testCfg mode 'slide'`);
@@ -279,7 +281,10 @@ export interface SegTrainSummary {
   mean_loss_last_10: number;
   wall_time_s: number;
   train_img_per_s: number;
+  /** Loader throughput while overlapping the (synchronous) model: a lower bound of the loader alone. */
   loader_img_per_s: number;
+  /** Seconds the training loop waited for data (0 = the loader kept up). */
+  data_wait_s: number;
   metrics: Record<string, number> | null;
   eval: { load_img_per_s: number; model_img_per_s: number; images: number } | null;
   params: { total: number; trainable: number };
@@ -365,7 +370,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       ...pos, rng: { drop: dropRng.getState() }, elapsed: pos.elapsed + (performance.now() - t0) / 1000,
     });
 
-  const progress = new Progress({ total: maxIters, every: cfg.logInterval, label: 'seg-train', startIter: pos.iteration });
+  const progress = new Progress({ total: maxIters, every: cfg.logInterval, label: 'seg-train', startIter: pos.iteration, ...(opts.quiet ? { stream: SILENT } : {}) });
   const startIter = pos.iteration;
   const losses: number[] = [];
   let lastLoss = NaN;
@@ -473,6 +478,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     wall_time_s: wall,
     train_img_per_s: stepMs > 0 ? (1000 * trained * cfg.batchSize) / stepMs : 0,
     loader_img_per_s: ls.imgPerSec,
+    data_wait_s: ls.waitSeconds,
     metrics: lastEval && !interrupted ? lastEval.metrics : null,
     eval: lastEval && !interrupted ? { load_img_per_s: lastEval.loadImgPerS, model_img_per_s: lastEval.modelImgPerS, images: lastEval.numImages } : null,
     params: { total: p.numParams(), trainable: p.numParams(true) },
@@ -481,7 +487,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   await writeSegTrainReport(workDir, summary, metrics.read(), interrupted ? null : lastEval, cfg, opts.visCount ?? 4);
   log(
     `[mff] done: ${pos.iteration} iterations, loss ${lastLoss.toFixed(4)}, train ${summary.train_img_per_s.toFixed(1)} img/s (model), ` +
-      `loader ${summary.loader_img_per_s.toFixed(1)} img/s; checkpoint ${ckptFile}`,
+      `data wait ${summary.data_wait_s.toFixed(1)} s; checkpoint ${ckptFile}`,
   );
   optimizer.dispose();
   p.dispose();
@@ -526,7 +532,8 @@ async function writeSegTrainReport(
         ['mean loss, last 10 iters', fmt(s.mean_loss_last_10)],
         ['wall time (s)', fmt(s.wall_time_s, 1)],
         ['img/s (train step)', fmt(s.train_img_per_s, 2)],
-        ['img/s (train loader)', fmt(s.loader_img_per_s, 1)],
+        ['img/s (train loader, overlapping the model)', fmt(s.loader_img_per_s, 1)],
+        ['data wait (s)', fmt(s.data_wait_s, 1)],
         ...(ev ? [['img/s (eval model)', fmt(ev.modelImgPerS, 2)], ['img/s (eval loader)', fmt(ev.loadImgPerS, 1)]] : []),
         ['backend', s.backend],
         ['checkpoint', s.checkpoint],
