@@ -133,6 +133,16 @@ describe('seg-eval', () => {
   });
 });
 
+describe('seg-eval test_cfg', () => {
+  test('slide inference at 64 px with 32 px windows; whole at a non-model size is refused', async () => {
+    const scale = 'data.testScale=[256,64]';
+    const r = await runSegEval(summary.checkpoint, { quiet: true, cfgOptions: [scale, 'testCfg={"mode":"slide","crop":[32,32],"stride":[16,16]}'] });
+    expect(r.numImages).toBe(4);
+    expect(r.metrics.aAcc).toBeGreaterThan(0);
+    await expect(runSegEval(summary.checkpoint, { quiet: true, cfgOptions: [scale] })).rejects.toThrow(/scene_val_0000\.jpg: resized to 64x64 .* whole inference needs exactly 32x32; use testCfg mode 'slide'/);
+  });
+});
+
 describe('bad data gives a clear error naming the file', () => {
   const evalOn = (r: string) => runSegEval(summary.checkpoint, { quiet: true, data: r });
   const val = (r: string, kind: string, i = 1) => join(r, kind, 'validation', `scene_val_000${i}.${kind === 'images' ? 'jpg' : 'png'}`);
