@@ -6,6 +6,10 @@ import { parseArgs } from 'node:util';
 import { importConfig } from '../src/config/load.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
 import { runPretrainEval } from '../src/engine/eval-pretrain.js';
+import { loadClsConfig } from '../src/config/cls.js';
+import { runClsEval } from '../src/engine/run-cls.js';
+import { runSegEval } from '../src/engine/run-seg.js';
+import { printSegEval } from '../src/commands/seg-eval.js';
 import type { BackendName } from '../src/backend.js';
 
 const { values, positionals } = parseArgs({
@@ -13,6 +17,9 @@ const { values, positionals } = parseArgs({
   options: {
     data: { type: 'string' },
     split: { type: 'string' },
+    out: { type: 'string' },
+    'out-dir': { type: 'string' },
+    'show-dir': { type: 'string' },
     'cfg-options': { type: 'string', multiple: true, default: [] },
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
   },
@@ -20,7 +27,7 @@ const { values, positionals } = parseArgs({
 
 async function main(): Promise<void> {
   const [file, checkpoint] = positionals;
-  if (!file || !checkpoint) throw new Error('usage: tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S]');
+  if (!file || !checkpoint) throw new Error('usage: tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S] [--out preds.jsonl] [--out-dir DIR] [--show-dir DIR]');
   const { task } = await importConfig<{ task?: string }>(file);
   const flags = { data: values.data, cfgOptions: values['cfg-options'] };
   const backend = values.backend as BackendName;
@@ -31,8 +38,21 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ task: 'pretrain', ...r }));
       return;
     }
+    case 'cls': {
+      // prints exactly what `mff cls-eval` prints
+      const config = await loadClsConfig(file, { cfgOptions: values['cfg-options'] });
+      await runClsEval({ checkpoint, config, configFile: file, data: values.data, split: values.split, out: values.out, backend });
+      return;
+    }
+    case 'seg': {
+      const r = await runSegEval(checkpoint, {
+        backend, config: file, data: values.data, cfgOptions: values['cfg-options'], outDir: values['out-dir'], showDir: values['show-dir'], logTable: false,
+      });
+      printSegEval(r, checkpoint);
+      return;
+    }
     default:
-      throw new Error(`${file}: unknown task '${String(task)}'`);
+      throw new Error(`${file}: unknown task '${String(task)}' (expected pretrain, cls or seg)`);
   }
 }
 

@@ -6,6 +6,10 @@ import { parseArgs } from 'node:util';
 import { importConfig } from '../src/config/load.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
 import { runPretrain } from '../src/engine/run-pretrain.js';
+import { loadClsConfig } from '../src/config/cls.js';
+import { runClsTrain } from '../src/engine/run-cls.js';
+import { loadSegConfig } from '../src/config/seg.js';
+import { runSegTrain } from '../src/engine/run-seg.js';
 import type { BackendName } from '../src/backend.js';
 
 const { values, positionals } = parseArgs({
@@ -32,8 +36,18 @@ async function main(): Promise<void> {
       if (s.interrupted) process.exitCode = 130;
       return;
     }
+    case 'cls': {
+      const cfg = await loadClsConfig(file, flags);
+      await runClsTrain(cfg, { backend, resume: values.resume, configFile: file });
+      return;
+    }
+    case 'seg': {
+      const cfg = await loadSegConfig(file, flags);
+      await runSegTrain(cfg, { backend, resume: values.resume, configFile: file });
+      return;
+    }
     default:
-      throw new Error(`${file}: unknown task '${String(task)}'`);
+      throw new Error(`${file}: unknown task '${String(task)}' (expected pretrain, cls or seg)`);
   }
 }
 

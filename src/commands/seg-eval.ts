@@ -40,7 +40,12 @@ export function segEvalCommand(): Command {
         backend: o.backend, config: o.config, data: o.data, outDir: o.outDir, showDir: o.showDir, concurrency: o.concurrency,
         metrics: o.metrics, limit: o.limit, cfgOptions: o.cfgOptions, logTable: false, workDir: o.workDir ?? join(dirname(o.checkpoint), 'eval'),
       });
-      console.log(`per class results:\n${r.table}\n${formatSummary(r.metrics)}`);
-      console.log(JSON.stringify({ checkpoint: o.checkpoint, images: r.numImages, ...r.metrics, load_img_per_s: r.loadImgPerS, model_img_per_s: r.modelImgPerS }));
+      printSegEval(r, o.checkpoint);
     });
+}
+
+/** What `mff seg-eval` and `tools/test.ts` print: the per-class table, the summary line, one JSON line. */
+export function printSegEval(r: Awaited<ReturnType<typeof runSegEval>>, checkpoint: string): void {
+  console.log(`per class results:\n${r.table}\n${formatSummary(r.metrics)}`);
+  console.log(JSON.stringify({ checkpoint, images: r.numImages, ...r.metrics, load_img_per_s: r.loadImgPerS, model_img_per_s: r.modelImgPerS }));
 }
