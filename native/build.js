@@ -30,6 +30,7 @@ mkdirSync(dirname(out), { recursive: true });
 const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, src];
 const link = ['-lopenblas', '-lm'];
 const attempts = [
+  [...base, '-march=native', '-mprefer-vector-width=512', ...link],
   [...base, '-march=native', ...link],
   [...base, ...link],
 ];

@@ -8,6 +8,7 @@
  * (`kernel-profile` lines, top 25 by time). MFF_NATIVE=0 measures the pure wasm engine.
  */
 import { parseArgs } from 'node:util';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
@@ -52,6 +53,7 @@ async function benchPretrain(backend: string): Promise<void> {
   const img = new Float32Array(B * S * S * 3);
   for (let i = 0; i < img.length; i++) img[i] = rng.normal();
   const times: number[] = [];
+  const optTimes: number[] = [];
   let tensors0 = 0;
   for (let s = 0; s < warmup + steps; s++) {
     kstats.clear();
@@ -60,7 +62,9 @@ async function benchPretrain(backend: string): Promise<void> {
     const x = tf.tensor4d(img, [B, S, S, 3]);
     const { value, grads } = tf.variableGrads(() => pretrainForward(model, x, mk).loss, vars);
     const named = new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g]));
+    const tOpt = performance.now();
     opt.step(named, 1e-4);
+    if (s >= warmup) optTimes.push(performance.now() - tOpt);
     await value.data();
     tf.dispose([x, value, ...Object.values(grads)]);
     const dt = performance.now() - t0;
@@ -68,7 +72,7 @@ async function benchPretrain(backend: string): Promise<void> {
     if (s >= warmup) times.push(dt);
   }
   const med = median(times);
-  emit({ bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(1) });
+  emit({ bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(1), ms_optimizer_median: +median(optTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
   emit({ bench: 'pretrain-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) });
   if (values.profile) {
     const rows = [...kstats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);

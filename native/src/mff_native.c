@@ -219,6 +219,82 @@ static napi_value reduce_sum(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* gelu(heap, mode, xOff, dyOff, outOff, n): mode 0 forward y = 0.5 x (1 + erf(x / sqrt2));
+ * mode 1 backward dx = dy (0.5 (1 + erf(x / sqrt2)) + x exp(-x^2 / 2) / sqrt(2 pi)). */
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  if (!heap) { napi_throw_error(env, NULL, "gelu: bad heap"); return NULL; }
+  int mode = (int)get_i64(env, a[1]);
+  const float *x = heap + (uint32_t)get_i64(env, a[2]), *dy = heap + (uint32_t)get_i64(env, a[3]);
+  float *o = heap + (uint32_t)get_i64(env, a[4]);
+  int64_t n = get_i64(env, a[5]);
+  if (mode == 0) {
+    for (int64_t i = 0; i < n; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      float v = x[i];
+      float cdf = 0.5f * (1.0f + ferf(v * 0.70710678118654752f));
+      float pdf = 0.39894228040143268f * fexp(-0.5f * v * v);
+      o[i] = dy[i] * (cdf + v * pdf);
+    }
+  }
+  return NULL;
+}
+
+/* layerNorm(heap, xOff, wOff, bOff, yOff, rows, D, eps): y = (x - mean) / sqrt(var_biased + eps) * w + b */
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  if (!heap) { napi_throw_error(env, NULL, "layerNorm: bad heap"); return NULL; }
+  const float *x = heap + (uint32_t)get_i64(env, a[1]), *w = heap + (uint32_t)get_i64(env, a[2]), *b = heap + (uint32_t)get_i64(env, a[3]);
+  float *y = heap + (uint32_t)get_i64(env, a[4]);
+  int64_t rows = get_i64(env, a[5]), D = get_i64(env, a[6]);
+  double eps = 0; napi_get_value_double(env, a[7], &eps);
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * D; float *yr = y + r * D;
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < D; j++) s += xr[j];
+    double mean = s / D;
+    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
+    for (int64_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * rstd * w[j] + b[j];
+  }
+  return NULL;
+}
+
+/* layerNormGrad(heap, xOff, wOff, dyOff, dxOff, dwOff, dbOff, rows, D, eps) */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 10; napi_value a[10];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  if (!heap) { napi_throw_error(env, NULL, "layerNormGrad: bad heap"); return NULL; }
+  const float *x = heap + (uint32_t)get_i64(env, a[1]), *w = heap + (uint32_t)get_i64(env, a[2]), *dy = heap + (uint32_t)get_i64(env, a[3]);
+  float *dx = heap + (uint32_t)get_i64(env, a[4]), *dw = heap + (uint32_t)get_i64(env, a[5]), *db = heap + (uint32_t)get_i64(env, a[6]);
+  int64_t rows = get_i64(env, a[7]), D = get_i64(env, a[8]);
+  double eps = 0; napi_get_value_double(env, a[9], &eps);
+  for (int64_t j = 0; j < D; j++) { dw[j] = 0.f; db[j] = 0.f; }
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * D, *gr = dy + r * D; float *dxr = dx + r * D;
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < D; j++) s += xr[j];
+    double mean = s / D;
+    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
+    double sg = 0, sgx = 0;
+    for (int64_t j = 0; j < D; j++) {
+      float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
+      sg += g; sgx += g * xh;
+      dw[j] += gr[j] * xh; db[j] += gr[j];
+    }
+    float mg = (float)(sg / D), mgx = (float)(sgx / D);
+    for (int64_t j = 0; j < D; j++) { float xh = (xr[j] - m) * rstd; dxr[j] = rstd * (gr[j] * w[j] - mg - xh * mgx); }
+  }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -235,6 +311,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
     {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_default, NULL},
+    {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
+    {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
+    {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

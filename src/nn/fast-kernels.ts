@@ -10,6 +10,8 @@
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
  *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
  *   then uses the fast 2-D wasm kernel.
+ * - fused ops for model code: `gelu` and `layerNorm` exported here run as one native kernel forward and one
+ *   backward (registered as MffGelu / MffLayerNorm with gradients); elsewhere they compose stock ops.
  * Register before `setBackend('wasm')` (src/backend.ts does).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -28,6 +30,10 @@ interface NativeAddon {
   binary(heap: Float32Array, op: number, aOff: number, bOff: number, outOff: number, shape: Int32Array, aStr: Int32Array, bStr: Int32Array): void;
   /** out[o, i] = sum_r x[o, r, i] */
   reduceSum(heap: Float32Array, inOff: number, outOff: number, O: number, R: number, I: number): void;
+  /** mode 0: y = gelu(x); mode 1: dx = dy * gelu'(x) */
+  gelu(heap: Float32Array, mode: number, xOff: number, dyOff: number, outOff: number, n: number): void;
+  layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number): void;
+  layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
   threads(n?: number): number;
 }
 
@@ -464,6 +470,76 @@ function registerTileGradient(): void {
   });
 }
 
+// ------------------------------------------------------------------ fused ops (GELU, LayerNorm)
+
+let fusedRegistered = false;
+
+function registerFusedKernels(nat: NativeAddon): void {
+  const k = (kernelName: string, kernelFunc: Kernel) =>
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  k('MffGelu', ({ inputs: { x }, backend: be }) => {
+    const out = be.makeOutput([...x.shape], 'float32');
+    nat.gelu(f32(be), 0, off(be, x), 0, off(be, out), size(x.shape));
+    return out;
+  });
+  k('MffGeluGrad', ({ inputs: { x, dy }, backend: be }) => {
+    const out = be.makeOutput([...x.shape], 'float32');
+    nat.gelu(f32(be), 1, off(be, x), off(be, dy), off(be, out), size(x.shape));
+    return out;
+  });
+  k('MffLayerNorm', ({ inputs: { x, weight, bias }, backend: be, attrs }) => {
+    const D = x.shape[x.shape.length - 1];
+    const out = be.makeOutput([...x.shape], 'float32');
+    if (D > 0) nat.layerNorm(f32(be), off(be, x), off(be, weight), off(be, bias), off(be, out), size(x.shape) / D, D, attrs.eps as number);
+    return out;
+  });
+  k('MffLayerNormGrad', ({ inputs: { x, weight, dy }, backend: be, attrs }) => {
+    const D = x.shape[x.shape.length - 1];
+    const dx = be.makeOutput([...x.shape], 'float32');
+    const dw = be.makeOutput([D], 'float32');
+    const db = be.makeOutput([D], 'float32');
+    if (D > 0) nat.layerNormGrad(f32(be), off(be, x), off(be, weight), off(be, dy), off(be, dx), off(be, dw), off(be, db), size(x.shape) / D, D, attrs.eps as number);
+    return [dx, dw, db];
+  });
+  tf.registerGradient({
+    kernelName: 'MffGelu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel('MffGeluGrad', { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+  });
+  tf.registerGradient({
+    kernelName: 'MffLayerNorm',
+    inputsToSave: ['x', 'weight'],
+    gradFunc: (dy, saved, attrs) => {
+      // One native pass gives all three, computed here rather than in the thunks: the tape runs each thunk in
+      // its own tidy. The gradient tidy around this call disposes the ones nobody asks for.
+      const g = tf.engine().runKernel('MffLayerNormGrad', { x: saved[0], weight: saved[1], dy: dy as tf.Tensor }, attrs) as tf.Tensor[];
+      const get = (i: number) => g[i];
+      return { x: () => get(0), weight: () => get(1), bias: () => get(2) };
+    },
+  });
+  fusedRegistered = true;
+}
+
+const fusedReady = (...ts: tf.Tensor[]) =>
+  fusedRegistered && loadNative() !== null && tf.getBackend() === 'wasm' && ts.every((t) => t.dtype === 'float32');
+
+/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)): one native pass forward and backward when available, else composed. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fusedReady(x)) return tf.engine().runKernel('MffGelu', { x }) as tf.Tensor;
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** LayerNorm over the last axis, (x - mean) / sqrt(var_biased + eps) * w + b; w, b: [D]. Native fused when available. */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  const D = x.shape[x.rank - 1];
+  if (fusedReady(x, weight, bias) && weight.rank === 1 && bias.rank === 1 && weight.shape[0] === D && bias.shape[0] === D) {
+    return tf.engine().runKernel('MffLayerNorm', { x, weight, bias }, { eps }) as tf.Tensor;
+  }
+  const { mean, variance } = tf.moments(x, -1, true);
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, weight), bias);
+}
+
 // ------------------------------------------------------------------ registration
 
 function override(name: string, make: (orig: Kernel) => Kernel, done: string[]): void {
@@ -498,10 +574,12 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Multiply', (o) => binaryKernel(o, nat, 2), done);
     override('RealDiv', (o) => binaryKernel(o, nat, 3), done);
     override('Sum', (o) => sumKernel(o, nat), done);
+    registerFusedKernels(nat);
+    done.push('MffGelu', 'MffLayerNorm');
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { broadcastPlan, nativeAvailable, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { broadcastPlan, gelu, layerNorm, nativeAvailable, registerFastKernels } from '../../src/nn/fast-kernels.js';
 
 let seed = 12345;
 function rand(): number {
@@ -360,4 +360,48 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     expectClose(g.dataSync(), want, 1e-6, 'tile grad');
     g.dispose();
   });
+
+  test('fused gelu: value and gradient vs float64', () => {
+    const v = Float32Array.from([...randn(999, 4), 0, 12, -12]);
+    const w = randn(v.length);
+    const [y, g] = tf.tidy(() => {
+      const x = tf.tensor(v);
+      const f = (t: tf.Tensor) => tf.sum(tf.mul(gelu(t), tf.tensor(w)));
+      return [gelu(x), tf.grad(f)(x)];
+    });
+    const Phi = (t: number) => 0.5 * (1 + erf64(t / Math.SQRT2));
+    expectClose(y.dataSync(), Array.from(v, (t) => t * Phi(t)), 1e-6, 'gelu');
+    expectClose(g.dataSync(), Array.from(v, (t, i) => w[i] * (Phi(t) + (t * Math.exp(-t * t / 2)) / Math.sqrt(2 * Math.PI))), 2e-6, 'gelu grad');
+    tf.dispose([y, g]);
+  });
+
+  for (const shape of [[3, 5, 16], [7, 1], [4, 129]]) {
+    test(`fused layerNorm ${JSON.stringify(shape)}: value vs float64, gradients vs the composed ops`, () => {
+      const D = shape[shape.length - 1];
+      const v = randn(prod(shape), 3);
+      const wv = randn(D);
+      const bv = randn(D);
+      const up = randn(prod(shape));
+      const eps = 1e-6;
+      const composed = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, -1, true);
+        return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), w), b);
+      };
+      const [y, ...gs] = tf.tidy(() => {
+        const args = [tf.tensor(v, shape), tf.tensor(wv), tf.tensor(bv)];
+        const loss = (f: typeof composed) => (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(x, w, b), tf.tensor(up, shape)));
+        return [layerNorm(args[0], args[1], args[2], eps), ...tf.grads(loss((x, w, b) => layerNorm(x, w, b, eps)))(args), ...tf.grads(loss(composed))(args)];
+      });
+      const want: number[] = [];
+      for (let r = 0; r < v.length / D; r++) {
+        const row = Array.from(v.slice(r * D, (r + 1) * D));
+        const m = row.reduce((a, b) => a + b, 0) / D;
+        const vr = row.reduce((a, b) => a + (b - m) ** 2, 0) / D;
+        want.push(...row.map((t, j) => ((t - m) / Math.sqrt(vr + eps)) * wv[j] + bv[j]));
+      }
+      expectClose(y.dataSync(), want, 2e-6, 'layerNorm');
+      for (let i = 0; i < 3; i++) expectClose(gs[i].dataSync(), gs[i + 3].dataSync(), 1e-4, ['dx', 'dw', 'db'][i]);
+      tf.dispose([y, ...gs]);
+    });
+  }
 });
