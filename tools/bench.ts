@@ -16,7 +16,7 @@ import { buildPretrainModel, drawNoise, pretrainForward, randomMasking } from '.
 import { Rng } from '../src/engine/rng.js';
 import { createOptimizer } from '../src/engine/optim.js';
 import { pretrainParamGroups } from '../src/engine/param-groups.js';
-import { nativeStatus, registerFastKernels } from '../src/nn/fast-kernels.js';
+import { nativeStatus, nativeThreads, registerFastKernels } from '../src/nn/fast-kernels.js';
 
 const { values } = parseArgs({
   options: {
@@ -85,7 +85,7 @@ const backend = await initBackend(values.backend as BackendName, { quiet: true }
 const kstats = new Map<string, { n: number; ms: number }>();
 if (backend.startsWith('wasm')) {
   const fast = registerFastKernels(); // already registered by initBackend: returns the same summary
-  emit({ bench: 'engine', backend, native: fast.native, native_status: nativeStatus() || 'ok', kernels: fast.kernels });
+  emit({ bench: 'engine', backend, native: fast.native, native_status: nativeStatus() || 'ok', blas_threads: nativeThreads(), kernels: fast.kernels });
 } else {
   emit({ bench: 'engine', backend, native: false, kernels: [] });
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#define MFF_NATIVE_API 3
+
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc);
@@ -317,6 +319,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);
+  /* bump with every change of the JS-visible API (src/nn/fast-kernels.ts NATIVE_API) */
+  napi_value version; napi_create_int32(env, MFF_NATIVE_API, &version);
+  napi_set_named_property(env, exports, "api", version);
   return exports;
 }
 

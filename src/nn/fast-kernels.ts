@@ -20,7 +20,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
+const NATIVE_API = 3;
+
 interface NativeAddon {
+  api: number;
   gemm(heap: Float32Array, offA: Int32Array, offB: Int32Array, offC: Int32Array, M: number, N: number, K: number, transA: number, transB: number): void;
   transpose(heap: Float32Array, inOff: number, outOff: number, shape: Int32Array, perm: Int32Array): void;
   softmax(heap: Float32Array, inOff: number, outOff: number, rows: number, cols: number): void;
@@ -80,12 +84,38 @@ export function loadNative(): NativeAddon | null {
     return null;
   }
   try {
-    native = require(p) as NativeAddon;
+    const mod = require(p) as NativeAddon;
+    if (mod.api !== NATIVE_API) {
+      nativeError = `${p} is stale (api ${mod.api}, expected ${NATIVE_API}); rebuild with: node native/build.js`;
+      return null;
+    }
+    native = mod;
+    blasThreads = configureThreads(mod);
   } catch (e) {
     nativeError = `failed to load ${p}: ${(e as Error).message.split('\n')[0]}`;
     native = null;
   }
   return native;
+}
+
+let blasThreads = 0;
+
+/**
+ * OpenBLAS threads: MFF_BLAS_THREADS when set; 1 inside vitest (test files run two at a time on 2 cores, and
+ * spinning BLAS workers of two processes on two cores were ~2x slower than one thread each); else OpenBLAS's own
+ * default (all cores, or OPENBLAS_NUM_THREADS).
+ */
+function configureThreads(mod: NativeAddon): number {
+  const env = process.env.MFF_BLAS_THREADS;
+  const n = env !== undefined && env !== '' ? Number(env) : process.env.VITEST ? 1 : 0;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`MFF_BLAS_THREADS must be a non-negative integer, got '${env}'`);
+  return n > 0 ? mod.threads(n) : mod.threads();
+}
+
+/** OpenBLAS thread count in use (0 when the native engine is off). */
+export function nativeThreads(): number {
+  loadNative();
+  return blasThreads;
 }
 
 export function nativeAvailable(): boolean {

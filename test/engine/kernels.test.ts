@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { broadcastPlan, gelu, layerNorm, nativeAvailable, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { broadcastPlan, gelu, layerNorm, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
 
 let seed = 12345;
 function rand(): number {
@@ -141,6 +141,8 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     if (process.env.MFF_NATIVE === '0') expect(r.native).toBe(false);
     expect(r.kernels).toContain(r.native ? 'BatchMatMul*' : 'BatchMatMul');
     expect(r.kernels).toContain('Transpose' + (r.native ? '*' : ''));
+    // one BLAS thread per test process (MFF_BLAS_THREADS unset), none without the addon
+    if (!process.env.MFF_BLAS_THREADS) expect(nativeThreads()).toBe(r.native ? 1 : 0);
   });
 
   const mm: [number[], number[], boolean, boolean][] = [
