@@ -8,8 +8,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 
-#define MFF_NATIVE_API 3
+#define MFF_NATIVE_API 4
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -297,6 +298,87 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* conv2d(heap, mode, xOff, wOff, yOff, dims:Int32Array[16]) NHWC, filter [kh, kw, ci, co] (= [K, co]).
+ * dims: N H W Ci Co kh kw sh sw dh dw padTop padLeft OH OW. mode 0: y = conv(x, w); mode 1: x = dInput from
+ * dy (in y); mode 2: w = dFilter from x and dy (in y). im2col per image into a malloc'd buffer + sgemm. */
+static void im2col(const float *x, float *col, const int32_t *d) {
+  int H = d[1], W = d[2], Ci = d[3], kh = d[5], kw = d[6], sh = d[7], sw = d[8], dh = d[9], dw = d[10];
+  int pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  size_t K = (size_t)kh * kw * Ci;
+  for (int oh = 0; oh < OH; oh++) for (int ow = 0; ow < OW; ow++) {
+    float *row = col + ((size_t)oh * OW + ow) * K;
+    for (int i = 0; i < kh; i++) {
+      int ih = oh * sh - pt + i * dh;
+      for (int j = 0; j < kw; j++) {
+        int iw = ow * sw - pl + j * dw;
+        float *dst = row + ((size_t)i * kw + j) * Ci;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dst, 0, sizeof(float) * Ci);
+        else memcpy(dst, x + ((size_t)ih * W + iw) * Ci, sizeof(float) * Ci);
+      }
+    }
+  }
+}
+static void col2im(const float *col, float *x, const int32_t *d) {
+  int H = d[1], W = d[2], Ci = d[3], kh = d[5], kw = d[6], sh = d[7], sw = d[8], dh = d[9], dw = d[10];
+  int pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  size_t K = (size_t)kh * kw * Ci;
+  memset(x, 0, sizeof(float) * (size_t)H * W * Ci);
+  for (int oh = 0; oh < OH; oh++) for (int ow = 0; ow < OW; ow++) {
+    const float *row = col + ((size_t)oh * OW + ow) * K;
+    for (int i = 0; i < kh; i++) {
+      int ih = oh * sh - pt + i * dh;
+      if (ih < 0 || ih >= H) continue;
+      for (int j = 0; j < kw; j++) {
+        int iw = ow * sw - pl + j * dw;
+        if (iw < 0 || iw >= W) continue;
+        const float *src = row + ((size_t)i * kw + j) * Ci;
+        float *dst = x + ((size_t)ih * W + iw) * Ci;
+        for (int c = 0; c < Ci; c++) dst[c] += src[c];
+      }
+    }
+  }
+}
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  size_t nd;
+  int32_t *d = typed_ptr(env, a[5], &nd);
+  if (!heap || !d || nd < 15) { napi_throw_error(env, NULL, "conv2d: bad arguments"); return NULL; }
+  int mode = (int)get_i64(env, a[1]);
+  float *x = heap + (uint32_t)get_i64(env, a[2]), *w = heap + (uint32_t)get_i64(env, a[3]), *y = heap + (uint32_t)get_i64(env, a[4]);
+  int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], OH = d[13], OW = d[14];
+  int P = OH * OW, K = kh * kw * Ci;
+  /* 1x1, stride 1, no padding: the image itself is the column matrix */
+  int direct = kh == 1 && kw == 1 && d[7] == 1 && d[8] == 1 && d[11] == 0 && d[12] == 0 && OH == H && OW == W;
+  float *col = NULL;
+  if (!direct && P > 0 && K > 0) {
+    col = malloc(sizeof(float) * (size_t)P * K);
+    if (!col) { napi_throw_error(env, NULL, "conv2d: out of memory for im2col"); return NULL; }
+  }
+  if (mode == 2) memset(w, 0, sizeof(float) * (size_t)K * Co);
+  for (int n = 0; n < N && P > 0; n++) {
+    float *xn = x + (size_t)n * H * W * Ci, *yn = y + (size_t)n * P * Co;
+    float *c = direct ? xn : col;
+    if (mode == 0) {
+      if (!direct) im2col(xn, col, d);
+      if (K > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, P, Co, K, 1.0f, c, K, w, Co, 0.0f, yn, Co);
+      else memset(yn, 0, sizeof(float) * (size_t)P * Co);
+    } else if (mode == 1) {
+      if (K == 0) continue;
+      cblas_sgemm(RowMajor, NoTrans, Trans, P, K, Co, 1.0f, yn, Co, w, Co, 0.0f, c, K);
+      if (!direct) col2im(col, xn, d);
+    } else {
+      if (K == 0) continue;
+      if (!direct) im2col(xn, col, d);
+      cblas_sgemm(RowMajor, Trans, NoTrans, K, Co, P, 1.0f, c, K, yn, Co, 1.0f, w, Co);
+    }
+  }
+  if (mode == 1 && P == 0) memset(x, 0, sizeof(float) * (size_t)N * H * W * Ci);
+  free(col);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -316,6 +398,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
     {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

@@ -5,7 +5,8 @@
  *
  * - native (native/build/mff_native.node, OpenBLAS + C loops, see native/build.js): BatchMatMul (any transpose
  *   flags, batch broadcasting), Softmax, Erf, Exp, Add/Sub/Multiply/RealDiv (broadcasting), Sum (one run of
- *   consecutive axes), and the strided case of Transpose. Disabled by MFF_NATIVE=0.
+ *   consecutive axes), Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter (NHWC, im2col + GEMM), and the
+ *   strided case of Transpose. Disabled by MFF_NATIVE=0.
  * - JS, with or without the addon: Identity / same-dtype Cast (share the buffer), Transpose and Unpack(axis 0)
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
  *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
@@ -21,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 3;
+const NATIVE_API = 4;
 
 interface NativeAddon {
   api: number;
@@ -38,6 +39,8 @@ interface NativeAddon {
   gelu(heap: Float32Array, mode: number, xOff: number, dyOff: number, outOff: number, n: number): void;
   layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number): void;
   layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
+  /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/mff_native.c */
+  conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array): void;
   threads(n?: number): number;
 }
 
@@ -500,6 +503,67 @@ function registerTileGradient(): void {
   });
 }
 
+// ------------------------------------------------------------------ convolutions (im2col + GEMM)
+
+type ConvAttrs = {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
+function convDims(xShape: number[], fShape: number[], a: ConvAttrs, dilations: number | [number, number]): Int32Array | null {
+  if (a.dataFormat === 'NCHW') return null;
+  const c = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], fShape as [number, number, number, number], a.strides, dilations, a.pad, a.dimRoundingMode, false, 'channelsLast',
+  );
+  if (c.inChannels !== fShape[2]) return null;
+  return Int32Array.of(
+    c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth,
+    c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth,
+  );
+}
+
+function convKernel(orig: Kernel, nat: NativeAddon, mode: 0 | 1 | 2): Kernel {
+  return (args) => {
+    const be = args.backend;
+    const a = args.attrs as unknown as ConvAttrs & { inputShape?: number[]; filterShape?: number[] };
+    const ins = args.inputs;
+    const ts = Object.values(ins);
+    if (ts.some((t) => t.dtype !== 'float32')) return orig(args);
+    let dims: Int32Array | null;
+    try {
+      if (mode === 0) dims = convDims(ins.x.shape, ins.filter.shape, a, a.dilations ?? 1);
+      else if (mode === 1) dims = convDims(a.inputShape!, ins.filter.shape, a, 1);
+      else dims = convDims(ins.x.shape, a.filterShape!, a, 1);
+    } catch {
+      return orig(args); // tfjs raises its own error for bad attrs
+    }
+    if (!dims) return orig(args);
+    const [N, , , , Co] = dims;
+    const OH = dims[13];
+    const OW = dims[14];
+    if (mode === 0) {
+      const out = be.makeOutput([N, OH, OW, Co], 'float32');
+      nat.conv2d(f32(be), 0, off(be, ins.x), off(be, ins.filter), off(be, out), dims);
+      return out;
+    }
+    if (mode === 1) {
+      const dy = ins.dy;
+      if (dy.shape[1] !== OH || dy.shape[2] !== OW || dy.shape[3] !== Co) return orig(args);
+      const out = be.makeOutput([...a.inputShape!], 'float32');
+      nat.conv2d(f32(be), 1, off(be, out), off(be, ins.filter), off(be, dy), dims);
+      return out;
+    }
+    const dy = ins.dy;
+    if (dy.shape[1] !== OH || dy.shape[2] !== OW || dy.shape[3] !== Co) return orig(args);
+    const out = be.makeOutput([...a.filterShape!], 'float32');
+    nat.conv2d(f32(be), 2, off(be, ins.x), off(be, out), off(be, dy), dims);
+    return out;
+  };
+}
+
 // ------------------------------------------------------------------ fused ops (GELU, LayerNorm)
 
 let fusedRegistered = false;
@@ -604,12 +668,15 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Multiply', (o) => binaryKernel(o, nat, 2), done);
     override('RealDiv', (o) => binaryKernel(o, nat, 3), done);
     override('Sum', (o) => sumKernel(o, nat), done);
+    override('Conv2D', (o) => convKernel(o, nat, 0), done);
+    override('Conv2DBackpropInput', (o) => convKernel(o, nat, 1), done);
+    override('Conv2DBackpropFilter', (o) => convKernel(o, nat, 2), done);
     registerFusedKernels(nat);
     done.push('MffGelu', 'MffLayerNorm');
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

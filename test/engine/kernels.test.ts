@@ -406,4 +406,72 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
       tf.dispose([y, ...gs]);
     });
   }
+
+  // Reference NHWC convolution in float64: y[n,oh,ow,co] = sum x[n, oh*s - pt + i*d, ow*s - pl + j*d, ci] w[i,j,ci,co]
+  function refConv(x: Float32Array, xs: number[], w: Float32Array, ws: number[], s: number, d: number, pad: 'same' | 'valid' | [number, number]) {
+    const [N, H, W, Ci] = xs;
+    const [kh, kw, , Co] = ws;
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, d,
+      Array.isArray(pad) ? [[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] : pad);
+    const { top, left } = info.padInfo;
+    const [OH, OW] = [info.outHeight, info.outWidth];
+    const y = new Float64Array(N * OH * OW * Co);
+    const taps: [number, number, number][] = []; // (y index base, x index base, w index base) triples per tap
+    for (let n = 0; n < N; n++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++)
+          for (let i = 0; i < kh; i++)
+            for (let j = 0; j < kw; j++) {
+              const ih = oh * s - top + i * d;
+              const iw = ow * s - left + j * d;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              taps.push([((n * OH + oh) * OW + ow) * Co, ((n * H + ih) * W + iw) * Ci, (i * kw + j) * Ci * Co]);
+            }
+    for (const [yb, xb, wb] of taps) for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) y[yb + co] += x[xb + ci] * w[wb + ci * Co + co];
+    return { y, taps, outShape: [N, OH, OW, Co], pad: Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]]) : pad };
+  }
+
+  const convs: [number[], number[], number, number, 'same' | 'valid' | [number, number]][] = [
+    [[2, 7, 6, 3], [3, 3, 3, 4], 1, 1, 'same'],
+    [[2, 7, 6, 3], [3, 3, 3, 4], 2, 1, 'same'],
+    [[1, 9, 8, 2], [3, 2, 2, 5], 2, 1, 'valid'],
+    [[2, 5, 5, 4], [1, 1, 4, 3], 1, 1, 'valid'],
+    [[1, 6, 7, 3], [3, 3, 3, 2], 1, 1, [2, 1]],
+    [[1, 9, 9, 2], [3, 3, 2, 3], 1, 2, 'same'],
+    [[1, 8, 8, 3], [4, 4, 3, 2], 4, 1, 'valid'],
+  ];
+  for (const [xs, ws, st, dil, pad] of convs) {
+    test(`conv2d x${JSON.stringify(xs)} w${JSON.stringify(ws)} stride ${st} dilation ${dil} pad ${JSON.stringify(pad)}: value and both gradients`, () => {
+      const xv = randn(prod(xs));
+      const wv = randn(prod(ws));
+      const ref = refConv(xv, xs, wv, ws, st, dil, pad);
+      const up = randn(prod(ref.outShape));
+      const [y, dx, dw] = tf.tidy(() => {
+        const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, st, ref.pad, 'NHWC', dil);
+        const x = tf.tensor(xv, xs);
+        const w = tf.tensor(wv, ws);
+        const out = [f(x, w)];
+        if (dil === 1) out.push(...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), tf.tensor(up, ref.outShape))))([x, w]));
+        return out;
+      });
+      expect(y.shape).toEqual(ref.outShape);
+      expectClose(y.dataSync(), ref.y, 1e-5, 'conv2d');
+      if (dil === 1) {
+        // dL/dx[xb + ci] += up[yb + co] w[wb + ci*Co + co]; dL/dw[wb + ci*Co + co] += x[xb + ci] up[yb + co]
+        const Ci = ws[2];
+        const Co = ws[3];
+        const gx = new Float64Array(xv.length);
+        const gw = new Float64Array(wv.length);
+        for (const [yb, xb, wb] of ref.taps)
+          for (let ci = 0; ci < Ci; ci++)
+            for (let co = 0; co < Co; co++) {
+              gx[xb + ci] += up[yb + co] * wv[wb + ci * Co + co];
+              gw[wb + ci * Co + co] += xv[xb + ci] * up[yb + co];
+            }
+        expectClose(dx.dataSync(), gx, 1e-5, 'dx');
+        expectClose(dw.dataSync(), gw, 1e-5, 'dw');
+      }
+      tf.dispose([y, dx, dw].filter(Boolean));
+    });
+  }
 });
