@@ -450,7 +450,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
         const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, st, ref.pad, 'NHWC', dil);
         const x = tf.tensor(xv, xs);
         const w = tf.tensor(wv, ws);
-        const out = [f(x, w)];
+        const out: tf.Tensor[] = [f(x, w)];
         if (dil === 1) out.push(...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), tf.tensor(up, ref.outShape))))([x, w]));
         return out;
       });
