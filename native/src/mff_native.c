@@ -10,7 +10,7 @@
 #include <string.h>
 #include <stdlib.h>
 
-#define MFF_NATIVE_API 4
+#define MFF_NATIVE_API 5
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -379,6 +379,34 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* adamw(heap, offs:Int32Array[8] = p m v g pOut mOut vOut n, c:Float32Array[8] = decay c1 b2 c2 bc2 eps stepSize hasDecay)
+ * The op order of src/engine/optim.ts (tfjs float32 ops, no FMA contraction in ISO C mode), so results match it bitwise:
+ * p' = p*decay; m1 = m + (g - m)*c1; v1 = v*b2 + (g*g)*c2; out = p' - (m1 / (sqrt(v1)/bc2 + eps)) * stepSize */
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value a[3];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  size_t no, nc;
+  int32_t *o = typed_ptr(env, a[1], &no);
+  float *c = typed_ptr(env, a[2], &nc);
+  if (!heap || !o || !c || no < 8 || nc < 8) { napi_throw_error(env, NULL, "adamw: bad arguments"); return NULL; }
+  const float *P = heap + (uint32_t)o[0], *M = heap + (uint32_t)o[1], *V = heap + (uint32_t)o[2], *G = heap + (uint32_t)o[3];
+  float *PO = heap + (uint32_t)o[4], *MO = heap + (uint32_t)o[5], *VO = heap + (uint32_t)o[6];
+  int64_t n = o[7];
+  float decay = c[0], c1 = c[1], b2 = c[2], c2 = c[3], bc2 = c[4], eps = c[5], ss = c[6];
+  int hasDecay = c[7] != 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    float p = hasDecay ? P[i] * decay : P[i];
+    float g = G[i], m = M[i], v = V[i];
+    float m1 = m + (g - m) * c1;
+    float v1 = v * b2 + (g * g) * c2;
+    float denom = sqrtf(v1) / bc2 + eps;
+    MO[i] = m1; VO[i] = v1;
+    PO[i] = p - (m1 / denom) * ss;
+  }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -399,6 +427,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
     {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
+    {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

@@ -11,7 +11,7 @@
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
  *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
  *   then uses the fast 2-D wasm kernel.
- * - fused ops for model code: `gelu` and `layerNorm` exported here run as one native kernel forward and one
+ * - fused ops for model code: `gelu`, `layerNorm` and `adamwUpdate` exported here run as one native kernel forward and one
  *   backward (registered as MffGelu / MffLayerNorm with gradients); elsewhere they compose stock ops.
  * Register before `setBackend('wasm')` (src/backend.ts does).
  */
@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 4;
+const NATIVE_API = 5;
 
 interface NativeAddon {
   api: number;
@@ -41,6 +41,7 @@ interface NativeAddon {
   layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
   /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/mff_native.c */
   conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array): void;
+  adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
   threads(n?: number): number;
 }
 
@@ -595,6 +596,13 @@ function registerFusedKernels(nat: NativeAddon): void {
     if (D > 0) nat.layerNormGrad(f32(be), off(be, x), off(be, weight), off(be, dy), off(be, dx), off(be, dw), off(be, db), size(x.shape) / D, D, attrs.eps as number);
     return [dx, dw, db];
   });
+  k('MffAdamW', ({ inputs: { param, m, v, grad }, backend: be, attrs }) => {
+    const n = size(param.shape);
+    const outs = [0, 1, 2].map(() => be.makeOutput([...param.shape], 'float32'));
+    const offs = Int32Array.of(off(be, param), off(be, m), off(be, v), off(be, grad), ...outs.map((o) => off(be, o)), n);
+    if (n > 0) nat.adamw(f32(be), offs, Float32Array.from(attrs.consts as number[]));
+    return outs;
+  });
   tf.registerGradient({
     kernelName: 'MffGelu',
     inputsToSave: ['x'],
@@ -632,6 +640,34 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
   const { mean, variance } = tf.moments(x, -1, true);
   const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(xn, weight), bias);
+}
+
+// ------------------------------------------------------------------ fused AdamW
+
+export interface AdamWHyper {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count (bias correction) */
+  step: number;
+}
+
+/**
+ * One AdamW update as a single native kernel: returns new [param, exp_avg, exp_avg_sq] tensors computed exactly as
+ * src/engine/optim.ts composes it (same float32 op order: bitwise equal), or null when the fused path is not
+ * available (other backend, no addon, non-float32) so the caller composes the ops itself.
+ */
+export function adamwUpdate(param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: tf.Tensor, h: AdamWHyper): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
+  if (!fusedReady(param, m, v, grad)) return null;
+  if (![m, v, grad].every((t) => tf.util.arraysEqual(t.shape, param.shape))) return null;
+  const f = Math.fround;
+  const consts = Float32Array.of(
+    f(1 - h.lr * h.weightDecay), f(1 - h.beta1), f(h.beta2), f(1 - h.beta2), f(Math.sqrt(1 - h.beta2 ** h.step)), f(h.eps),
+    f(h.lr / (1 - h.beta1 ** h.step)), h.weightDecay !== 0 ? 1 : 0,
+  );
+  return tf.engine().runKernel('MffAdamW', { param, m, v, grad }, { consts: Array.from(consts) }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 // ------------------------------------------------------------------ registration
@@ -672,11 +708,11 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Conv2DBackpropInput', (o) => convKernel(o, nat, 1), done);
     override('Conv2DBackpropFilter', (o) => convKernel(o, nat, 2), done);
     registerFusedKernels(nat);
-    done.push('MffGelu', 'MffLayerNorm');
+    done.push('MffGelu', 'MffLayerNorm', 'MffAdamW');
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

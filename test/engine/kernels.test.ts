@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { broadcastPlan, gelu, layerNorm, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { adamwUpdate, broadcastPlan, gelu, layerNorm, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
 
 let seed = 12345;
 function rand(): number {
@@ -472,6 +472,42 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
         expectClose(dw.dataSync(), gw, 1e-5, 'dw');
       }
       tf.dispose([y, dx, dw].filter(Boolean));
+    });
+  }
+
+  for (const wd of [0, 0.05]) {
+    test(`fused AdamW (weight decay ${wd}) is bitwise equal to the composed update of src/engine/optim.ts`, () => {
+      const n = 1003;
+      let p = tf.tensor(randn(n));
+      let m = tf.zeros([n]);
+      let v = tf.zeros([n]);
+      let pc = p.clone();
+      let mc = m.clone();
+      let vc = v.clone();
+      const [b1, b2, eps, lr] = [0.9, 0.95, 1e-8, 1.5e-4];
+      for (let t = 1; t <= 3; t++) {
+        const g = tf.tensor(randn(n, 0.1));
+        const fused = adamwUpdate(p, m, v, g, { lr, weightDecay: wd, beta1: b1, beta2: b2, eps, step: t });
+        if (!nativeAvailable()) {
+          expect(fused).toBeNull();
+          tf.dispose([p, m, v, pc, mc, vc, g]);
+          return;
+        }
+        const [p1, m1, v1] = fused!;
+        const [p2, m2, v2] = tf.tidy(() => {
+          const pp = wd !== 0 ? tf.mul(pc, 1 - lr * wd) : pc;
+          const mm = tf.add(mc, tf.mul(tf.sub(g, mc), 1 - b1));
+          const vv = tf.add(tf.mul(vc, b2), tf.mul(tf.mul(g, g), 1 - b2));
+          const denom = tf.add(tf.div(tf.sqrt(vv), Math.sqrt(1 - b2 ** t)), eps);
+          return [tf.sub(pp, tf.mul(tf.div(mm, denom), lr / (1 - b1 ** t))), mm, vv];
+        });
+        expect(Array.from(p1.dataSync())).toEqual(Array.from(p2.dataSync()));
+        expect(Array.from(m1.dataSync())).toEqual(Array.from(m2.dataSync()));
+        expect(Array.from(v1.dataSync())).toEqual(Array.from(v2.dataSync()));
+        tf.dispose([p, m, v, pc, mc, vc, g]);
+        [p, m, v, pc, mc, vc] = [p1, m1, v1, p2, m2, v2];
+      }
+      tf.dispose([p, m, v, pc, mc, vc]);
     });
   }
 });
