@@ -10,7 +10,7 @@
 #include <string.h>
 #include <stdlib.h>
 
-#define MFF_NATIVE_API 5
+#define MFF_NATIVE_API 6
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -407,6 +407,61 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* attention(heap, mode, offs:Int32Array, dims:Int32Array[4] = B N H hd, scale)
+ * qkv [B, N, 3D] with [q | k | v] thirds, heads contiguous inside each (D = H*hd).
+ * mode 0, offs = qkv out probs: probs[b,h] = softmax(scale q k^T) [N, N]; out[b, :, h*hd..] = probs v  (out [B, N, D])
+ * mode 1, offs = qkv probs dOut dQkv: the gradient with respect to qkv. */
+static napi_value attention(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  size_t no, nd;
+  int32_t *o = typed_ptr(env, a[2], &no), *d = typed_ptr(env, a[3], &nd);
+  int mode = (int)get_i64(env, a[1]);
+  double scaled = 1; napi_get_value_double(env, a[4], &scaled);
+  if (!heap || !o || !d || nd < 4 || no < (size_t)(mode == 0 ? 3 : 4)) { napi_throw_error(env, NULL, "attention: bad arguments"); return NULL; }
+  int B = d[0], N = d[1], H = d[2], hd = d[3], D = H * hd, ld = 3 * D;
+  float scale = (float)scaled;
+  const float *qkv = heap + (uint32_t)o[0];
+  if (mode == 0) {
+    float *out = heap + (uint32_t)o[1], *probs = heap + (uint32_t)o[2];
+    for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
+      const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+      float *P = probs + ((size_t)b * H + h) * N * N;
+      cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, scale, q, ld, k, ld, 0.0f, P, N);
+      for (int i = 0; i < N; i++) {
+        float *r = P + (size_t)i * N, m = -INFINITY, s = 0.f;
+        for (int j = 0; j < N; j++) m = r[j] > m ? r[j] : m;
+        for (int j = 0; j < N; j++) { r[j] = fexp(r[j] - m); s += r[j]; }
+        float inv = 1.f / s;
+        for (int j = 0; j < N; j++) r[j] *= inv;
+      }
+      cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, 1.0f, P, N, v, ld, 0.0f, out + (size_t)b * N * D + h * hd, D);
+    }
+    return NULL;
+  }
+  const float *probs = heap + (uint32_t)o[1], *dout = heap + (uint32_t)o[2];
+  float *dqkv = heap + (uint32_t)o[3];
+  float *dP = malloc(sizeof(float) * (size_t)N * N);
+  if (!dP && N > 0) { napi_throw_error(env, NULL, "attention: out of memory"); return NULL; }
+  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
+    const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+    const float *P = probs + ((size_t)b * H + h) * N * N, *dO = dout + (size_t)b * N * D + h * hd;
+    float *dq = dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
+    cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
+    cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
+    for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
+      const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
+      for (int j = 0; j < N; j++) s += gr[j] * pr[j];
+      for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
+    }
+    cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
+    cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+  }
+  free(dP);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -428,6 +483,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
     {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
+    {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

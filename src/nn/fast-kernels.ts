@@ -11,7 +11,7 @@
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
  *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
  *   then uses the fast 2-D wasm kernel.
- * - fused ops for model code: `gelu`, `layerNorm` and `adamwUpdate` exported here run as one native kernel forward and one
+ * - fused ops for model code: `gelu`, `layerNorm`, `attentionCore` and `adamwUpdate` exported here run as one native kernel forward and one
  *   backward (registered as MffGelu / MffLayerNorm with gradients); elsewhere they compose stock ops.
  * Register before `setBackend('wasm')` (src/backend.ts does).
  */
@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 5;
+const NATIVE_API = 6;
 
 interface NativeAddon {
   api: number;
@@ -42,6 +42,7 @@ interface NativeAddon {
   /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/mff_native.c */
   conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array): void;
   adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
+  attention(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, scale: number): void;
   threads(n?: number): number;
 }
 
@@ -603,6 +604,21 @@ function registerFusedKernels(nat: NativeAddon): void {
     if (n > 0) nat.adamw(f32(be), offs, Float32Array.from(attrs.consts as number[]));
     return outs;
   });
+  k('MffAttention', ({ inputs: { qkv }, backend: be, attrs }) => {
+    const [B, N, D3] = qkv.shape;
+    const H = attrs.numHeads as number;
+    const out = be.makeOutput([B, N, D3 / 3], 'float32');
+    const probs = be.makeOutput([B, H, N, N], 'float32');
+    nat.attention(f32(be), 0, Int32Array.of(off(be, qkv), off(be, out), off(be, probs)), Int32Array.of(B, N, H, D3 / 3 / H), attrs.scale as number);
+    return [out, probs];
+  });
+  k('MffAttentionGrad', ({ inputs: { qkv, probs, dy }, backend: be, attrs }) => {
+    const [B, N, D3] = qkv.shape;
+    const H = attrs.numHeads as number;
+    const dqkv = be.makeOutput([B, N, D3], 'float32');
+    nat.attention(f32(be), 1, Int32Array.of(off(be, qkv), off(be, probs), off(be, dy), off(be, dqkv)), Int32Array.of(B, N, H, D3 / 3 / H), attrs.scale as number);
+    return dqkv;
+  });
   tf.registerGradient({
     kernelName: 'MffGelu',
     inputsToSave: ['x'],
@@ -640,6 +656,26 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
   const { mean, variance } = tf.moments(x, -1, true);
   const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(xn, weight), bias);
+}
+
+/**
+ * Multi-head self-attention core on a fused qkv projection: qkv [B, N, 3D] ([q | k | v], heads contiguous in
+ * each third) -> softmax(scale q k^T) v merged back to [B, N, D], i.e. what src/nn/layers.ts attention() computes
+ * between its qkv and proj Linears (without a logits bias). One native kernel forward (batched GEMMs on strided
+ * views, no transposes) and one backward. Returns null when unavailable; the caller composes the ops.
+ */
+export function attentionCore(qkv: tf.Tensor, numHeads: number, scale: number): tf.Tensor | null {
+  if (!fusedReady(qkv) || qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * numHeads) !== 0) return null;
+  const attrs = { numHeads, scale };
+  const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [out, probs] = tf.engine().runKernel('MffAttention', { qkv: x }, attrs) as unknown as tf.Tensor[];
+    save([x, probs]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('MffAttentionGrad', { qkv: saved[0], probs: saved[1], dy }, attrs) as tf.Tensor,
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(qkv);
 }
 
 // ------------------------------------------------------------------ fused AdamW
@@ -708,11 +744,11 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Conv2DBackpropInput', (o) => convKernel(o, nat, 1), done);
     override('Conv2DBackpropFilter', (o) => convKernel(o, nat, 2), done);
     registerFusedKernels(nat);
-    done.push('MffGelu', 'MffLayerNorm', 'MffAdamW');
+    done.push('MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffAttention');
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

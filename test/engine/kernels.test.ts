@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { adamwUpdate, broadcastPlan, gelu, layerNorm, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
 
 let seed = 12345;
 function rand(): number {
@@ -508,6 +508,37 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
         [p, m, v, pc, mc, vc] = [p1, m1, v1, p2, m2, v2];
       }
       tf.dispose([p, m, v, pc, mc, vc]);
+    });
+  }
+
+  for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8], [1, 1, 1, 3]]) {
+    test(`fused attention B${B} N${N} H${H} hd${hd}: value and qkv gradient vs the composed ops`, () => {
+      const D = H * hd;
+      const qv = randn(B * N * 3 * D, 2);
+      const up = randn(B * N * D);
+      const scale = hd ** -0.5;
+      // the composition of src/nn/layers.ts attention() between its two Linears
+      const composed = (qkv: tf.Tensor) => {
+        const t = tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
+        const [q, k, v] = tf.unstack(t, 0);
+        const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale), -1);
+        return tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, N, D]);
+      };
+      const x = tf.tensor(qv, [B, N, 3 * D]);
+      const fused = attentionCore(x, H, scale);
+      if (!nativeAvailable()) {
+        expect(fused).toBeNull();
+        x.dispose();
+        return;
+      }
+      const [y1, y2, g1, g2] = tf.tidy(() => {
+        const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), tf.tensor(up, [B, N, D])));
+        return [fused!, composed(x), tf.grad(loss((t) => attentionCore(t, H, scale)!))(x), tf.grad(loss(composed))(x)];
+      });
+      expect(y1.shape).toEqual([B, N, D]);
+      expectClose(y1.dataSync(), y2.dataSync(), 1e-5, 'attention');
+      expectClose(g1.dataSync(), g2.dataSync(), 1e-5, 'attention dqkv');
+      tf.dispose([x, y1, y2, g1, g2]);
     });
   }
 });
