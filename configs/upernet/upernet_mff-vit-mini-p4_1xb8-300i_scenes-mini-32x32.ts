@@ -1,7 +1,7 @@
 /**
  * The default job (`npx mff seg-train`): UperNet on the bundled scenes (datasets/scenes-mini, 200 train / 50 val
  * 64×64 scenes, 11 classes), minutes on 2 CPU cores. The backbone has the dims of the default pretraining config
- * (configs/mff/mff_vit-mini-p4_1xb64-coslr-6e_fashion-mnist.ts: 128-d × 6 blocks × 4 heads, patch 4, 32px), so its
+ * (configs/mff/mff_vit-mini-p4_1xb64-coslr-20e_fashion-mnist.ts: 128-d × 6 blocks × 4 heads, patch 4, 32px), so its
  * checkpoint loads with `--backbone`. The mmseg pipeline scaled down 16×: RandomResize((128, 32), 0.5–2.0) ->
  * RandomCrop 32 (cat_max_ratio 0.75) -> flip -> PhotoMetricDistortion; test Resize (128, 32) -> whole 32×32,
  * metrics at the 64×64 label resolution. Head 64 channels (aux 32); lr 1e-3 for the short schedule.

@@ -2,7 +2,7 @@
 import { cpSync, mkdtempSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import base from '../../configs/mff/mff_vit-mini-p4_1xb64-coslr-6e_fashion-mnist.js';
+import base from '../../configs/mff/mff_vit-mini-p4_1xb64-coslr-20e_fashion-mnist.js';
 import type { PretrainConfig } from '../../src/config/pretrain.js';
 
 export const BUNDLED = resolve(__dirname, '../../datasets/fashion-mnist-mini');

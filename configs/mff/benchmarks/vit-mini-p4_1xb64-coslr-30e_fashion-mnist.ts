@@ -1,7 +1,7 @@
 /**
  * The default `mff cls-train --mode finetune` job: the fine-tune recipe scaled down to the bundled Fashion-MNIST subset
  * (datasets/fashion-mnist-mini, 10 classes, 1000 train / 200 val, 28×28) and the backbone of
- * configs/mff/mff_vit-mini-p4_1xb64-coslr-6e_fashion-mnist.ts (128-d × 6 blocks × 4 heads, 32 px, patch 4).
+ * configs/mff/mff_vit-mini-p4_1xb64-coslr-20e_fashion-mnist.ts (128-d × 6 blocks × 4 heads, 32 px, patch 4).
  * Changes from the ImageNet recipe, for 28-px images and a short run: RRC scale 0.35–1, lr raised 2×
  * (layer decay 0.65 over 6 blocks), 3 warmup epochs, batch 64 × 1; test resize 36 (= floor(32 · 256/224)) + crop 32.
  */

@@ -1,6 +1,6 @@
 /**
  * The default `mff cls-train --mode linear` job: the linear-probe recipe scaled down to the bundled Fashion-MNIST
- * subset (datasets/fashion-mnist-mini) with the backbone of configs/mff/mff_vit-mini-p4_1xb64-coslr-6e_fashion-mnist.ts.
+ * subset (datasets/fashion-mnist-mini) with the backbone of configs/mff/mff_vit-mini-p4_1xb64-coslr-20e_fashion-mnist.ts.
  * mmpretrain's LARS moves each tensor by about lr · eta · ‖p‖ per step whatever the batch, so the lr is kept at the
  * reference 6.4 (baseLr 0.1 × 16384/256) instead of being scaled down to a 64-image batch; 3 warmup epochs; test
  * resize 36 + crop 32 (bilinear, as the reference).
