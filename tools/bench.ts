@@ -54,9 +54,11 @@ async function benchPretrain(backend: string): Promise<void> {
   for (let i = 0; i < img.length; i++) img[i] = rng.normal();
   const times: number[] = [];
   const optTimes: number[] = [];
+  const cpuTimes: number[] = []; // CPU time of the whole process (all threads): steadier than wall time on a shared machine
   let tensors0 = 0;
   for (let s = 0; s < warmup + steps; s++) {
     kstats.clear();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const mk = randomMasking(drawNoise(rng, B, model.numPatches), B, model.numPatches, model.lenKeep);
     const x = tf.tensor4d(img, [B, S, S, 3]);
@@ -70,9 +72,11 @@ async function benchPretrain(backend: string): Promise<void> {
     const dt = performance.now() - t0;
     if (s === warmup) tensors0 = tf.memory().numTensors;
     if (s >= warmup) times.push(dt);
+    const c = process.cpuUsage(c0);
+    if (s >= warmup) cpuTimes.push((c.user + c.system) / 1000);
   }
   const med = median(times);
-  emit({ bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(1), ms_optimizer_median: +median(optTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  emit({ bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(1), ms_optimizer_median: +median(optTimes).toFixed(1), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
   emit({ bench: 'pretrain-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) });
   if (values.profile) {
     const rows = [...kstats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);
