@@ -20,6 +20,7 @@ import type { ClsMetrics } from '../eval/cls-metrics.js';
 import { Rng } from './rng.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
+import { GradAccumulator, StopSignal, checkLoss } from './loop.js';
 import { createOptimizer, type GroupSettings, type OptimizerSpec } from './optim.js';
 import { mmpretrainLayerDecayGroups } from './param-groups.js';
 import { groupLr, lrAt, type ScheduleSpec } from './schedule.js';
@@ -217,13 +218,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   const stopAt = cfg.maxIters > 0 ? Math.min(cfg.maxIters, totalIters) : totalIters;
   const vars = names.map((n) => p.get(n));
   const varToName = new Map(vars.map((v, i) => [v.name, names[i]]));
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('\n[mff] SIGINT: finishing this step, saving the resume state, then exiting (Ctrl-C again to abort)');
-  };
-  process.on('SIGINT', onSigint);
+  const stop = new StopSignal(log);
   const t0 = performance.now();
   const saveResume = () =>
     saveResumeState(workDir, 'cls', cfg, p.toStateDict(), optimizer.state(), {
@@ -243,9 +238,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   const S = cfg.model.imgSize;
   let lastLoss = NaN;
   let lastEval: { iter: number; m: ClsMetrics } | null = null;
-  let accum: Map<string, tf.Tensor> | null = null;
-  let accumLoss = 0;
-  let micro = 0;
+  const accum = new GradAccumulator(cfg.accumSteps, varToName);
   let interrupted = false;
   let stepStart = performance.now();
 
@@ -278,38 +271,18 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
         if (bnUpdate) applyBnUpdate(model, bnUpdate);
         const lossVal = (await value.data())[0];
         value.dispose();
-        if (!Number.isFinite(lossVal)) {
-          tf.dispose(grads);
-          throw new Error(
-            `loss became ${lossVal} at iteration ${pos.iteration} (epoch ${epoch}, batch ${batch.iter}, first file ${batch.files[0]}); ` +
-              `stopping without overwriting the last good state in ${workDir}: lower the lr or check the data`,
-          );
-        }
-        // accumulate Σ grads / accumSteps (mmengine scales the loss by 1/accumulative_counts)
-        for (const [vn, g] of Object.entries(grads)) {
-          const name = varToName.get(vn)!;
-          const scaled = cfg.accumSteps === 1 ? g : tf.tidy(() => tf.div(g, cfg.accumSteps));
-          if (scaled !== g) g.dispose();
-          accum ??= new Map();
-          const prev = accum.get(name);
-          if (prev) {
-            accum.set(name, tf.add(prev, scaled));
-            tf.dispose([prev, scaled]);
-          } else accum.set(name, scaled);
-        }
-        accumLoss += lossVal / cfg.accumSteps;
-        micro++;
+        if (!Number.isFinite(lossVal)) tf.dispose(grads);
+        checkLoss(lossVal, { iteration: pos.iteration, epoch, batch: batch.iter, file: batch.files[0], workDir });
+        accum.add(grads, lossVal);
         pos.batchInEpoch = batch.iter + 1;
-        if (micro < cfg.accumSteps) continue;
+        if (!accum.full) continue;
 
         // ---- optimizer step (per-group lr: layer decay scales the base lr, etaMin is absolute)
         const stepLr = lrAt(pos.iteration, schedule, lr);
-        optimizer.step(accum!, groupLr(pos.iteration, schedule, lr));
-        tf.dispose([...accum!.values()]);
-        accum = null;
-        micro = 0;
-        lastLoss = accumLoss;
-        accumLoss = 0;
+        const { grads: sum, loss } = accum.take();
+        optimizer.step(sum, groupLr(pos.iteration, schedule, lr));
+        tf.dispose([...sum.values()]);
+        lastLoss = loss;
         pos.iteration++;
         if (pos.batchInEpoch >= batchesThisEpoch) {
           pos.epoch++;
@@ -326,7 +299,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
           lastEval = { iter: pos.iteration, m: await validate() };
         }
         if (pos.iteration % cfg.checkpointInterval === 0 && pos.iteration < stopAt) saveResume();
-        if (stopRequested) {
+        if (stop.requested) {
           interrupted = true;
           break outer;
         }
@@ -335,12 +308,12 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
       }
     }
   } catch (e) {
-    if (accum) tf.dispose([...accum.values()]);
-    process.off('SIGINT', onSigint);
     cleanup();
     throw e;
+  } finally {
+    accum.dispose();
+    stop.dispose();
   }
-  process.off('SIGINT', onSigint);
   progress.done();
   const trainSeconds = (performance.now() - t0) / 1000;
   const trained = pos.iteration - startIter;

@@ -14,6 +14,7 @@ import { Rng } from './rng.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
 import { createOptimizer } from './optim.js';
+import { GradAccumulator, StopSignal, checkLoss } from './loop.js';
 import { pretrainParamGroups } from './param-groups.js';
 import { lrAt, type ScheduleSpec } from './schedule.js';
 import { Progress } from './progress.js';
@@ -149,13 +150,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   const stopAt = cfg.maxIters > 0 ? Math.min(cfg.maxIters, totalIters) : totalIters;
   const vars = names.map((n) => p.get(n));
   const varToName = new Map(vars.map((v, i) => [v.name, names[i]]));
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('\n[mff] SIGINT: finishing this step, saving the resume state, then exiting (Ctrl-C again to abort)');
-  };
-  process.on('SIGINT', onSigint);
+  const stop = new StopSignal(log);
 
   const saveResume = () =>
     saveResumeState(workDir, 'pretrain', cfg, p.toStateDict(), optimizer.state(), {
@@ -169,9 +164,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   const startIter = pos.iteration;
   let lastLoss = NaN;
   const epochLosses: number[] = [];
-  let accum: Map<string, tf.Tensor> | null = null;
-  let accumLoss = 0;
-  let micro = 0;
+  const accum = new GradAccumulator(cfg.accumSteps, varToName);
   let interrupted = false;
   let stepStart = performance.now();
 
@@ -188,39 +181,18 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
         imgs.dispose();
         const lossVal = (await value.data())[0];
         value.dispose();
-        if (!Number.isFinite(lossVal)) {
-          tf.dispose(grads);
-          if (accum) tf.dispose([...accum.values()]);
-          throw new Error(
-            `loss became ${lossVal} at iteration ${pos.iteration} (epoch ${epoch}, batch ${batch.iter}, first file ${batch.files[0]}); ` +
-              `stopping without overwriting the last good state in ${workDir} — lower the lr or check the data`,
-          );
-        }
-        // accumulate Σ grads / accumSteps (mmengine scales the loss by 1/accumulative_counts)
-        const scaled = new Map<string, tf.Tensor>();
-        for (const [vn, g] of Object.entries(grads)) scaled.set(varToName.get(vn)!, cfg.accumSteps === 1 ? g : tf.tidy(() => tf.div(g, cfg.accumSteps)));
-        if (cfg.accumSteps !== 1) tf.dispose(Object.values(grads));
-        if (accum === null) accum = scaled;
-        else {
-          for (const [n, g] of scaled) {
-            const prev = accum.get(n)!;
-            accum.set(n, tf.add(prev, g));
-            tf.dispose([prev, g]);
-          }
-        }
-        accumLoss += lossVal / cfg.accumSteps;
-        micro++;
+        if (!Number.isFinite(lossVal)) tf.dispose(grads);
+        checkLoss(lossVal, { iteration: pos.iteration, epoch, batch: batch.iter, file: batch.files[0], workDir });
+        accum.add(grads, lossVal);
         pos.batchInEpoch = batch.iter + 1;
-        if (micro < cfg.accumSteps) continue;
+        if (!accum.full) continue;
 
         // ---- optimizer step
         const stepLr = lrAt(pos.iteration, schedule, lr);
-        optimizer.step(accum, stepLr);
-        tf.dispose([...accum.values()]);
-        accum = null;
-        micro = 0;
-        lastLoss = accumLoss;
-        accumLoss = 0;
+        const { grads: sum, loss } = accum.take();
+        optimizer.step(sum, stepLr);
+        tf.dispose([...sum.values()]);
+        lastLoss = loss;
         epochLosses.push(lastLoss);
         pos.iteration++;
         if (pos.batchInEpoch >= batchesThisEpoch) {
@@ -238,7 +210,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
         if (pos.iteration % cfg.logInterval === 0 || pos.iteration === stopAt) metrics.append(entry);
         progress.update(pos.iteration, { loss: lastLoss.toFixed(4), lr: stepLr.toExponential(2), 'img/s': imgPerS.toFixed(1) });
         if (pos.iteration % cfg.checkpointInterval === 0 && pos.iteration < stopAt) saveResume();
-        if (stopRequested) {
+        if (stop.requested) {
           interrupted = true;
           break outer;
         }
@@ -251,8 +223,8 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
     p.dispose();
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
-    if (accum) tf.dispose([...accum.values()]);
+    stop.dispose();
+    accum.dispose();
   }
   progress.done();
   const wall = pos.elapsed + (performance.now() - t0) / 1000;

@@ -28,6 +28,7 @@ import { formatClassTable, formatClassTableMarkdown, formatSummary } from '../me
 import { Rng } from './rng.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type CheckpointMeta } from './checkpoint.js';
 import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
+import { StopSignal, checkLoss } from './loop.js';
 import { createOptimizer } from './optim.js';
 import { mmsegLayerDecayGroups } from './param-groups.js';
 import { groupLr, lrAt, warmupPoly } from './schedule.js';
@@ -357,13 +358,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       `lr ${cfg.optim.lr.toExponential(2)} layer decay ${cfg.optim.layerDecayRate}; init ${cfg.pretrained || 'random'}`,
   );
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('\n[mff] SIGINT: finishing this step, saving the resume state, then exiting (Ctrl-C again to abort)');
-  };
-  process.on('SIGINT', onSigint);
+  const stop = new StopSignal(log);
   const t0 = performance.now();
   const saveResume = () =>
     saveResumeState(workDir, 'seg', cfg, p.toStateDict(), optimizer.state(), {
@@ -390,11 +385,8 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
         if (!Number.isFinite(step.loss)) {
           tf.dispose([...step.grads.values()]);
           disposeBnUpdates(step.bnUpdates);
-          throw new Error(
-            `loss became ${step.loss} at iteration ${pos.iteration} (epoch ${epoch}, first file ${batch.files[0]}); ` +
-              `stopping without overwriting the last good state in ${workDir}: lower the lr or check the data`,
-          );
         }
+        checkLoss(step.loss, { iteration: pos.iteration, epoch, batch: pos.batchInEpoch, file: batch.files[0], workDir });
         const lr = lrAt(pos.iteration, schedule, cfg.optim.lr);
         optimizer.step(step.grads, groupLr(pos.iteration, schedule, cfg.optim.lr));
         tf.dispose([...step.grads.values()]);
@@ -421,7 +413,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
           log(`[mff] iter ${pos.iteration}: ${formatSummary(lastEval.metrics)}`);
         }
         if (pos.iteration % cfg.checkpointInterval === 0 && pos.iteration < maxIters) saveResume();
-        if (stopRequested) {
+        if (stop.requested) {
           interrupted = true;
           break outer;
         }
@@ -434,7 +426,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     p.dispose();
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
   }
   progress.done();
   const trained = pos.iteration - startIter;
