@@ -11,8 +11,9 @@
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
  *   one Slice+Add per repetition). Without the addon BatchMatMul with a transpose flag transposes explicitly and
  *   then uses the fast 2-D wasm kernel.
- * - fused ops for model code: `gelu`, `layerNorm`, `attentionCore` and `adamwUpdate` exported here run as one native kernel forward and one
- *   backward (registered as MffGelu / MffLayerNorm with gradients); elsewhere they compose stock ops.
+ * - fused ops for model code, exported here: `gelu`, `layerNorm`, `attentionCore` (one native kernel forward and
+ *   one backward each: MffGelu, MffLayerNorm, MffAttention) and `adamwUpdate` (MffAdamW). Without the addon or on
+ *   another backend the first two compose stock ops and the last two return null (the caller composes).
  * Register before `setBackend('wasm')` (src/backend.ts does).
  */
 import * as tf from '@tensorflow/tfjs';
