@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Layout, ParamStore } from '../nn/params.js';
 import type { StTensor } from './safetensors.js';
+import { adamwUpdate } from '../nn/fast-kernels.js';
 
 export type OptimizerSpec =
   | { type: 'AdamW'; betas?: [number, number]; eps?: number }
@@ -148,6 +149,14 @@ class TorchLikeOptimizer implements Optimizer {
     const eps = spec.eps ?? 1e-8;
     const t = s.steps;
     const { exp_avg: m, exp_avg_sq: v } = s.buffers;
+    // one native pass when the CPU engine is loaded (bitwise equal to the composed update below)
+    const fused = adamwUpdate(s.param, m, v, g, { lr, weightDecay: s.group.weightDecay, beta1: b1, beta2: b2, eps, step: t });
+    if (fused) {
+      m.assign(fused[1]);
+      v.assign(fused[2]);
+      s.param.assign(fused[0]);
+      return;
+    }
     const p = s.group.weightDecay !== 0 ? tf.mul(s.param, 1 - lr * s.group.weightDecay) : s.param;
     const m1 = tf.add(m, tf.mul(tf.sub(g, m), 1 - b1)); // torch lerp_(grad, 1 - beta1)
     const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.mul(g, g), 1 - b2));

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.js';
+import * as fk from './fast-kernels.js';
 import type { Rng } from '../engine/rng.js';
 import { normal, uniform, xavierBound } from './init.js';
 
@@ -20,14 +21,12 @@ export function linear(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
 
 /** nn.LayerNorm over the last axis: (x - mean) / sqrt(var_biased + eps) * w + b. */
 export function layerNorm(p: ParamStore, name: string, x: tf.Tensor, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(xn, p.get(`${name}.weight`)), p.get(`${name}.bias`));
+  return fk.layerNorm(x, p.get(`${name}.weight`), p.get(`${name}.bias`), eps); // fused natively when available
 }
 
 /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+  return fk.gelu(x); // fused natively when available
 }
 
 export interface AttentionOpts {
@@ -44,6 +43,9 @@ export function attention(p: ParamStore, name: string, x: tf.Tensor, o: Attentio
   const H = o.numHeads;
   const hd = D / H;
   const qkv = linear(p, `${name}.qkv`, x); // [B, N, 3D]
+  // native fused softmax(q kᵀ · scale) v per head when available (no bias): [B, N, D]
+  const fused = o.bias ? null : fk.attentionCore(qkv, H, o.scale ?? hd ** -0.5);
+  if (fused) return linear(p, `${name}.proj`, fused);
   // [B, N, 3D] -> [B, N, 3, H, hd] -> [3, B, H, N, hd]
   const t = tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
   const [q, k, v] = tf.unstack(t, 0) as tf.Tensor4D[]; // each [B, H, N, hd]
