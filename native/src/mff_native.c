@@ -10,7 +10,7 @@
 #include <string.h>
 #include <stdlib.h>
 
-#define MFF_NATIVE_API 6
+#define MFF_NATIVE_API 7
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -462,6 +462,44 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* linear(heap, mode, offs:Int32Array, dims:Int32Array [M, K, N, hasBias]): the Linear layer y = x W + b on 2-D
+ * row-major operands x [M,K], W [K,N], b [N], with its gradients, without transposed copies:
+ *   mode 0: offs [x, W, b, y]     y = x W (+ b: bias rows written first, then sgemm with beta = 1)
+ *   mode 1: offs [dy, W, dx]      dx = dy W^T          (sgemm NoTrans/Trans)
+ *   mode 2: offs [x, dy, dW, db]  dW = x^T dy         (sgemm Trans/NoTrans), db = column sums of dy (if hasBias) */
+static napi_value linear(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t no = 0, nd = 0;
+  float *heap = typed_ptr(env, a[0], NULL);
+  int mode = (int)get_i64(env, a[1]);
+  int32_t *o = typed_ptr(env, a[2], &no), *d = typed_ptr(env, a[3], &nd);
+  if (!heap || !o || !d || nd < 4 || no < 3) { napi_throw_error(env, NULL, "linear: bad arguments"); return NULL; }
+  const int M = d[0], K = d[1], N = d[2], hasBias = d[3];
+#define P(i) (heap + (uint32_t)o[i])
+  if (mode == 0) {
+    const float *x = P(0), *w = P(1), *b = P(2); float *y = P(3);
+    if (hasBias) for (int64_t r = 0; r < M; r++) memcpy(y + r * N, b, sizeof(float) * (size_t)N);
+    if (K > 0 && M > 0 && N > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, hasBias ? 1.0f : 0.0f, y, N);
+    else if (!hasBias) memset(y, 0, sizeof(float) * (size_t)M * N);
+  } else if (mode == 1) {
+    const float *dy = P(0), *w = P(1); float *dx = P(2);
+    if (N > 0 && M > 0 && K > 0) cblas_sgemm(RowMajor, NoTrans, Trans, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
+    else memset(dx, 0, sizeof(float) * (size_t)M * K);
+  } else {
+    if (no < 4) { napi_throw_error(env, NULL, "linear: bad arguments"); return NULL; }
+    const float *x = P(0), *dy = P(1); float *dw = P(2), *db = P(3);
+    if (M > 0 && K > 0 && N > 0) cblas_sgemm(RowMajor, Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
+    else memset(dw, 0, sizeof(float) * (size_t)K * N);
+    if (hasBias) {
+      for (int j = 0; j < N; j++) db[j] = 0.f;
+      for (int64_t r = 0; r < M; r++) { const float *g = dy + r * N; for (int j = 0; j < N; j++) db[j] += g[j]; }
+    }
+  }
+#undef P
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -484,6 +522,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
+    {"linear", NULL, linear, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 6;
+const NATIVE_API = 7;
 
 interface NativeAddon {
   api: number;
@@ -44,6 +44,9 @@ interface NativeAddon {
   conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array): void;
   adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
   attention(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, scale: number): void;
+  /** Linear layer on 2-D operands, dims [M, K, N, hasBias]: mode 0 y = x W + b (offs x, W, b, y); mode 1 dx = dy W^T
+   * (offs dy, W, dx); mode 2 dW = x^T dy, db = column sums of dy (offs x, dy, dW, db) */
+  linear(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array): void;
   threads(n?: number): number;
 }
 
@@ -89,6 +92,9 @@ export function loadNative(): NativeAddon | null {
     nativeError = `${p} not built (run: node native/build.js)`;
     return null;
   }
+  // OpenBLAS workers spin ~2^28 cycles (~0.1 s) after each GEMM before sleeping: on 2 cores that spinning burns the
+  // core the single-threaded loops between GEMMs (or other processes) need. Read once when libopenblas loads.
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
   try {
     const mod = require(p) as NativeAddon;
     if (mod.api !== NATIVE_API) {
@@ -620,6 +626,52 @@ function registerFusedKernels(nat: NativeAddon): void {
     nat.attention(f32(be), 1, Int32Array.of(off(be, qkv), off(be, probs), off(be, dy), off(be, dqkv)), Int32Array.of(B, N, H, D3 / 3 / H), attrs.scale as number);
     return dqkv;
   });
+  k('MffLinear', ({ inputs: { x, weight, bias }, backend: be }) => {
+    const [M, K] = x.shape;
+    const N = weight.shape[1];
+    const y = be.makeOutput([M, N], 'float32');
+    const ob = bias ? off(be, bias) : 0;
+    nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), ob, off(be, y)), Int32Array.of(M, K, N, bias ? 1 : 0));
+    return y;
+  });
+  k('MffLinearGradX', ({ inputs: { dy, weight }, backend: be }) => {
+    const [M, N] = dy.shape;
+    const K = weight.shape[0];
+    const dx = be.makeOutput([M, K], 'float32');
+    nat.linear(f32(be), 1, Int32Array.of(off(be, dy), off(be, weight), off(be, dx)), Int32Array.of(M, K, N, 0));
+    return dx;
+  });
+  k('MffLinearGradW', ({ inputs: { x, dy }, backend: be, attrs }) => {
+    const [M, K] = x.shape;
+    const N = dy.shape[1];
+    const hasBias = Boolean(attrs.hasBias);
+    const dw = be.makeOutput([K, N], 'float32');
+    const db = hasBias ? be.makeOutput([N], 'float32') : null;
+    nat.linear(f32(be), 2, Int32Array.of(off(be, x), off(be, dy), off(be, dw), db ? off(be, db) : 0), Int32Array.of(M, K, N, hasBias ? 1 : 0));
+    return db ? [dw, db] : [dw];
+  });
+  for (const hasBias of [true, false]) {
+    tf.registerGradient({
+      kernelName: hasBias ? 'MffLinear' : 'MffLinearNoBias',
+      inputsToSave: ['x', 'weight'],
+      gradFunc: (dy, saved) => {
+        // dW and db from one native pass, computed here (the tape runs each thunk in its own tidy); dx lazily.
+        const [x, w] = saved;
+        const g = tf.engine().runKernel('MffLinearGradW', { x, dy: dy as tf.Tensor }, { hasBias }) as unknown as tf.Tensor[];
+        const dx = () => tf.engine().runKernel('MffLinearGradX', { dy: dy as tf.Tensor, weight: w }) as tf.Tensor;
+        const grads: Record<string, () => tf.Tensor> = { x: dx, weight: () => g[0] };
+        if (hasBias) grads.bias = () => g[1];
+        return grads;
+      },
+    });
+  }
+  k('MffLinearNoBias', ({ inputs: { x, weight }, backend: be }) => {
+    const [M, K] = x.shape;
+    const N = weight.shape[1];
+    const y = be.makeOutput([M, N], 'float32');
+    nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), 0, off(be, y)), Int32Array.of(M, K, N, 0));
+    return y;
+  });
   tf.registerGradient({
     kernelName: 'MffGelu',
     inputsToSave: ['x'],
@@ -657,6 +709,19 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
   const { mean, variance } = tf.moments(x, -1, true);
   const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(xn, weight), bias);
+}
+
+/**
+ * Linear layer y = x W (+ b) on x [M, K], W [K, N], b [N]: one native sgemm forward (bias rows + beta = 1), and
+ * backward dx = dy W^T plus (dW = x^T dy, db = column sums of dy) in one pass, with the transpose flags of sgemm
+ * (no transposed copies). Returns null when unavailable; the caller composes matMul + add.
+ */
+export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor | null {
+  if (!(bias ? fusedReady(x, weight, bias) : fusedReady(x, weight)) || x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== weight.shape[0]) return null;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[1])) return null;
+  return bias
+    ? (tf.engine().runKernel('MffLinear', { x, weight, bias }) as tf.Tensor)
+    : (tf.engine().runKernel('MffLinearNoBias', { x, weight }) as tf.Tensor);
 }
 
 /**
@@ -745,11 +810,11 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Conv2DBackpropInput', (o) => convKernel(o, nat, 1), done);
     override('Conv2DBackpropFilter', (o) => convKernel(o, nat, 2), done);
     registerFusedKernels(nat);
-    done.push('MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffAttention');
+    done.push('MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear');
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

@@ -13,9 +13,14 @@ export function linear(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
   const w = p.get(`${name}.weight`);
   const [din, dout] = w.shape;
   const lead = x.shape.slice(0, -1);
+  const b = p.has(`${name}.bias`) ? p.get(`${name}.bias`) : null;
   // x: [..., in] -> [M, in] -> [M, out] -> [..., out]
-  let y = tf.matMul(tf.reshape(x, [-1, din]), w);
-  if (p.has(`${name}.bias`)) y = tf.add(y, p.get(`${name}.bias`));
+  const x2 = tf.reshape(x, [-1, din]);
+  let y = fk.linearFused(x2, w, b); // one native GEMM (bias fused) forward and backward when available
+  if (!y) {
+    y = tf.matMul(x2, w);
+    if (b) y = tf.add(y, b);
+  }
   return tf.reshape(y, [...lead, dout]);
 }
 

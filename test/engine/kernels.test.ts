@@ -6,7 +6,9 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { ParamStore } from '../../src/nn/params.js';
+import { linear } from '../../src/nn/layers.js';
+import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, linearFused, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
 
 let seed = 12345;
 function rand(): number {
@@ -541,4 +543,60 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
       tf.dispose([x, y1, y2, g1, g2]);
     });
   }
+  // Linear layer (src/nn/layers.ts linear -> fused native GEMM when available): value and dx, dW, db vs float64.
+  for (const [lead, K, N, bias] of [[[2, 5], 7, 3, true], [[33], 16, 9, false], [[4, 1, 6], 1, 5, true], [[0], 4, 3, true]] as [number[], number, number, boolean][]) {
+    test(`linear ${JSON.stringify([...lead, K])} x [${K},${N}]${bias ? ' + bias' : ''}: value and gradients vs float64`, () => {
+      const M = prod(lead);
+      const xv = randn(M * K, 2);
+      const wv = randn(K * N);
+      const bv = randn(N);
+      const up = randn(M * N);
+      const p = new ParamStore();
+      p.add('fc.weight', tf.tensor(wv, [K, N]));
+      if (bias) p.add('fc.bias', tf.tensor(bv, [N]));
+      const x = tf.tensor(xv, [...lead, K]);
+      const vars = [p.get('fc.weight'), ...(bias ? [p.get('fc.bias')] : [])] as tf.Variable[];
+      const [y, dx, ...gw] = tf.tidy(() => {
+        const f = (t: tf.Tensor) => tf.sum(tf.mul(linear(p, 'fc', t), tf.tensor(up, [...lead, N])));
+        const dxt = tf.grad(f)(x);
+        const { grads } = tf.variableGrads(() => f(x) as tf.Scalar, vars);
+        return [linear(p, 'fc', x), dxt, ...vars.map((v) => grads[v.name])];
+      });
+      expect(y.shape).toEqual([...lead, N]);
+      const wy = new Float64Array(M * N);
+      const wdx = new Float64Array(M * K);
+      const wdw = new Float64Array(K * N);
+      const wdb = new Float64Array(N);
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let s = bias ? bv[j] : 0;
+          for (let k = 0; k < K; k++) {
+            s += xv[i * K + k] * wv[k * N + j];
+            wdx[i * K + k] += up[i * N + j] * wv[k * N + j];
+            wdw[k * N + j] += xv[i * K + k] * up[i * N + j];
+          }
+          wy[i * N + j] = s;
+          wdb[j] += up[i * N + j];
+        }
+      expectClose(y.dataSync(), wy, 1e-5, 'linear y');
+      expectClose(dx.dataSync(), wdx, 1e-5, 'linear dx');
+      expectClose(gw[0].dataSync(), wdw, 1e-5, 'linear dW');
+      if (bias) expectClose(gw[1].dataSync(), wdb, 1e-5, 'linear db');
+      tf.dispose([x, y, dx, ...gw]);
+      p.dispose();
+    });
+  }
+
+  test('linearFused: null for the fallback cases (no addon, non-2-D x, shape mismatch)', () => {
+    const x = tf.zeros([2, 3]);
+    const w = tf.zeros([3, 4]);
+    const b = tf.zeros([4]);
+    const x3 = tf.zeros([1, 2, 3]);
+    const bad = tf.zeros([5]);
+    if (!nativeAvailable()) expect(linearFused(x, w, b)).toBeNull();
+    expect(linearFused(x3, w, b)).toBeNull();
+    expect(linearFused(x, w, bad)).toBeNull();
+    expect(linearFused(w, w, null)).toBeNull();
+    tf.dispose([x, w, b, x3, bad]);
+  });
 });
