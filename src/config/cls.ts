@@ -3,11 +3,11 @@
  * configs/mff/benchmarks: model (ImageClassifier), train/test pipelines, batch augments, loss, optimizer with
  * layer-wise lr decay (fine-tune) or LARS/SGD (linear), LinearLR warmup + cosine, effective batch = batchSize × accumSteps.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { ClsModelConfig } from '../models/classifier.js';
 import { applyOverrides, importConfig, validate, type Schema } from './load.js';
-import { packagePath } from './resolve.js';
+import { findConfigFile, resolveDataRoot } from './resolve.js';
+
+export { resolveDataRoot };
 
 export type ClsTrainPipelineConfig =
   /** RRC(bicubic) -> flip -> RandAugment(rand-m9-mstd0.5-inc1) -> RandomErasing(erasingProb, 'rand'). */
@@ -171,19 +171,8 @@ export interface ClsFlags {
   cfgOptions?: string[];
 }
 
-function findFile(file: string): string {
-  const path = resolve(file);
-  return !existsSync(path) && existsSync(packagePath(file)) ? packagePath(file) : path;
-}
-
-/** The bundled dataset is addressed relative to the package, wherever the command runs from. */
-export function resolveDataRoot(root: string): string {
-  if (!existsSync(resolve(root)) && root.startsWith('datasets/') && existsSync(packagePath(root))) return packagePath(root);
-  return root;
-}
-
 export async function loadClsConfig(file: string, flags: ClsFlags = {}): Promise<ClsConfig> {
-  const raw = await importConfig<Record<string, unknown>>(findFile(file));
+  const raw = await importConfig<Record<string, unknown>>(findConfigFile(file));
   applyOverrides(raw, flags.cfgOptions ?? [], CLS_OPTIONAL_KEYS);
   const cfg = validateClsConfig(raw, file);
   if (flags.mode && flags.mode !== cfg.model.mode) {

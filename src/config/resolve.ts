@@ -15,20 +15,27 @@ export function packagePath(rel: string): string {
   return resolve(PACKAGE_ROOT, rel);
 }
 
+/** A config path relative to the current directory, else to the package (so `configs/...` works from anywhere). */
+export function findConfigFile(file: string): string {
+  const path = resolve(file);
+  return !existsSync(path) && existsSync(packagePath(file)) ? packagePath(file) : path;
+}
+
+/** The bundled datasets are addressed relative to the package, wherever the command runs from. */
+export function resolveDataRoot(root: string): string {
+  if (!existsSync(resolve(root)) && root.startsWith('datasets/') && existsSync(packagePath(root))) return packagePath(root);
+  return root;
+}
+
 export async function loadPretrainConfig(
   file: string,
   flags: { data?: string; workDir?: string; cfgOptions?: string[] } = {},
 ): Promise<PretrainConfig> {
-  let path = resolve(file);
-  if (!existsSync(path) && existsSync(packagePath(file))) path = packagePath(file);
-  const raw = await importConfig<Record<string, unknown>>(path);
+  const raw = await importConfig<Record<string, unknown>>(findConfigFile(file));
   applyOverrides(raw, flags.cfgOptions ?? [], PRETRAIN_OPTIONAL_KEYS);
   const cfg = validatePretrainConfig(raw, file);
   if (flags.data) cfg.data.root = flags.data;
   if (flags.workDir) cfg.workDir = flags.workDir;
-  // the bundled dataset is addressed relative to the package, wherever the command runs from
-  if (!existsSync(resolve(cfg.data.root)) && cfg.data.root.startsWith('datasets/') && existsSync(packagePath(cfg.data.root))) {
-    cfg.data.root = packagePath(cfg.data.root);
-  }
+  cfg.data.root = resolveDataRoot(cfg.data.root);
   return cfg;
 }

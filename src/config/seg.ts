@@ -3,14 +3,14 @@
  * Mirrors mmseg's mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py: EncoderDecoder model, ADE20K pipelines,
  * AdamW with layer-wise lr decay, LinearLR warmup + PolyLR over an iteration budget, whole/slide test_cfg.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { SegModelConfig } from '../models/seg/config.js';
 import { validateSegConfig } from '../models/seg/config.js';
 import type { TestCfg } from '../eval/slide.js';
 import type { IoUMetricName } from '../metrics/iou.js';
 import { applyOverrides, importConfig, validate, type Schema } from './load.js';
-import { packagePath } from './resolve.js';
+import { findConfigFile, resolveDataRoot } from './resolve.js';
+
+export { resolveDataRoot };
 
 export interface SegTrainPipelineConfig {
   /** RandomResize (long, short) scale before the ratio; mmseg (2048, 512). */
@@ -171,12 +171,6 @@ export function validateSegTaskConfig(cfg: unknown, file: string): SegConfig {
   return c;
 }
 
-/** A bundled dataset (`datasets/...`) is addressed relative to the package when it is not found from the cwd. */
-export function resolveDataRoot(root: string): string {
-  if (!existsSync(resolve(root)) && root.startsWith('datasets/') && existsSync(packagePath(root))) return packagePath(root);
-  return root;
-}
-
 export interface SegFlags {
   data?: string;
   workDir?: string;
@@ -186,9 +180,7 @@ export interface SegFlags {
 
 /** Import a seg config file (cwd-relative, else package-relative), apply --cfg-options and flags, validate. */
 export async function loadSegConfig(file: string, flags: SegFlags = {}): Promise<SegConfig> {
-  let path = resolve(file);
-  if (!existsSync(path) && existsSync(packagePath(file))) path = packagePath(file);
-  const raw = await importConfig<Record<string, unknown>>(path);
+  const raw = await importConfig<Record<string, unknown>>(findConfigFile(file));
   if (raw.task !== 'seg') throw new Error(`${file}: not a segmentation config (task ${JSON.stringify(raw.task)}, expected 'seg')`);
   return finishSegConfig(raw, file, flags);
 }

@@ -1,7 +1,6 @@
 /** Bad input gives one clear error naming the file or value at fault; resume continues exactly. */
 import { describe, expect, test, beforeAll } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.js';
 import { runClsTrain, runClsEval } from '../../src/engine/run-cls.js';
