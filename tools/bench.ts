@@ -10,7 +10,7 @@
  * datasets/scenes-mini (loader img/s = images / loading wall time).
  * Every run first prints an `engine` line: backend label, whether the native addon is used and which wasm kernels
  * are overridden (src/nn/fast-kernels.ts; '*' = native). `--profile` adds per-kernel times of the last step
- * (`kernel-profile` lines, top 25 by time). MFF_NATIVE=0 measures the pure wasm engine.
+ * (`kernel-profile` lines, top 25 by time); `--profile-shapes` keys them by kernel and input shapes. MFF_NATIVE=0 measures the pure wasm engine.
  */
 import { parseArgs } from 'node:util';
 import os from 'node:os';
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
     profile: { type: 'boolean', default: false },
+    'profile-shapes': { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -110,7 +111,7 @@ function segConfigS() {
 }
 
 function profileRows(): void {
-  if (!values.profile) return;
+  if (!values.profile && !values['profile-shapes']) return;
   const rows = [...kstats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);
   for (const [kernel, st] of rows) emit({ bench: 'kernel-profile', kernel, calls: st.n, ms: +st.ms.toFixed(1) });
 }
@@ -241,7 +242,7 @@ if (backend.startsWith('wasm')) {
 } else {
   emit({ bench: 'engine', backend, native: false, kernels: [] });
 }
-if (values.profile) {
+if (values.profile || values['profile-shapes']) {
   // Wrap every kernel of the active backend with a timer (kernels run synchronously on wasm/cpu).
   const name = tf.getBackend();
   for (const k of tf.getKernelsForBackend(name)) {
@@ -252,10 +253,11 @@ if (values.profile) {
       kernelFunc: ((a: Parameters<tf.KernelFunc>[0]) => {
         const t0 = performance.now();
         const r = f(a);
-        const s = kstats.get(k.kernelName) ?? { n: 0, ms: 0 };
+        const key = values['profile-shapes'] ? `${k.kernelName} ${Object.values(a.inputs).map((t) => JSON.stringify((t as tf.TensorInfo).shape)).join(' ')}` : k.kernelName;
+        const s = kstats.get(key) ?? { n: 0, ms: 0 };
         s.n++;
         s.ms += performance.now() - t0;
-        kstats.set(k.kernelName, s);
+        kstats.set(key, s);
         return r;
       }) as tf.KernelFunc,
     });

@@ -338,6 +338,54 @@ static void col2im(const float *col, float *x, const int32_t *d) {
     }
   }
 }
+/* Stride-1 convolution of one image as kh*kw shifted GEMMs over a zero-padded copy (no im2col: its buffer is kh*kw
+ * times the input and was the cost). On the padded grid Hp x Wp (Hp = OH + (kh-1) dh, Wp = OW + (kw-1) dw), output
+ * pixel q = oh*Wp + ow reads input row q + (i dh Wp + j dw) for tap (i, j): one GEMM per tap over Mr = (OH-1) Wp + OW
+ * contiguous rows; rows with ow >= OW are junk (discarded forward, zero dy backward). Buffers: xp [Hp Wp Ci],
+ * g [Hp Wp Co] (forward output / padded dy). Returns 0, or -1 when out of memory. */
+static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
+  int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], dh = d[9], dw = d[10];
+  int pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  int Hp = OH + (kh - 1) * dh, Wp = OW + (kw - 1) * dw;
+  size_t HWp = (size_t)Hp * Wp, Mr = (size_t)(OH - 1) * Wp + OW;
+  float *xp = malloc(sizeof(float) * HWp * Ci), *g = malloc(sizeof(float) * HWp * Co);
+  if (!xp || !g) { free(xp); free(g); return -1; }
+  if (mode == 2) memset(w, 0, sizeof(float) * (size_t)kh * kw * Ci * Co);
+  for (int n = 0; n < N; n++) {
+    float *xn = x + (size_t)n * H * W * Ci, *yn = y + (size_t)n * OH * OW * Co;
+    if (mode != 1) { /* xp = zero-padded x */
+      memset(xp, 0, sizeof(float) * HWp * Ci);
+      for (int ih = 0; ih < H && ih + pt < Hp; ih++) {
+        int w0 = pl < 0 ? -pl : 0, w1 = W < Wp - pl ? W : Wp - pl;
+        if (w1 > w0) memcpy(xp + ((size_t)(ih + pt) * Wp + w0 + pl) * Ci, xn + ((size_t)ih * W + w0) * Ci, sizeof(float) * (size_t)(w1 - w0) * Ci);
+      }
+    }
+    if (mode != 0) { /* g = dy on the padded grid, zero in the junk columns */
+      memset(g, 0, sizeof(float) * Mr * Co);
+      for (int oh = 0; oh < OH; oh++) memcpy(g + (size_t)oh * Wp * Co, yn + (size_t)oh * OW * Co, sizeof(float) * (size_t)OW * Co);
+    }
+    if (mode == 1) memset(xp, 0, sizeof(float) * HWp * Ci);
+    for (int i = 0; i < kh; i++) for (int j = 0; j < kw; j++) {
+      int t = i * kw + j;
+      size_t sh = ((size_t)i * dh * Wp + (size_t)j * dw);
+      float *wt = w + (size_t)t * Ci * Co;
+      if (mode == 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, (int)Mr, Co, Ci, 1.0f, xp + sh * Ci, Ci, wt, Co, t ? 1.0f : 0.0f, g, Co);
+      else if (mode == 1) cblas_sgemm(RowMajor, NoTrans, Trans, (int)Mr, Ci, Co, 1.0f, g, Co, wt, Co, 1.0f, xp + sh * Ci, Ci);
+      else cblas_sgemm(RowMajor, Trans, NoTrans, Ci, Co, (int)Mr, 1.0f, xp + sh * Ci, Ci, g, Co, 1.0f, wt, Co);
+    }
+    if (mode == 0) for (int oh = 0; oh < OH; oh++) memcpy(yn + (size_t)oh * OW * Co, g + (size_t)oh * Wp * Co, sizeof(float) * (size_t)OW * Co);
+    if (mode == 1) { /* dx = interior of the padded gradient */
+      memset(xn, 0, sizeof(float) * (size_t)H * W * Ci);
+      for (int ih = 0; ih < H && ih + pt < Hp; ih++) {
+        int w0 = pl < 0 ? -pl : 0, w1 = W < Wp - pl ? W : Wp - pl;
+        if (w1 > w0) memcpy(xn + ((size_t)ih * W + w0) * Ci, xp + ((size_t)(ih + pt) * Wp + w0 + pl) * Ci, sizeof(float) * (size_t)(w1 - w0) * Ci);
+      }
+    }
+  }
+  free(xp); free(g);
+  return 0;
+}
+
 static napi_value conv2d(napi_env env, napi_callback_info info) {
   size_t argc = 6; napi_value a[6];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -351,6 +399,10 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   int P = OH * OW, K = kh * kw * Ci;
   /* 1x1, stride 1, no padding: the image itself is the column matrix */
   int direct = kh == 1 && kw == 1 && d[7] == 1 && d[8] == 1 && d[11] == 0 && d[12] == 0 && OH == H && OW == W;
+  if (!direct && d[7] == 1 && d[8] == 1 && P > 0 && Ci > 0 && Co > 0 && N > 0 && d[11] >= 0 && d[12] >= 0) {
+    if (conv_s1(mode, x, w, y, d)) napi_throw_error(env, NULL, "conv2d: out of memory");
+    return NULL;
+  }
   float *col = NULL;
   if (!direct && P > 0 && K > 0) {
     col = malloc(sizeof(float) * (size_t)P * K);

@@ -441,6 +441,11 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     [[1, 6, 7, 3], [3, 3, 3, 2], 1, 1, [2, 1]],
     [[1, 9, 9, 2], [3, 3, 2, 3], 1, 2, 'same'],
     [[1, 8, 8, 3], [4, 4, 3, 2], 4, 1, 'valid'],
+    // stride 1, not 1x1: the shifted-GEMM path (asymmetric 'same' padding, 'valid', dilation with explicit padding)
+    [[2, 5, 6, 3], [2, 2, 3, 4], 1, 1, 'same'],
+    [[2, 6, 5, 3], [3, 2, 3, 2], 1, 1, 'valid'],
+    [[1, 7, 5, 2], [3, 3, 2, 3], 1, 2, [1, 0]],
+    [[3, 4, 4, 5], [3, 3, 5, 6], 1, 1, 'same'],
   ];
   for (const [xs, ws, st, dil, pad] of convs) {
     test(`conv2d x${JSON.stringify(xs)} w${JSON.stringify(ws)} stride ${st} dilation ${dil} pad ${JSON.stringify(pad)}: value and both gradients`, () => {
