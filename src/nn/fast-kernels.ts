@@ -398,7 +398,8 @@ function binaryKernel(orig: Kernel, nat: NativeAddon, op: number): Kernel {
 }
 
 /** Sum over one run of consecutive axes (after sorting), float32. */
-function sumKernel(orig: Kernel, nat: NativeAddon): Kernel {
+/** Sum (mean = false) or Mean over contiguous axes: one native pass (out[o, i] = sum_r x[o, r, i]), Mean then divides. */
+function sumKernel(orig: Kernel, nat: NativeAddon, mean = false): Kernel {
   return (args) => {
     const { x } = args.inputs;
     if (x.dtype !== 'float32' || x.shape.length === 0) return orig(args);
@@ -417,7 +418,49 @@ function sumKernel(orig: Kernel, nat: NativeAddon): Kernel {
     const be = args.backend;
     const out = be.makeOutput(outShape, 'float32');
     if (O * I > 0) nat.reduceSum(f32(be), off(be, x), off(be, out), O, R, I);
+    if (mean && O * I > 0) {
+      // tfjs divides the float32 sum by the reduce size (a float64 quotient rounded to float32 is the same)
+      const h = f32(be);
+      const o0 = off(be, out);
+      for (let i = o0; i < o0 + O * I; i++) h[i] = h[i] / R;
+    }
     return out;
+  };
+}
+
+/** SplitV: block copies per outer row (the stock wasm kernel goes through a generic strided slice per output). */
+function splitVKernel(orig: Kernel): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    if (!is4Byte(x.dtype) || x.shape.length === 0) return orig(args);
+    let axis: number;
+    let sizes: number[];
+    try {
+      axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+      sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs.numOrSizeSplits as number | number[], axis);
+    } catch {
+      return orig(args);
+    }
+    const be = args.backend;
+    const outer = size(x.shape.slice(0, axis));
+    const inner = size(x.shape.slice(axis + 1));
+    const rowLen = x.shape[axis] * inner;
+    const x0 = off(be, x);
+    const outs: tf.TensorInfo[] = [];
+    let start = 0;
+    for (const s of sizes) {
+      const shape = [...x.shape];
+      shape[axis] = s;
+      const o = be.makeOutput(shape, x.dtype);
+      const hh = new Int32Array(be.wasm.HEAPU8.buffer); // bit copies; after makeOutput (it may grow the heap)
+      const o0 = off(be, o);
+      const len = s * inner;
+      if (outer === 1) hh.copyWithin(o0, x0 + start * inner, x0 + start * inner + len);
+      else for (let r = 0; r < outer; r++) hh.copyWithin(o0 + r * len, x0 + r * rowLen + start * inner, x0 + r * rowLen + start * inner + len);
+      outs.push(o);
+      start += s;
+    }
+    return outs;
   };
 }
 
@@ -797,6 +840,7 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
   override('Cast', castKernel, done);
   override('Unpack', unpackKernel, done);
   override('GatherV2', gatherKernel, done);
+  override('SplitV', splitVKernel, done);
   if (nat) {
     override('Softmax', (o) => softmaxKernel(o, nat), done);
     override('Erf', (o) => unaryKernel(o, nat, 0), done);
@@ -806,6 +850,7 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Multiply', (o) => binaryKernel(o, nat, 2), done);
     override('RealDiv', (o) => binaryKernel(o, nat, 3), done);
     override('Sum', (o) => sumKernel(o, nat), done);
+    override('Mean', (o) => sumKernel(o, nat, true), done);
     override('Conv2D', (o) => convKernel(o, nat, 0), done);
     override('Conv2DBackpropInput', (o) => convKernel(o, nat, 1), done);
     override('Conv2DBackpropFilter', (o) => convKernel(o, nat, 2), done);
@@ -814,7 +859,7 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'Mean', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

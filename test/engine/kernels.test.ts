@@ -293,10 +293,11 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     [[33, 130], 0, false],
     [[7], 0, true],
   ];
-  for (const [shape, axis, keep] of sums) {
-    test(`sum ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keep}`, () => {
+  const sumCases: [(typeof sums)[number], 'sum' | 'mean'][] = [...sums.map((c) => [c, 'sum'] as [(typeof sums)[number], 'sum']), ...sums.map((c) => [c, 'mean'] as [(typeof sums)[number], 'mean']), [[[2, 9, 9, 5], [0, 1, 2], true], 'mean']];
+  for (const [[shape, axis, keep], op] of sumCases) {
+    test(`${op} ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keep}`, () => {
       const v = randn(prod(shape));
-      const o = tf.tidy(() => tf.sum(tf.tensor(v, shape), axis, keep));
+      const o = tf.tidy(() => (op === 'sum' ? tf.sum : tf.mean)(tf.tensor(v, shape), axis, keep));
       const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + shape.length : a));
       const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
       const want = new Float64Array(prod(outShape));
@@ -309,9 +310,35 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
         });
         want[o2] += v[i];
       }
+      if (op === 'mean') for (let i = 0; i < want.length; i++) want[i] /= prod(shape) / want.length;
       expect(o.shape).toEqual(keep ? outShape : shape.filter((_, i) => !axes.includes(i)));
-      expectClose(o.dataSync(), want, 1e-6, 'sum');
+      expectClose(o.dataSync(), want, 1e-6, op);
       o.dispose();
+    });
+  }
+
+  for (const [shape, split, axis, dtype] of [
+    [[2, 3, 4, 10], [4, 3, 3], -1, 'float32'],
+    [[6, 5], 3, 0, 'int32'],
+    [[3, 7, 2], [2, -1, 1], 1, 'float32'],
+  ] as [number[], number | number[], number, 'float32' | 'int32'][]) {
+    test(`split ${JSON.stringify(shape)} ${JSON.stringify(split)} axis ${axis} ${dtype}`, () => {
+      const v = Array.from(randn(prod(shape), 100), (t) => (dtype === 'int32' ? Math.round(t) : t));
+      const parts = tf.tidy(() => tf.split(tf.tensor(v, shape, dtype), split, axis));
+      const ax = axis < 0 ? axis + shape.length : axis;
+      const outer = prod(shape.slice(0, ax));
+      const inner = prod(shape.slice(ax + 1));
+      let start = 0;
+      for (const p of parts) {
+        const s = p.shape[ax];
+        const want: number[] = [];
+        for (let r = 0; r < outer; r++) want.push(...v.slice(r * shape[ax] * inner + start * inner, r * shape[ax] * inner + (start + s) * inner));
+        expect(p.dtype).toBe(dtype);
+        expect(Array.from(p.dataSync())).toEqual(dtype === 'int32' ? want : Array.from(Float32Array.from(want)));
+        start += s;
+      }
+      expect(start).toBe(shape[ax]);
+      tf.dispose(parts);
     });
   }
 
