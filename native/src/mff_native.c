@@ -10,7 +10,7 @@
 #include <string.h>
 #include <stdlib.h>
 
-#define MFF_NATIVE_API 7
+#define MFF_NATIVE_API 8
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -472,7 +472,8 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   int mode = (int)get_i64(env, a[1]);
   double scaled = 1; napi_get_value_double(env, a[4], &scaled);
   if (!heap || !o || !d || nd < 4 || no < (size_t)(mode == 0 ? 3 : 4)) { napi_throw_error(env, NULL, "attention: bad arguments"); return NULL; }
-  int B = d[0], N = d[1], H = d[2], hd = d[3], D = H * hd, ld = 3 * D;
+  int B = d[0], N = d[1], H = d[2], hd = d[3], D = H * hd, ld = 3 * D, hasBias = nd >= 5 ? d[4] : 0;
+  if (hasBias && no < (size_t)(mode == 0 ? 4 : 5)) { napi_throw_error(env, NULL, "attention: bias offset missing"); return NULL; }
   float scale = (float)scaled;
   const float *qkv = heap + (uint32_t)o[0];
   if (mode == 0) {
@@ -480,7 +481,8 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
       const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
       float *P = probs + ((size_t)b * H + h) * N * N;
-      cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, scale, q, ld, k, ld, 0.0f, P, N);
+      if (hasBias) memcpy(P, heap + (uint32_t)o[3] + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
+      cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, scale, q, ld, k, ld, hasBias ? 1.0f : 0.0f, P, N);
       for (int i = 0; i < N; i++) {
         float *r = P + (size_t)i * N, m = -INFINITY, s = 0.f;
         for (int j = 0; j < N; j++) m = r[j] > m ? r[j] : m;
@@ -493,9 +495,10 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const float *probs = heap + (uint32_t)o[1], *dout = heap + (uint32_t)o[2];
-  float *dqkv = heap + (uint32_t)o[3];
+  float *dqkv = heap + (uint32_t)o[3], *dbias = hasBias ? heap + (uint32_t)o[4] : NULL;
   float *dP = malloc(sizeof(float) * (size_t)N * N);
   if (!dP && N > 0) { napi_throw_error(env, NULL, "attention: out of memory"); return NULL; }
+  if (dbias) memset(dbias, 0, sizeof(float) * (size_t)H * N * N);
   for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
     const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
     const float *P = probs + ((size_t)b * H + h) * N * N, *dO = dout + (size_t)b * N * D + h * hd;
@@ -506,6 +509,10 @@ static napi_value attention(napi_env env, napi_callback_info info) {
       const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
       for (int j = 0; j < N; j++) s += gr[j] * pr[j];
       for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
+    }
+    if (dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient) */
+      float *db = dbias + (size_t)h * N * N;
+      for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
     }
     cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
     cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */

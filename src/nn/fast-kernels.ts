@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 7;
+const NATIVE_API = 8;
 
 interface NativeAddon {
   api: number;
@@ -654,20 +654,25 @@ function registerFusedKernels(nat: NativeAddon): void {
     if (n > 0) nat.adamw(f32(be), offs, Float32Array.from(attrs.consts as number[]));
     return outs;
   });
-  k('MffAttention', ({ inputs: { qkv }, backend: be, attrs }) => {
+  // optional input `bias` [H, N, N]: added to the scaled logits; the gradient then also returns d bias
+  k('MffAttention', ({ inputs: { qkv, bias }, backend: be, attrs }) => {
     const [B, N, D3] = qkv.shape;
     const H = attrs.numHeads as number;
     const out = be.makeOutput([B, N, D3 / 3], 'float32');
     const probs = be.makeOutput([B, H, N, N], 'float32');
-    nat.attention(f32(be), 0, Int32Array.of(off(be, qkv), off(be, out), off(be, probs)), Int32Array.of(B, N, H, D3 / 3 / H), attrs.scale as number);
+    const offs = [off(be, qkv), off(be, out), off(be, probs), ...(bias ? [off(be, bias)] : [])];
+    nat.attention(f32(be), 0, Int32Array.from(offs), Int32Array.of(B, N, H, D3 / 3 / H, bias ? 1 : 0), attrs.scale as number);
     return [out, probs];
   });
   k('MffAttentionGrad', ({ inputs: { qkv, probs, dy }, backend: be, attrs }) => {
     const [B, N, D3] = qkv.shape;
     const H = attrs.numHeads as number;
+    const hasBias = Boolean(attrs.hasBias);
     const dqkv = be.makeOutput([B, N, D3], 'float32');
-    nat.attention(f32(be), 1, Int32Array.of(off(be, qkv), off(be, probs), off(be, dy), off(be, dqkv)), Int32Array.of(B, N, H, D3 / 3 / H), attrs.scale as number);
-    return dqkv;
+    const dbias = hasBias ? be.makeOutput([H, N, N], 'float32') : null;
+    const offs = [off(be, qkv), off(be, probs), off(be, dy), off(be, dqkv), ...(dbias ? [off(be, dbias)] : [])];
+    nat.attention(f32(be), 1, Int32Array.from(offs), Int32Array.of(B, N, H, D3 / 3 / H, hasBias ? 1 : 0), attrs.scale as number);
+    return dbias ? [dqkv, dbias] : dqkv;
   });
   k('MffLinear', ({ inputs: { x, weight, bias }, backend: be }) => {
     const [M, K] = x.shape;
@@ -770,11 +775,26 @@ export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | n
 /**
  * Multi-head self-attention core on a fused qkv projection: qkv [B, N, 3D] ([q | k | v], heads contiguous in
  * each third) -> softmax(scale q k^T) v merged back to [B, N, D], i.e. what src/nn/layers.ts attention() computes
- * between its qkv and proj Linears (without a logits bias). One native kernel forward (batched GEMMs on strided
- * views, no transposes) and one backward. Returns null when unavailable; the caller composes the ops.
+ * between its qkv and proj Linears; `bias` [H, N, N] (relative position bias) is added to the scaled logits, and
+ * gets its gradient (summed over the batch). One native kernel forward (batched GEMMs on strided views, no
+ * transposes) and one backward. Returns null when unavailable; the caller composes the ops.
  */
-export function attentionCore(qkv: tf.Tensor, numHeads: number, scale: number): tf.Tensor | null {
+export function attentionCore(qkv: tf.Tensor, numHeads: number, scale: number, bias?: tf.Tensor): tf.Tensor | null {
   if (!fusedReady(qkv) || qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * numHeads) !== 0) return null;
+  if (bias) {
+    const N = qkv.shape[1] as number;
+    if (!fusedReady(bias) || !tf.util.arraysEqual(bias.shape, [numHeads, N, N])) return null;
+    const attrs = { numHeads, scale, hasBias: true };
+    const opb = tf.customGrad(((x: tf.Tensor, bb: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [out, probs] = tf.engine().runKernel('MffAttention', { qkv: x, bias: bb }, attrs) as unknown as tf.Tensor[];
+      save([x, probs]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('MffAttentionGrad', { qkv: saved[0], probs: saved[1], dy }, attrs) as unknown as tf.Tensor[],
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return opb(qkv, bias);
+  }
   const attrs = { numHeads, scale };
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const [out, probs] = tf.engine().runKernel('MffAttention', { qkv: x }, attrs) as unknown as tf.Tensor[];

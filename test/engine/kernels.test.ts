@@ -545,6 +545,72 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
+  for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8]]) {
+    test(`fused attention + logits bias B${B} N${N} H${H} hd${hd}: value, qkv and bias gradients vs float64`, () => {
+      const D = H * hd;
+      const qv = randn(B * N * 3 * D, 2);
+      const bv = randn(H * N * N, 2);
+      const up = randn(B * N * D);
+      const scale = hd ** -0.5;
+      const x = tf.tensor(qv, [B, N, 3 * D]);
+      const bias = tf.tensor(bv, [H, N, N]);
+      const fused = attentionCore(x, H, scale, bias);
+      if (!nativeAvailable()) {
+        expect(fused).toBeNull();
+        tf.dispose([x, bias]);
+        return;
+      }
+      const [gq, gb] = tf.tidy(() => tf.grads((t: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(attentionCore(t, H, scale, bb)!, tf.tensor(up, [B, N, D]))))([x, bias]));
+      // float64 reference: forward, then backward by hand
+      const y = new Float64Array(B * N * D);
+      const dq = new Float64Array(B * N * 3 * D);
+      const db = new Float64Array(H * N * N);
+      const Q = (b: number, n: number, part: number, h: number, e: number) => qv[(b * N + n) * 3 * D + part * D + h * hd + e];
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < H; h++) {
+          const P: number[][] = [];
+          for (let i = 0; i < N; i++) {
+            const l = Array.from({ length: N }, (_, j) => {
+              let s = 0;
+              for (let e = 0; e < hd; e++) s += Q(b, i, 0, h, e) * Q(b, j, 1, h, e);
+              return s * scale + bv[(h * N + i) * N + j];
+            });
+            const m = Math.max(...l);
+            const ex = l.map((t) => Math.exp(t - m));
+            const z = ex.reduce((a, c) => a + c, 0);
+            P.push(ex.map((t) => t / z));
+          }
+          for (let i = 0; i < N; i++)
+            for (let e = 0; e < hd; e++) {
+              let s = 0;
+              for (let j = 0; j < N; j++) s += P[i][j] * Q(b, j, 2, h, e);
+              y[(b * N + i) * D + h * hd + e] = s;
+            }
+          const dO = (i: number, e: number) => up[(b * N + i) * D + h * hd + e];
+          for (let i = 0; i < N; i++) {
+            const dP = Array.from({ length: N }, (_, j) => {
+              let s = 0;
+              for (let e = 0; e < hd; e++) s += dO(i, e) * Q(b, j, 2, h, e);
+              return s;
+            });
+            const dot = dP.reduce((a, c, j) => a + c * P[i][j], 0);
+            for (let j = 0; j < N; j++) {
+              const dS = P[i][j] * (dP[j] - dot);
+              db[(h * N + i) * N + j] += dS;
+              for (let e = 0; e < hd; e++) {
+                dq[(b * N + i) * 3 * D + h * hd + e] += scale * dS * Q(b, j, 1, h, e);
+                dq[(b * N + j) * 3 * D + D + h * hd + e] += scale * dS * Q(b, i, 0, h, e);
+                dq[(b * N + j) * 3 * D + 2 * D + h * hd + e] += P[i][j] * dO(i, e);
+              }
+            }
+          }
+        }
+      expectClose(fused!.dataSync(), y, 1e-5, 'attention+bias');
+      expectClose(gq.dataSync(), dq, 1e-5, 'attention+bias dqkv');
+      expectClose(gb.dataSync(), db, 1e-5, 'attention+bias dbias');
+      tf.dispose([x, bias, fused!, gq, gb]);
+    });
+  }
   for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8], [1, 1, 1, 3]]) {
     test(`fused attention B${B} N${N} H${H} hd${hd}: value and qkv gradient vs the composed ops`, () => {
       const D = H * hd;
