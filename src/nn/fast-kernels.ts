@@ -523,7 +523,8 @@ function gatherKernel(orig: Kernel): Kernel {
         const base = xs + (bt * info.outerSize + ou) * dimSize * slice;
         for (let i = 0; i < nIdx; i++, o += slice) {
           const s = base + idxNow[bt * nIdx + i] * slice;
-          heap.copyWithin(o, s, s + slice);
+          if (slice <= 16) for (let j = 0; j < slice; j++) heap[o + j] = heap[s + j]; // small rows: copyWithin's call cost dominates
+          else heap.copyWithin(o, s, s + slice);
         }
       }
     }
