@@ -48,8 +48,8 @@ export function attention(p: ParamStore, name: string, x: tf.Tensor, o: Attentio
   const H = o.numHeads;
   const hd = D / H;
   const qkv = linear(p, `${name}.qkv`, x); // [B, N, 3D]
-  // native fused softmax(q kᵀ · scale) v per head when available (no bias): [B, N, D]
-  const fused = o.bias ? null : fk.attentionCore(qkv, H, o.scale ?? hd ** -0.5);
+  // native fused softmax(q kᵀ · scale [+ bias]) v per head when available: [B, N, D]
+  const fused = fk.attentionCore(qkv, H, o.scale ?? hd ** -0.5, o.bias);
   if (fused) return linear(p, `${name}.proj`, fused);
   // [B, N, 3D] -> [B, N, 3, H, hd] -> [3, B, H, N, hd]
   const t = tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
