@@ -129,6 +129,30 @@ export async function prepareScenes(src: string, out: string, log: (line: string
   log(`wrote ${out}`);
 }
 
+/** Rng seed offset of `generateUnlabeledScenes`: far from the bundled splits (training SEED + 0..199, validation SEED + 1e6 + i). */
+export const UNLABELED_SEED_OFFSET = 2_000_000;
+
+/**
+ * Extra *unlabeled* training-distribution scenes for self-supervised pretraining: scene `i` (start <= i < start + count)
+ * is drawn exactly like a bundled training scene (Fashion-MNIST train-set items, same generator) but from
+ * `Rng(SEED + UNLABELED_SEED_OFFSET + i)`, so it never coincides with a bundled training or validation scene (and never
+ * uses a test-set item, which validation draws from). Only images are written, `<outDir>/unlabeled_<i>.jpg`; the
+ * bundled dataset is not touched. Returns the file paths.
+ */
+export async function generateUnlabeledScenes(src: string, outDir: string, start: number, count: number): Promise<string[]> {
+  if (start < 0 || count < 0 || !Number.isInteger(start) || !Number.isInteger(count)) throw new Error(`generateUnlabeledScenes: bad range ${start}+${count}`);
+  const data = readIdx(src, 'train');
+  await mkdir(outDir, { recursive: true });
+  const files: string[] = [];
+  for (let i = start; i < start + count; i++) {
+    const { rgb } = scene(new Rng(SEED + UNLABELED_SEED_OFFSET + i), data);
+    const file = join(outDir, `unlabeled_${String(i).padStart(6, '0')}.jpg`);
+    await sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toFile(file);
+    files.push(file);
+  }
+  return files;
+}
+
 async function main(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
   const args = process.argv.slice(2);
