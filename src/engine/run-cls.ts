@@ -19,7 +19,7 @@ import { checkClasses, clsReportSections, evaluate } from '../eval/cls-eval.js';
 import type { ClsMetrics } from '../eval/cls-metrics.js';
 import { Rng } from './rng.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
+import { restoreRun, saveResumeState, type LoopPosition } from './train-state.js';
 import { GradAccumulator, StopSignal, checkLoss } from './loop.js';
 import { createOptimizer, type GroupSettings, type OptimizerSpec } from './optim.js';
 import { mmpretrainLayerDecayGroups } from './param-groups.js';
@@ -189,18 +189,11 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   let pos: LoopPosition = { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
   const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
   try {
-    const st = opts.resume ? loadResumeState(workDir, 'cls') : null;
-    if (st) {
-      p.load(st.model, { strict: true, file: st.file });
-      optimizer.loadState(st.optimizer, st.file);
-      pos = st.pos;
-      dropRng.setState(pos.rng.drop);
-      mixRng.setState(pos.rng.mix);
-      metrics.truncateAfter(pos.iteration);
-      log(`[mff] resumed from ${st.file} at iteration ${pos.iteration}/${totalIters} (epoch ${pos.epoch})`);
-    } else {
-      if (opts.resume) log(`[mff] --resume: no resume state in ${workDir}, starting from scratch`);
-      metrics.truncateAfter(-1);
+    const restored = restoreRun({
+      workDir, task: 'cls', resume: Boolean(opts.resume), params: p, optimizer, rngs: { drop: dropRng, mix: mixRng }, metrics, log, total: totalIters,
+    });
+    if (restored) pos = restored;
+    else {
       if (cfg.pretrained) log(`[mff] ${loadPretrained(model, resolve(cfg.pretrained))}`);
       else log('[mff] no pretrained backbone (pretrained: \'\'): training from random init');
     }

@@ -12,7 +12,7 @@ import { buildPretrainModel, drawNoise, pretrainForward, randomMasking, type Pre
 import { fusionWeights } from '../models/mff.js';
 import { Rng } from './rng.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
+import { restoreRun, saveResumeState, type LoopPosition } from './train-state.js';
 import { createOptimizer } from './optim.js';
 import { GradAccumulator, StopSignal, checkLoss } from './loop.js';
 import { pretrainParamGroups } from './param-groups.js';
@@ -125,20 +125,10 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
 
   let pos: LoopPosition = { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
   const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
-  if (opts.resume) {
-    const st = loadResumeState(workDir, 'pretrain');
-    if (st) {
-      p.load(st.model, { strict: true, file: st.file });
-      optimizer.loadState(st.optimizer, st.file);
-      pos = st.pos;
-      maskRng.setState(pos.rng.mask);
-      metrics.truncateAfter(pos.iteration);
-      log(`[mff] resumed from ${st.file} at iteration ${pos.iteration}/${totalIters} (epoch ${pos.epoch})`);
-    } else {
-      log(`[mff] --resume: no resume state in ${workDir}, starting from scratch`);
-    }
-  }
-  if (pos.iteration === 0 && !opts.resume) metrics.truncateAfter(-1);
+  const restored = restoreRun({
+    workDir, task: 'pretrain', resume: Boolean(opts.resume), params: p, optimizer, rngs: { mask: maskRng }, metrics, log, total: totalIters,
+  });
+  if (restored) pos = restored;
   writeFileAtomic(join(workDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 
   log(

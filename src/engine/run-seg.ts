@@ -27,7 +27,7 @@ import { IoUAccumulator, type IoUMetricName, type IoUResult } from '../metrics/i
 import { formatClassTable, formatClassTableMarkdown, formatSummary } from '../metrics/table.js';
 import { Rng } from './rng.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type CheckpointMeta } from './checkpoint.js';
-import { loadResumeState, saveResumeState, type LoopPosition } from './train-state.js';
+import { restoreRun, saveResumeState, type LoopPosition } from './train-state.js';
 import { StopSignal, checkLoss } from './loop.js';
 import { createOptimizer } from './optim.js';
 import { mmsegLayerDecayGroups } from './param-groups.js';
@@ -329,17 +329,11 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
 
   let pos: LoopPosition = { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
   const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
-  const st = opts.resume ? loadResumeState(workDir, 'seg') : null;
-  if (st) {
-    p.load(st.model, { strict: true, file: st.file });
-    optimizer.loadState(st.optimizer, st.file);
-    pos = st.pos;
-    dropRng.setState(pos.rng.drop);
-    metrics.truncateAfter(pos.iteration);
-    log(`[mff] resumed from ${st.file} at iteration ${pos.iteration}/${maxIters}`);
-  } else {
-    if (opts.resume) log(`[mff] --resume: no resume state in ${workDir}, starting from scratch`);
-    metrics.truncateAfter(-1);
+  const restored = restoreRun({
+    workDir, task: 'seg', resume: Boolean(opts.resume), params: p, optimizer, rngs: { drop: dropRng }, metrics, log, total: maxIters,
+  });
+  if (restored) pos = restored;
+  else {
     if (cfg.pretrained) {
       const ck = loadCheckpoint(cfg.pretrained);
       const r = loadBackboneFromPretrain(model, ck.tensors, { file: cfg.pretrained });

@@ -63,3 +63,36 @@ export function loadResumeState(workDir: string, task: string): ResumeState | nu
   for (const [k, v] of ck.tensors) (k.startsWith('optimizer.') ? optimizer : model).set(k, v);
   return { file, config: ck.meta.config, model, optimizer, pos: ck.meta.position as LoopPosition };
 }
+
+/**
+ * `--resume`: restore params, optimizer, RNG streams and the metrics log from `<workDir>/resume.safetensors` and
+ * return the saved loop position; otherwise (or when there is no saved state) empty the metrics log and return
+ * null, so the caller initialises a fresh run.
+ */
+export function restoreRun(o: {
+  workDir: string;
+  task: string;
+  resume: boolean;
+  params: { load(m: Map<string, StTensor>, opts: { strict: boolean; file: string }): unknown };
+  optimizer: { loadState(m: Map<string, StTensor>, file?: string): void };
+  rngs: Record<string, { setState(s: RngState): void }>;
+  metrics: { truncateAfter(iter: number): void };
+  log: (msg: string) => void;
+  total: number;
+}): LoopPosition | null {
+  const st = o.resume ? loadResumeState(o.workDir, o.task) : null;
+  if (!st) {
+    if (o.resume) o.log(`[mff] --resume: no resume state in ${o.workDir}, starting from scratch`);
+    o.metrics.truncateAfter(-1);
+    return null;
+  }
+  o.params.load(st.model, { strict: true, file: st.file });
+  o.optimizer.loadState(st.optimizer, st.file);
+  for (const [k, rng] of Object.entries(o.rngs)) {
+    if (!st.pos.rng[k]) throw new Error(`${st.file}: resume state has no '${k}' RNG stream`);
+    rng.setState(st.pos.rng[k]);
+  }
+  o.metrics.truncateAfter(st.pos.iteration);
+  o.log(`[mff] resumed from ${st.file} at iteration ${st.pos.iteration}/${o.total} (epoch ${st.pos.epoch})`);
+  return st.pos;
+}
