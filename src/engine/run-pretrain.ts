@@ -54,7 +54,10 @@ export interface PretrainSummary {
   lr: number;
   wall_time_s: number;
   img_per_s: number;
+  /** images / seconds with a load task in flight: a lower bound, the model step shares the main thread */
   loader_img_per_s: number | null;
+  /** seconds the training loop waited for a batch (input-pipeline stall) */
+  data_wait_s: number;
   final_loss: number;
   mean_loss_last_epoch: number;
   fusion_weights: { block: number; weight: number }[] | null;
@@ -259,6 +262,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
     wall_time_s: wall,
     img_per_s: imgPerS,
     loader_img_per_s: loaderStats.seconds > 0 ? loaderStats.images / loaderStats.seconds : null,
+    data_wait_s: loaderStats.waitSeconds,
     final_loss: lastLoss,
     mean_loss_last_epoch: lastEpochN ? epochLosses.slice(-lastEpochN).reduce((a, b) => a + b, 0) / lastEpochN : NaN,
     fusion_weights: fw ? fw.map((w, i) => ({ block: model.outIndices[i], weight: w })) : null,
@@ -291,7 +295,8 @@ async function writePretrainReport(workDir: string, s: PretrainSummary, history:
           ['mean loss, last epoch', fmt(s.mean_loss_last_epoch)],
           ['wall time (s)', fmt(s.wall_time_s, 1)],
           ['img/s (train step)', fmt(s.img_per_s, 1)],
-          ['img/s (loader)', s.loader_img_per_s === null ? '-' : fmt(s.loader_img_per_s, 1)],
+          ['img/s (loader, lower bound)', s.loader_img_per_s === null ? '-' : fmt(s.loader_img_per_s, 1)],
+          ['data wait (s)', fmt(s.data_wait_s, 1)],
           ['backend', s.backend],
           ['checkpoint', s.checkpoint],
         ],
