@@ -42,11 +42,21 @@
  *                             setting; same N scenes for both arms; validation unchanged) [all 200]
  *   --arms LIST               which arms to run [pretrained,scratch]; e.g. run `--arms scratch` concurrently with the
  *                             pretraining, then the full command reuses its cached runs (the summary needs both arms)
+ *   --untinted                round 3: the UNTINTED scene variant (datasets/scenes/prepare.ts `{ untinted: true }`: each
+ *                             item coloured by a random palette entry independent of its class, same layouts). Generates
+ *                             (once; reused if its meta.json exists) the labeled set into --seg-data [work_dirs/scenes-mini-
+ *                             untinted], which is then both the seg-train/val data and the source of the pretraining's
+ *                             "scenes" images; --pretrain-gen scenes are generated untinted into --pretrain-gen-dir
+ *                             [work_dirs/scenes-unlabeled-untinted]. datasets/scenes-mini is never touched.
+ *   --seg-data DIR            seg data root (ADE layout + meta.json) for both arms, and the pretraining "scenes" images
+ *                             (DIR/images/training) [the seg config's data.root = datasets/scenes-mini]
  *
  * Round 1 (docs/experiments/seg-pretrain-vs-scratch.md, A/B) = the defaults above (no --pretrain-gen, no --train-subset).
  * Round 2 (same doc): `--work-dir work_dirs/seg-pvs-r2 --pretrain-gen 2000 --pretrain-epochs 24 --pretrain-warmup 2
  * --seeds 0,1,2` (2200 images, 34 steps/epoch -> 816 steps); low-label: `--work-dir work_dirs/seg-pvs-r2-first50
  * --train-subset 50 --pretrain work_dirs/seg-pvs-r2/pretrain/vit-mini-mff.ckpt --seeds 0,1`.
+ * Round 3 (same doc, untinted): `--work-dir work_dirs/seg-pvs-r3-untinted --untinted --pretrain-gen 2000
+ * --pretrain-epochs 18 --pretrain-warmup 2 --seeds 0,1,2`.
  *
  * A run whose work dir holds a summary.json and a pvs-key.json matching the current settings is reused, not repeated
  * (so an interrupted protocol can be re-run); delete the dir to force a redo.
@@ -76,10 +86,12 @@ const { values: a } = parseArgs({
     'layer-decay': { type: 'string', default: '0.9' },
     'cfg-options': { type: 'string', multiple: true, default: [] },
     'pretrain-gen': { type: 'string', default: '0' },
-    'pretrain-gen-dir': { type: 'string', default: 'work_dirs/scenes-unlabeled' },
+    'pretrain-gen-dir': { type: 'string' },
     'fmnist-src': { type: 'string', default: '/usr/share/datasets/fashion-mnist' },
     'train-subset': { type: 'string' },
     arms: { type: 'string', default: 'pretrained,scratch' },
+    untinted: { type: 'boolean', default: false },
+    'seg-data': { type: 'string' },
   },
 });
 const t0 = Date.now();
@@ -103,11 +115,22 @@ if (arms.length === 0 || arms.some((x) => x !== 'pretrained' && x !== 'scratch')
 
 const emit = (o: object) => console.log(JSON.stringify(o));
 
+const untinted = a.untinted!;
+const genDirArg = a['pretrain-gen-dir'] ?? (untinted ? 'work_dirs/scenes-unlabeled-untinted' : 'work_dirs/scenes-unlabeled');
+/** Labeled seg data root for both arms (undefined = the seg config's own data.root). */
+const segDataRoot = a['seg-data'] !== undefined ? resolve(a['seg-data']) : untinted ? resolve('work_dirs/scenes-mini-untinted') : undefined;
+if (untinted && !existsSync(join(segDataRoot!, 'meta.json'))) {
+  const { prepareScenes } = await import('../datasets/scenes/prepare.js');
+  const t = Date.now();
+  await prepareScenes(a['fmnist-src']!, segDataRoot!, (l) => console.error(l), { untinted: true });
+  console.error(`generated untinted labeled scenes in ${segDataRoot} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+}
+
 /** `<work-dir>/pretrain-data/train/<class>/*` of symlinks: the unlabeled scene training images (+ Fashion-MNIST mini). */
 function buildPretrainData(): string {
   const root = join(workDir, 'pretrain-data');
   rmSync(root, { recursive: true, force: true });
-  const scenesDir = packagePath('datasets/scenes-mini/images/training');
+  const scenesDir = segDataRoot ? join(segDataRoot, 'images', 'training') : packagePath('datasets/scenes-mini/images/training');
   const dst = join(root, 'train', 'scenes');
   mkdirSync(dst, { recursive: true });
   for (const f of readdirSync(scenesDir).filter((f) => f.endsWith('.jpg')).sort()) symlinkSync(join(scenesDir, f), join(dst, f));
@@ -121,14 +144,14 @@ function buildPretrainData(): string {
 /** Generate (or reuse) the --pretrain-gen unlabeled scenes and link them into `<root>/train/unlabeled/`. */
 async function addGeneratedScenes(root: string): Promise<void> {
   if (pretrainGen === 0) return;
-  const genDir = resolve(a['pretrain-gen-dir']!);
+  const genDir = resolve(genDirArg);
   const name = (i: number) => `unlabeled_${String(i).padStart(6, '0')}.jpg`;
   let have = 0;
   while (have < pretrainGen && existsSync(join(genDir, name(have)))) have++;
   if (have < pretrainGen) {
     const { generateUnlabeledScenes } = await import('../datasets/scenes/prepare.js');
     const t = Date.now();
-    await generateUnlabeledScenes(a['fmnist-src']!, genDir, have, pretrainGen - have);
+    await generateUnlabeledScenes(a['fmnist-src']!, genDir, have, pretrainGen - have, { untinted });
     console.error(`generated unlabeled scenes ${have}..${pretrainGen - 1} in ${genDir} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
   }
   const dst = join(root, 'train', 'unlabeled');
@@ -182,7 +205,7 @@ async function pretrainCheckpoint(): Promise<{ file: string; info: Record<string
   const cfg = await loadPretrainConfig(a['pretrain-config']!, { workDir: join(workDir, 'pretrain'), data, cfgOptions: opts });
   const file = join(cfg.workDir, cfg.checkpointName);
   const summaryFile = join(cfg.workDir, 'summary.json');
-  const key = JSON.stringify({ config: a['pretrain-config'], data: pretrainMode, opts, ...(pretrainGen ? { gen: pretrainGen } : {}) });
+  const key = JSON.stringify({ config: a['pretrain-config'], data: pretrainMode, opts, ...(pretrainGen ? { gen: pretrainGen } : {}), ...(segDataRoot ? { scenes: segDataRoot } : {}), ...(untinted ? { untinted } : {}) });
   const keyFile = join(cfg.workDir, 'pvs-key.json');
   if (existsSync(file) && existsSync(summaryFile) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key) {
     const s = JSON.parse(readFileSync(summaryFile, 'utf8'));
@@ -201,9 +224,9 @@ async function pretrainCheckpoint(): Promise<{ file: string; info: Record<string
 }
 
 const pre = arms.includes('pretrained') ? await pretrainCheckpoint() : { file: '', info: { run: 'pretrain', skipped: true } as Record<string, unknown> };
-let segData: string | undefined;
+let segData: string | undefined = segDataRoot;
 if (trainSubset !== undefined) {
-  const probe = await loadSegConfig(a.config!, { workDir: join(workDir, 'probe') });
+  const probe = await loadSegConfig(a.config!, { workDir: join(workDir, 'probe'), data: segDataRoot });
   segData = buildSegSubset(resolve(probe.data.root), trainSubset);
 }
 const segOptions = [
@@ -226,7 +249,7 @@ for (const seed of seeds) {
     let r: Run;
     const summaryFile = join(runDir, 'summary.json');
     const keyFile = join(runDir, 'pvs-key.json');
-    const key = JSON.stringify({ config: a.config, init: arm === 'pretrained' ? { checkpoint: pre.file, iterations: pre.info.iterations, final_loss: pre.info.final_loss } : 'random', opts: segOptions, seed, ...(trainSubset !== undefined ? { trainSubset } : {}) });
+    const key = JSON.stringify({ config: a.config, init: arm === 'pretrained' ? { checkpoint: pre.file, iterations: pre.info.iterations, final_loss: pre.info.final_loss } : 'random', opts: segOptions, seed, ...(trainSubset !== undefined ? { trainSubset } : {}), ...(segDataRoot ? { segData: segDataRoot } : {}) });
     if (existsSync(summaryFile) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key) {
       const s = JSON.parse(readFileSync(summaryFile, 'utf8'));
       r = { arm, seed, ...s.metrics, final_loss: s.final_loss, wall_time_s: s.wall_time_s, backend: s.backend };
@@ -272,7 +295,7 @@ const md = [
   '',
   `- command: \`npx tsx tools/seg-pretrain-vs-scratch.ts ${process.argv.slice(2).join(' ')}\``,
   `- pretraining: ${JSON.stringify(pre.info)}`,
-  `- seg training data: ${trainSubset === undefined ? 'all labeled training scenes' : `first ${trainSubset} labeled training scenes (${segData})`}`,
+  `- seg training data: ${trainSubset === undefined ? 'all labeled training scenes' : `first ${trainSubset} labeled training scenes (${segData})`}${segDataRoot ? ` of ${segDataRoot}${untinted ? ' (untinted)' : ''}` : ''}`,
   `- seg config: ${a.config}, cfg-options (both arms): ${segOptions.join(' ')}, seeds ${seeds.join(', ')}`,
   `- machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}; backend ${runs[0]?.backend ?? '?'}`,
   `- total wall time: ${summary.wall_time_s} s (including cached runs' reuse)`,

@@ -2,9 +2,16 @@
  * Builds datasets/scenes-mini: 64x64 RGB scenes of 2-4 real Fashion-MNIST items on a noisy textured canvas,
  * with ADE-style annotations (reduce_zero_label): 0 = ignore (soft item edges), 1 = background, 2..11 = items.
  *
- *   npx tsx datasets/scenes/prepare.ts [--src /usr/share/datasets/fashion-mnist] [--out datasets/scenes-mini]
+ *   npx tsx datasets/scenes/prepare.ts [--src /usr/share/datasets/fashion-mnist] [--out datasets/scenes-mini] [--untinted]
  *
  * Deterministic: one seeded Rng per scene. Training scenes use the Fashion-MNIST train set, validation the test set.
+ *
+ * Optional UNTINTED variant (`{ untinted: true }` / `--untinted`, for the pretrain-vs-scratch experiment, round 3):
+ * every item gets a colour drawn from the same 10-colour TINTS palette but chosen at random per item, independently of
+ * its class (from a separate Rng seeded `seed + UNTINTED_COLOUR_SEED_OFFSET`), so colour carries no class information
+ * and the class must come from shape. The scene Rng stream is untouched, so an untinted scene has exactly the items,
+ * sizes, positions, background and annotation of the tinted scene with the same index; only item colours differ.
+ * Without the option the output is byte-identical to the original generator.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -64,7 +71,16 @@ function background(rng: Rng): Float32Array {
   return out;
 }
 
-function scene(rng: Rng, data: Idx): { rgb: Uint8Array; ann: Uint8Array } {
+/** Per-item colour Rng of the untinted variant: `Rng(sceneSeed + UNTINTED_COLOUR_SEED_OFFSET)`. */
+export const UNTINTED_COLOUR_SEED_OFFSET = 7_000_000;
+
+export interface SceneOptions {
+  /** Colour each item with a random TINTS entry independent of its class (default false = class tint). */
+  untinted?: boolean;
+}
+
+/** `colourRng` set = untinted variant: item colours from it, class-independent; the scene `rng` stream is unchanged. */
+function scene(rng: Rng, data: Idx, colourRng?: Rng): { rgb: Uint8Array; ann: Uint8Array } {
   const img = background(rng);
   const ann = new Uint8Array(SIZE * SIZE).fill(1);
   const items = 2 + rng.int(3);
@@ -76,7 +92,7 @@ function scene(rng: Rng, data: Idx): { rgb: Uint8Array; ann: Uint8Array } {
     const item = rng.random() < 0.5 ? resizeNearest(item28, 28, 28, 1, s, s) : resizeBilinear(item28, 28, 28, 1, s, s);
     const x0 = rng.int(SIZE - s + 1);
     const y0 = rng.int(SIZE - s + 1);
-    const tint = TINTS[cls];
+    const tint = colourRng ? TINTS[colourRng.int(TINTS.length)] : TINTS[cls];
     const shade = rng.uniform(0.75, 1.1);
     for (let y = 0; y < s; y++) {
       for (let x = 0; x < s; x++) {
@@ -96,7 +112,7 @@ function scene(rng: Rng, data: Idx): { rgb: Uint8Array; ann: Uint8Array } {
 }
 
 /** Write the whole dataset to `out` (replacing it). `log` receives one summary line per split. */
-export async function prepareScenes(src: string, out: string, log: (line: string) => void = console.log): Promise<void> {
+export async function prepareScenes(src: string, out: string, log: (line: string) => void = console.log, opts: SceneOptions = {}): Promise<void> {
   rmSync(out, { recursive: true, force: true });
   const sets = { training: readIdx(src, 'train'), validation: readIdx(src, 't10k') };
   for (const split of ['training', 'validation'] as const) {
@@ -104,8 +120,8 @@ export async function prepareScenes(src: string, out: string, log: (line: string
     await mkdir(join(out, 'annotations', split), { recursive: true });
     const counts = new Float64Array(12);
     for (let i = 0; i < COUNTS[split]; i++) {
-      const rng = new Rng(SEED + (split === 'training' ? 0 : 1_000_000) + i);
-      const { rgb, ann } = scene(rng, sets[split]);
+      const sceneSeed = SEED + (split === 'training' ? 0 : 1_000_000) + i;
+      const { rgb, ann } = scene(new Rng(sceneSeed), sets[split], opts.untinted ? new Rng(sceneSeed + UNTINTED_COLOUR_SEED_OFFSET) : undefined);
       for (const v of ann) counts[v]++;
       const name = `scene_${split === 'training' ? 'train' : 'val'}_${String(i).padStart(4, '0')}`;
       await sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toFile(join(out, 'images', split, `${name}.jpg`));
@@ -115,7 +131,7 @@ export async function prepareScenes(src: string, out: string, log: (line: string
     log(`${split}: ${COUNTS[split]} scenes; pixel share ignore ${((100 * counts[0]) / total).toFixed(1)}%, background ${((100 * counts[1]) / total).toFixed(1)}%, items ${((100 * (total - counts[0] - counts[1])) / total).toFixed(1)}%`);
   }
   const meta = {
-    name: 'scenes-mini',
+    name: opts.untinted ? 'scenes-mini-untinted' : 'scenes-mini',
     classes: ['background', ...FASHION_CLASSES],
     palette: [BACKGROUND_COLOUR, ...TINTS],
     reduce_zero_label: true,
@@ -124,6 +140,7 @@ export async function prepareScenes(src: string, out: string, log: (line: string
     size: [SIZE, SIZE],
     seed: SEED,
     source: 'Fashion-MNIST (Zalando Research, MIT licence)',
+    ...(opts.untinted ? { untinted: true, note: 'item colour is a random palette entry per item, independent of class; palette is for visualisation only' } : {}),
   };
   await writeFile(join(out, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
   log(`wrote ${out}`);
@@ -137,15 +154,16 @@ export const UNLABELED_SEED_OFFSET = 2_000_000;
  * is drawn exactly like a bundled training scene (Fashion-MNIST train-set items, same generator) but from
  * `Rng(SEED + UNLABELED_SEED_OFFSET + i)`, so it never coincides with a bundled training or validation scene (and never
  * uses a test-set item, which validation draws from). Only images are written, `<outDir>/unlabeled_<i>.jpg`; the
- * bundled dataset is not touched. Returns the file paths.
+ * bundled dataset is not touched. Returns the file paths. `opts.untinted`: the untinted variant (see the file header).
  */
-export async function generateUnlabeledScenes(src: string, outDir: string, start: number, count: number): Promise<string[]> {
+export async function generateUnlabeledScenes(src: string, outDir: string, start: number, count: number, opts: SceneOptions = {}): Promise<string[]> {
   if (start < 0 || count < 0 || !Number.isInteger(start) || !Number.isInteger(count)) throw new Error(`generateUnlabeledScenes: bad range ${start}+${count}`);
   const data = readIdx(src, 'train');
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
   for (let i = start; i < start + count; i++) {
-    const { rgb } = scene(new Rng(SEED + UNLABELED_SEED_OFFSET + i), data);
+    const sceneSeed = SEED + UNLABELED_SEED_OFFSET + i;
+    const { rgb } = scene(new Rng(sceneSeed), data, opts.untinted ? new Rng(sceneSeed + UNTINTED_COLOUR_SEED_OFFSET) : undefined);
     const file = join(outDir, `unlabeled_${String(i).padStart(6, '0')}.jpg`);
     await sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toFile(file);
     files.push(file);
@@ -157,7 +175,7 @@ async function main(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
   const args = process.argv.slice(2);
   const arg = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
-  await prepareScenes(arg('--src', '/usr/share/datasets/fashion-mnist'), resolve(arg('--out', join(here, '../scenes-mini'))));
+  await prepareScenes(arg('--src', '/usr/share/datasets/fashion-mnist'), resolve(arg('--out', join(here, '../scenes-mini'))), console.log, { untinted: args.includes('--untinted') });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
