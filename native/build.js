@@ -28,7 +28,7 @@ if (!inc) done('node_api.h not found (Node headers); using the wasm engine');
 const cc = process.env.CC || 'cc';
 mkdirSync(dirname(out), { recursive: true });
 const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, src];
-const link = ['-lopenblas', '-lm'];
+const link = ['-lopenblas', '-lm', '-pthread'];
 const attempts = [
   [...base, '-march=native', '-mprefer-vector-width=512', ...link],
   [...base, '-march=native', ...link],

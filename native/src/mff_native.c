@@ -1,14 +1,18 @@
 /*
  * mff native engine: N-API functions over the tfjs wasm heap. Every function takes the heap as a Float32Array
  * (or Int32Array) view of the whole wasm memory and element offsets into it; nothing is allocated or retained.
- * GEMM is OpenBLAS cblas_sgemm (its own threads); the memory-bound loops are single-threaded C (threads there fought
- * with OpenBLAS's spinning workers and were slower on 2 cores).
+ * GEMM is OpenBLAS cblas_sgemm (its own threads). The big fused loops (GELU and its gradient, LayerNorm and its
+ * gradient, AdamW) are split in two over a 1-worker pthread pool (par_for) when OpenBLAS runs on >= 2 threads (outputs
+ * must not alias other inputs than their own element, e.g. layerNormGrad dx != dy); the split
+ * is over independent rows/elements, so results are bitwise identical to the serial loop. (OpenMP fought with
+ * OpenBLAS's spinning workers and was slower on 2 cores.)
  */
 #include <node_api.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
+#include <pthread.h>
 
 #define MFF_NATIVE_API 8
 
@@ -17,6 +21,51 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
                  const float *b, int ldb, float beta, float *c, int ldc);
 void openblas_set_num_threads(int n);
 int openblas_get_num_threads(void);
+
+/* A 1-worker pool for the big memory-bound loops: par_for(fn, ctx, n, cost) runs fn(ctx, 0, mid) on the calling thread
+ * and fn(ctx, mid, n) on the worker, only when OpenBLAS runs on >= 2 threads and n * cost >= PAR_MIN. Loops are split over
+ * independent rows/elements only (never inside a reduction), so results are bitwise identical to the serial loop.
+ * The worker sleeps on a condition variable between jobs (no spinning that would fight OpenBLAS's workers). */
+#define PAR_MIN 65536
+typedef void (*par_fn)(void *ctx, int64_t lo, int64_t hi);
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
+static par_fn pool_fn; static void *pool_ctx; static int64_t pool_lo, pool_hi;
+static unsigned pool_gen, pool_fin; static int pool_state; /* 0 not started, 1 running, -1 failed */
+static void *pool_main(void *arg) {
+  (void)arg; unsigned seen = 0;
+  pthread_mutex_lock(&pool_mu);
+  for (;;) {
+    while (pool_gen == seen) pthread_cond_wait(&pool_go, &pool_mu);
+    seen = pool_gen;
+    par_fn fn = pool_fn; void *ctx = pool_ctx; int64_t lo = pool_lo, hi = pool_hi;
+    pthread_mutex_unlock(&pool_mu);
+    fn(ctx, lo, hi);
+    pthread_mutex_lock(&pool_mu);
+    pool_fin = seen;
+    pthread_cond_signal(&pool_done);
+  }
+  return NULL;
+}
+static int par_wanted(int64_t n, int64_t cost) { return n >= 2 && n * cost >= PAR_MIN && pool_state >= 0 && openblas_get_num_threads() >= 2; }
+static void par_for(par_fn fn, void *ctx, int64_t n, int64_t cost) {
+  if (!par_wanted(n, cost)) { fn(ctx, 0, n); return; }
+  if (pool_state == 0) {
+    pthread_t th; pthread_attr_t at; pthread_attr_init(&at); pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pool_state = pthread_create(&th, &at, pool_main, NULL) == 0 ? 1 : -1;
+    pthread_attr_destroy(&at);
+  }
+  if (pool_state != 1) { fn(ctx, 0, n); return; }
+  int64_t mid = n / 2;
+  pthread_mutex_lock(&pool_mu);
+  pool_fn = fn; pool_ctx = ctx; pool_lo = mid; pool_hi = n; pool_gen++;
+  pthread_cond_signal(&pool_go);
+  pthread_mutex_unlock(&pool_mu);
+  fn(ctx, 0, mid);
+  pthread_mutex_lock(&pool_mu);
+  while (pool_fin != pool_gen) pthread_cond_wait(&pool_done, &pool_mu);
+  pthread_mutex_unlock(&pool_mu);
+}
 
 /* Cephes-style expf: |rel err| < 2e-7 on [-87, 88]; branch-free so loops vectorise. Edge cases: inf, -inf, NaN. */
 static inline float fexp(float x) {
@@ -222,6 +271,20 @@ static napi_value reduce_sum(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+struct gelu_ctx { int mode; const float *x, *dy; float *o; };
+static void gelu_range(void *p, int64_t lo, int64_t hi) {
+  const struct gelu_ctx *c = p; const float *x = c->x, *dy = c->dy; float *o = c->o;
+  if (c->mode == 0) {
+    for (int64_t i = lo; i < hi; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
+  } else {
+    for (int64_t i = lo; i < hi; i++) {
+      float v = x[i];
+      float cdf = 0.5f * (1.0f + ferf(v * 0.70710678118654752f));
+      float pdf = 0.39894228040143268f * fexp(-0.5f * v * v);
+      o[i] = dy[i] * (cdf + v * pdf);
+    }
+  }
+}
 /* gelu(heap, mode, xOff, dyOff, outOff, n): mode 0 forward y = 0.5 x (1 + erf(x / sqrt2));
  * mode 1 backward dx = dy (0.5 (1 + erf(x / sqrt2)) + x exp(-x^2 / 2) / sqrt(2 pi)). */
 static napi_value gelu(napi_env env, napi_callback_info info) {
@@ -233,19 +296,24 @@ static napi_value gelu(napi_env env, napi_callback_info info) {
   const float *x = heap + (uint32_t)get_i64(env, a[2]), *dy = heap + (uint32_t)get_i64(env, a[3]);
   float *o = heap + (uint32_t)get_i64(env, a[4]);
   int64_t n = get_i64(env, a[5]);
-  if (mode == 0) {
-    for (int64_t i = 0; i < n; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
-  } else {
-    for (int64_t i = 0; i < n; i++) {
-      float v = x[i];
-      float cdf = 0.5f * (1.0f + ferf(v * 0.70710678118654752f));
-      float pdf = 0.39894228040143268f * fexp(-0.5f * v * v);
-      o[i] = dy[i] * (cdf + v * pdf);
-    }
-  }
+  struct gelu_ctx c = { mode, x, dy, o };
+  par_for(gelu_range, &c, n, 1);
   return NULL;
 }
 
+struct ln_ctx { const float *x, *w, *b; float *y; int64_t D; double eps; };
+static void ln_range(void *p, int64_t lo, int64_t hi) {
+  const struct ln_ctx *c = p; const float *x = c->x, *w = c->w, *b = c->b; float *y = c->y; int64_t D = c->D; double eps = c->eps;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = x + r * D; float *yr = y + r * D;
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < D; j++) s += xr[j];
+    double mean = s / D;
+    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
+    for (int64_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * rstd * w[j] + b[j];
+  }
+}
 /* layerNorm(heap, xOff, wOff, bOff, yOff, rows, D, eps): y = (x - mean) / sqrt(var_biased + eps) * w + b */
 static napi_value layer_norm(napi_env env, napi_callback_info info) {
   size_t argc = 8; napi_value a[8];
@@ -256,18 +324,42 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   float *y = heap + (uint32_t)get_i64(env, a[4]);
   int64_t rows = get_i64(env, a[5]), D = get_i64(env, a[6]);
   double eps = 0; napi_get_value_double(env, a[7], &eps);
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * D; float *yr = y + r * D;
+  struct ln_ctx c = { x, w, b, y, D, eps };
+  par_for(ln_range, &c, rows, D);
+  return NULL;
+}
+
+struct lng_ctx { const float *x, *w, *dy; float *dx, *dw, *db, *buf; int64_t D, split; double eps; };
+static void lng_range(void *p, int64_t lo, int64_t hi) {
+  const struct lng_ctx *c = p;
+  const float *x = c->x, *w = c->w, *dy = c->dy; float *dx = c->dx, *dw = c->dw, *db = c->db;
+  const int64_t D = c->D, split = c->split; const double eps = c->eps;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = x + r * D, *gr = dy + r * D; float *dxr = dx + r * D;
     double s = 0, s2 = 0;
     for (int64_t j = 0; j < D; j++) s += xr[j];
     double mean = s / D;
     for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
     float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
-    for (int64_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * rstd * w[j] + b[j];
+    double sg = 0, sgx = 0;
+    if (r < split) {
+      for (int64_t j = 0; j < D; j++) {
+        float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
+        sg += g; sgx += g * xh;
+        dw[j] += gr[j] * xh; db[j] += gr[j];
+      }
+    } else {
+      float *br = c->buf + (r - split) * D;
+      for (int64_t j = 0; j < D; j++) {
+        float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
+        sg += g; sgx += g * xh;
+        br[j] = gr[j] * xh;
+      }
+    }
+    float mg = (float)(sg / D), mgx = (float)(sgx / D);
+    for (int64_t j = 0; j < D; j++) { float xh = (xr[j] - m) * rstd; dxr[j] = rstd * (gr[j] * w[j] - mg - xh * mgx); }
   }
-  return NULL;
 }
-
 /* layerNormGrad(heap, xOff, wOff, dyOff, dxOff, dwOff, dbOff, rows, D, eps) */
 static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   size_t argc = 10; napi_value a[10];
@@ -279,21 +371,18 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   int64_t rows = get_i64(env, a[7]), D = get_i64(env, a[8]);
   double eps = 0; napi_get_value_double(env, a[9], &eps);
   for (int64_t j = 0; j < D; j++) { dw[j] = 0.f; db[j] = 0.f; }
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * D, *gr = dy + r * D; float *dxr = dx + r * D;
-    double s = 0, s2 = 0;
-    for (int64_t j = 0; j < D; j++) s += xr[j];
-    double mean = s / D;
-    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
-    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
-    double sg = 0, sgx = 0;
-    for (int64_t j = 0; j < D; j++) {
-      float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
-      sg += g; sgx += g * xh;
-      dw[j] += gr[j] * xh; db[j] += gr[j];
+  /* rows [split, rows) (the worker's half) leave their dw terms gr*xh in buf; they are added afterwards in row order,
+   * so dw/db are summed exactly as in the serial loop. */
+  int64_t split = rows; float *buf = NULL;
+  if (par_wanted(rows, 5 * D) && (buf = malloc(sizeof(float) * (size_t)(rows - rows / 2) * (size_t)D))) split = rows / 2;
+  struct lng_ctx c = { x, w, dy, dx, dw, db, buf, D, split, eps };
+  if (buf) par_for(lng_range, &c, rows, 5 * D); else lng_range(&c, 0, rows);
+  if (buf) {
+    for (int64_t r = split; r < rows; r++) {
+      const float *br = buf + (r - split) * D, *gr = dy + r * D;
+      for (int64_t j = 0; j < D; j++) { dw[j] += br[j]; db[j] += gr[j]; }
     }
-    float mg = (float)(sg / D), mgx = (float)(sgx / D);
-    for (int64_t j = 0; j < D; j++) { float xh = (xr[j] - m) * rstd; dxr[j] = rstd * (gr[j] * w[j] - mg - xh * mgx); }
+    free(buf);
   }
   return NULL;
 }
@@ -431,6 +520,22 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+struct adamw_ctx { const float *P, *M, *V, *G; float *PO, *MO, *VO; float decay, c1, b2, c2, bc2, eps, ss; int hasDecay; };
+static void adamw_range(void *p, int64_t lo, int64_t hi) {
+  const struct adamw_ctx *k = p;
+  const float *P = k->P, *M = k->M, *V = k->V, *G = k->G; float *PO = k->PO, *MO = k->MO, *VO = k->VO;
+  const float decay = k->decay, c1 = k->c1, b2 = k->b2, c2 = k->c2, bc2 = k->bc2, eps = k->eps, ss = k->ss;
+  const int hasDecay = k->hasDecay;
+  for (int64_t i = lo; i < hi; i++) {
+    float p = hasDecay ? P[i] * decay : P[i];
+    float g = G[i], m = M[i], v = V[i];
+    float m1 = m + (g - m) * c1;
+    float v1 = v * b2 + (g * g) * c2;
+    float denom = sqrtf(v1) / bc2 + eps;
+    MO[i] = m1; VO[i] = v1;
+    PO[i] = p - (m1 / denom) * ss;
+  }
+}
 /* adamw(heap, offs:Int32Array[8] = p m v g pOut mOut vOut n, c:Float32Array[8] = decay c1 b2 c2 bc2 eps stepSize hasDecay)
  * The op order of src/engine/optim.ts (tfjs float32 ops, no FMA contraction in ISO C mode), so results match it bitwise:
  * p' = p*decay; m1 = m + (g - m)*c1; v1 = v*b2 + (g*g)*c2; out = p' - (m1 / (sqrt(v1)/bc2 + eps)) * stepSize */
@@ -445,17 +550,8 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   const float *P = heap + (uint32_t)o[0], *M = heap + (uint32_t)o[1], *V = heap + (uint32_t)o[2], *G = heap + (uint32_t)o[3];
   float *PO = heap + (uint32_t)o[4], *MO = heap + (uint32_t)o[5], *VO = heap + (uint32_t)o[6];
   int64_t n = o[7];
-  float decay = c[0], c1 = c[1], b2 = c[2], c2 = c[3], bc2 = c[4], eps = c[5], ss = c[6];
-  int hasDecay = c[7] != 0.0f;
-  for (int64_t i = 0; i < n; i++) {
-    float p = hasDecay ? P[i] * decay : P[i];
-    float g = G[i], m = M[i], v = V[i];
-    float m1 = m + (g - m) * c1;
-    float v1 = v * b2 + (g * g) * c2;
-    float denom = sqrtf(v1) / bc2 + eps;
-    MO[i] = m1; VO[i] = v1;
-    PO[i] = p - (m1 / denom) * ss;
-  }
+  struct adamw_ctx ac = { P, M, V, G, PO, MO, VO, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7] != 0.0f };
+  par_for(adamw_range, &ac, n, 2);
   return NULL;
 }
 

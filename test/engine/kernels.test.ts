@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { linear } from '../../src/nn/layers.js';
-import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, linearFused, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, linearFused, loadNative, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
 
 let seed = 12345;
 function rand(): number {
@@ -696,5 +696,38 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     expect(linearFused(x, w, bad)).toBeNull();
     expect(linearFused(w, w, null)).toBeNull();
     tf.dispose([x, w, b, x3, bad]);
+  });
+});
+
+describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', () => {
+  test('GELU (+grad), LayerNorm (+grad), AdamW: bitwise equal with 1 and 2 OpenBLAS threads', () => {
+    const nat = loadNative()!;
+    const before = nat.threads();
+    const N = 1 << 22;
+    const heap0 = randn(N, 2);
+    for (let i = 200000; i < 300000; i++) heap0[i] = Math.abs(heap0[i]); // AdamW v >= 0
+    const run = (t: number): Float32Array => {
+      nat.threads(t);
+      const h = heap0.slice();
+      const n = 300001;
+      const rows = 777;
+      const D = 384;
+      nat.gelu(h, 0, 0, 400000, 1000000, n);
+      nat.gelu(h, 1, 0, 400000, 1400000, n);
+      nat.layerNorm(h, 0, 500000, 501000, 1000000, rows, D, 1e-6);
+      nat.layerNormGrad(h, 0, 500000, 400000, 1300000, 1700000, 1701000, rows, D, 1e-6);
+      nat.adamw(h, new Int32Array([0, 100000, 200000, 300000, 1800000, 1900000, 2000000, 99999]), new Float32Array([0.99, 0.1, 0.999, 0.001, 0.9, 1e-8, 0.001, 1]));
+      return h;
+    };
+    try {
+      const a = run(1);
+      const b = run(2);
+      let diff = 0;
+      for (let i = 0; i < N; i++) if (!Object.is(a[i], b[i])) diff++;
+      expect(diff).toBe(0);
+      expect(a).not.toEqual(heap0);
+    } finally {
+      nat.threads(before);
+    }
   });
 });
