@@ -2,10 +2,10 @@
  * mff native engine: N-API functions over the tfjs wasm heap. Every function takes the heap as a Float32Array
  * (or Int32Array) view of the whole wasm memory and element offsets into it; nothing is allocated or retained.
  * GEMM is OpenBLAS cblas_sgemm (its own threads). The big fused loops (GELU and its gradient, LayerNorm and its
- * gradient, AdamW) are split in two over a 1-worker pthread pool (par_for) when OpenBLAS runs on >= 2 threads (outputs
- * must not alias other inputs than their own element, e.g. layerNormGrad dx != dy); the split
- * is over independent rows/elements, so results are bitwise identical to the serial loop. (OpenMP fought with
- * OpenBLAS's spinning workers and was slower on 2 cores.)
+ * gradient, AdamW, the attention softmax rows) are split in two over a 1-worker pthread pool
+ * (par_for) when OpenBLAS runs on >= 2 threads; outputs must not alias inputs other than element-wise (e.g. the
+ * layerNormGrad dx != dy). The split is over independent rows/elements, so results are bitwise identical to the serial
+ * loop. (OpenMP fought with OpenBLAS's spinning workers and was slower on 2 cores.)
  */
 #include <node_api.h>
 #include <math.h>
@@ -555,6 +555,17 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+struct asm_ctx { float *probs; int N; };
+static void attn_softmax_range(void *p, int64_t lo, int64_t hi) {
+  const struct asm_ctx *c = p; const int N = c->N;
+  for (int64_t i = lo; i < hi; i++) {
+    float *r = c->probs + (size_t)i * N, m = -INFINITY, s = 0.f;
+    for (int j = 0; j < N; j++) m = r[j] > m ? r[j] : m;
+    for (int j = 0; j < N; j++) { r[j] = fexp(r[j] - m); s += r[j]; }
+    float inv = 1.f / s;
+    for (int j = 0; j < N; j++) r[j] *= inv;
+  }
+}
 /* attention(heap, mode, offs:Int32Array, dims:Int32Array[4] = B N H hd, scale)
  * qkv [B, N, 3D] with [q | k | v] thirds, heads contiguous inside each (D = H*hd).
  * mode 0, offs = qkv out probs: probs[b,h] = softmax(scale q k^T) [N, N]; out[b, :, h*hd..] = probs v  (out [B, N, D])
@@ -574,18 +585,18 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   const float *qkv = heap + (uint32_t)o[0];
   if (mode == 0) {
     float *out = heap + (uint32_t)o[1], *probs = heap + (uint32_t)o[2];
+    /* logits of every (batch, head) first, then all softmax rows (split over the pool), then P V */
     for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
-      const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+      const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D;
       float *P = probs + ((size_t)b * H + h) * N * N;
       if (hasBias) memcpy(P, heap + (uint32_t)o[3] + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
       cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, scale, q, ld, k, ld, hasBias ? 1.0f : 0.0f, P, N);
-      for (int i = 0; i < N; i++) {
-        float *r = P + (size_t)i * N, m = -INFINITY, s = 0.f;
-        for (int j = 0; j < N; j++) m = r[j] > m ? r[j] : m;
-        for (int j = 0; j < N; j++) { r[j] = fexp(r[j] - m); s += r[j]; }
-        float inv = 1.f / s;
-        for (int j = 0; j < N; j++) r[j] *= inv;
-      }
+    }
+    struct asm_ctx sc = { probs, N };
+    par_for(attn_softmax_range, &sc, (int64_t)B * H * N, 4 * (int64_t)N);
+    for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
+      const float *v = qkv + (size_t)b * N * ld + h * hd + 2 * D;
+      float *P = probs + ((size_t)b * H + h) * N * N;
       cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, 1.0f, P, N, v, ld, 0.0f, out + (size_t)b * N * D + h * hd, D);
     }
     return NULL;

@@ -700,7 +700,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
 });
 
 describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', () => {
-  test('GELU (+grad), LayerNorm (+grad), AdamW: bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention softmax: bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
     const N = 1 << 22;
@@ -717,6 +717,13 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.layerNorm(h, 0, 500000, 501000, 1000000, rows, D, 1e-6);
       nat.layerNormGrad(h, 0, 500000, 400000, 1300000, 1700000, 1701000, rows, D, 1e-6);
       nat.adamw(h, new Int32Array([0, 100000, 200000, 300000, 1800000, 1900000, 2000000, 99999]), new Float32Array([0.99, 0.1, 0.999, 0.001, 0.9, 1e-8, 0.001, 1]));
+      // broadcasting binary ops, split over rows
+      nat.binary(h, 0, 0, 100000, 2100000, Int32Array.of(7, 300, 129), Int32Array.of(300 * 129, 129, 1), Int32Array.of(0, 1, 0));
+      nat.binary(h, 2, 0, 500000, 2500000, Int32Array.of(2000, 129), Int32Array.of(129, 1), Int32Array.of(0, 1));
+      nat.binary(h, 3, 0, 500000, 2900000, Int32Array.of(300001), Int32Array.of(1), Int32Array.of(1));
+      // attention forward (softmax rows split), without and with a relative position bias
+      nat.attention(h, 0, Int32Array.of(0, 3300000, 3400000), Int32Array.of(4, 65, 3, 16), 0.25);
+      nat.attention(h, 0, Int32Array.of(0, 3500000, 3600000, 700000), Int32Array.of(4, 65, 3, 16, 1), 0.25);
       return h;
     };
     try {
