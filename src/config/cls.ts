@@ -6,6 +6,7 @@
 import type { ClsModelConfig } from '../models/classifier.js';
 import { applyOverrides, importConfig, validate, type Schema } from './load.js';
 import { findConfigFile, resolveDataRoot } from './resolve.js';
+import type { EpochRunConfig } from './run.js';
 
 export { resolveDataRoot };
 
@@ -43,7 +44,7 @@ export interface ClsOptimConfig {
   layerDecayRate: number;
 }
 
-export interface ClsConfig {
+export interface ClsConfig extends EpochRunConfig {
   task: 'cls';
   /** numClasses 0 = the number of class folders in the training split. */
   model: ClsModelConfig;
@@ -56,18 +57,8 @@ export interface ClsConfig {
   labelSmooth: number;
   optim: ClsOptimConfig;
   schedule: { epochs: number; warmupEpochs: number; warmupStartFactor: number; etaMin: number };
-  batchSize: number;
-  accumSteps: number;
-  seed: number;
-  workDir: string;
-  checkpointName: string;
-  logInterval: number;
-  /** Optimizer steps between resume-state saves. */
-  checkpointInterval: number;
   /** Epochs between validations (the last epoch is always validated); 0 = only at the end. */
   evalInterval: number;
-  /** Stop after this many optimizer steps (0 = full schedule). */
-  maxIters: number;
 }
 
 const SIZE_PAIR = { $array: 'number', $len: 2 } as const;

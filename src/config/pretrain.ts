@@ -4,6 +4,8 @@
  */
 import type { PretrainModelConfig } from '../models/mae.js';
 import type { PretrainPipeline } from '../data/transforms.js';
+import { defineConfig, type EpochRunConfig } from './run.js';
+import { validate, type Schema } from './load.js';
 
 export interface PretrainDataConfig {
   /** ImageNet layout root (`<root>/<split>/<class>/*`). Relative paths resolve against the current directory. */
@@ -38,33 +40,16 @@ export interface PretrainScheduleConfig {
   etaMin: number;
 }
 
-export interface PretrainConfig {
+export interface PretrainConfig extends EpochRunConfig {
   task: 'pretrain';
   model: PretrainModelConfig;
   data: PretrainDataConfig;
   optim: PretrainOptimConfig;
   schedule: PretrainScheduleConfig;
-  /** Images per forward/backward pass (per "GPU" batch × GPUs in mmpretrain terms). */
-  batchSize: number;
-  /** Gradient accumulation: optimizer steps every accumSteps batches (effective batch = batchSize × accumSteps). */
-  accumSteps: number;
-  seed: number;
-  workDir: string;
-  /** File name of the final checkpoint inside workDir. */
-  checkpointName: string;
-  /** Optimizer steps between metric lines. */
-  logInterval: number;
-  /** Optimizer steps between resume-state saves. */
-  checkpointInterval: number;
-  /** Stop after this many optimizer steps (0 = full schedule); the schedule still spans all epochs. */
-  maxIters: number;
 }
 
-export function defineConfig<T>(cfg: T): T {
-  return cfg;
-}
+export { defineConfig };
 
-import { validate, type Schema } from './load.js';
 
 const PIPELINE: Schema = {
   $union: 'kind',

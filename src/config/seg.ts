@@ -83,9 +83,7 @@ export interface SegConfig {
   checkpointInterval: number;
 }
 
-export function defineConfig<T>(cfg: T): T {
-  return cfg;
-}
+export { defineConfig } from './run.js';
 
 /** `npx mff seg-train` with no --config: a small UperNet on the bundled scenes, minutes on 2 CPU cores. */
 export const DEFAULT_SEG_CONFIG = 'configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.ts';
