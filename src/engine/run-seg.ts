@@ -14,7 +14,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend.js';
 import { finishSegConfig, loadSegConfig, type SegConfig } from '../config/seg.js';
-import { buildSegmentor, segEncodeDecode, segTrainGrads, type SegModel } from '../models/seg/segmentor.js';
+import { buildSegmentor, segPredictor, segTrainGrads, type SegModel } from '../models/seg/segmentor.js';
 import { loadBackboneFromPretrain } from '../models/seg/pretrained.js';
 import { applyBnUpdates, disposeBnUpdates } from '../nn/conv.js';
 import { inferSegmentation } from '../eval/slide.js';
@@ -169,38 +169,43 @@ async function evaluate(target: SegEvalTarget, opts: SegEvalOptions, log: Log): 
   const test = cfg.testCfg;
   const acc = new IoUAccumulator(meta.classes.length, cfg.model.ignoreIndex);
   const imgDir = join(root, 'images', cfg.data.valSplit);
-  const encodeDecode = (x: tf.Tensor4D) => segEncodeDecode(model, x);
+  const predictor = segPredictor(model); // weight-only work (folded BN, relative biases) once per pass
+  const encodeDecode = predictor.encodeDecode;
   const t0 = performance.now();
   let modelMs = 0;
   let n = 0;
   const progress = new Progress({ total: dataset.samples.length, every: 10, label: 'seg-eval', ...(opts.quiet ? { stream: SILENT } : {}) });
-  for await (const s of loader.evalSamples()) {
-    if (test.mode === 'whole' && (s.height !== S || s.width !== S)) {
-      throw new Error(`${s.file}: resized to ${s.width}x${s.height} by testScale [${cfg.data.testScale}], but whole inference needs exactly ${S}x${S}; use testCfg mode 'slide'`);
-    }
-    if (test.mode === 'slide' && (s.height < S || s.width < S)) {
-      throw new Error(`${s.file}: resized to ${s.width}x${s.height}, smaller than the ${S}x${S} slide crop (mmseg does not pad in slide mode)`);
-    }
-    const m0 = performance.now();
-    const img = tf.tensor4d(s.image, [1, s.height, s.width, 3]);
-    const res = inferSegmentation(encodeDecode, img, [s.origHeight, s.origWidth], test);
-    tf.dispose([img, res.segLogits, res.logits]);
-    modelMs += performance.now() - m0;
-    acc.add(res.pred, s.label);
-    n++;
-    if (opts.outDir || opts.showDir) {
-      const rel = relative(imgDir, s.file).replace(/\.[^./\\]+$/, '.png');
-      const pred = Uint8Array.from(res.pred);
-      if (opts.outDir) {
-        const stored = meta.reduceZeroLabel ? pred.map((v) => v + 1) : pred;
-        await writeLabelPng(join(opts.outDir, rel), stored, s.origWidth, s.origHeight);
+  try {
+    for await (const s of loader.evalSamples()) {
+      if (test.mode === 'whole' && (s.height !== S || s.width !== S)) {
+        throw new Error(`${s.file}: resized to ${s.width}x${s.height} by testScale [${cfg.data.testScale}], but whole inference needs exactly ${S}x${S}; use testCfg mode 'slide'`);
       }
-      if (opts.showDir) {
-        const image = await decodeImage(s.file);
-        await writeOverlayPng(join(opts.showDir, rel), image, { data: pred, width: s.origWidth, height: s.origHeight }, meta.palette, { ignoreIndex: cfg.model.ignoreIndex });
+      if (test.mode === 'slide' && (s.height < S || s.width < S)) {
+        throw new Error(`${s.file}: resized to ${s.width}x${s.height}, smaller than the ${S}x${S} slide crop (mmseg does not pad in slide mode)`);
       }
+      const m0 = performance.now();
+      const img = tf.tensor4d(s.image, [1, s.height, s.width, 3]);
+      const res = inferSegmentation(encodeDecode, img, [s.origHeight, s.origWidth], test);
+      tf.dispose([img, res.segLogits, res.logits]);
+      modelMs += performance.now() - m0;
+      acc.add(res.pred, s.label);
+      n++;
+      if (opts.outDir || opts.showDir) {
+        const rel = relative(imgDir, s.file).replace(/\.[^./\\]+$/, '.png');
+        const pred = Uint8Array.from(res.pred);
+        if (opts.outDir) {
+          const stored = meta.reduceZeroLabel ? pred.map((v) => v + 1) : pred;
+          await writeLabelPng(join(opts.outDir, rel), stored, s.origWidth, s.origHeight);
+        }
+        if (opts.showDir) {
+          const image = await decodeImage(s.file);
+          await writeOverlayPng(join(opts.showDir, rel), image, { data: pred, width: s.origWidth, height: s.origHeight }, meta.palette, { ignoreIndex: cfg.model.ignoreIndex });
+        }
+      }
+      progress.update(n);
     }
-    progress.update(n);
+  } finally {
+    predictor.dispose();
   }
   progress.done();
   const result = acc.compute(opts.metrics ?? cfg.evalMetrics);

@@ -20,8 +20,15 @@ export interface Conv2dOpts {
 
 /** nn.Conv2d: x [B, H, W, Cin] -> [B, H', W', Cout]; adds `${name}.bias` when the model has one. */
 export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, o: Conv2dOpts = {}): tf.Tensor4D {
-  const { stride = 1, padding = 0, dilation = 1 } = o;
   const w = p.get(`${name}.weight`) as tf.Variable<tf.Rank.R4>; // [kh, kw, Cin, Cout]
+  let y = conv2dWith(x, w, name, o);
+  if (p.has(`${name}.bias`)) y = tf.add(y, p.get(`${name}.bias`));
+  return y;
+}
+
+/** The convolution itself with filter `w` [kh, kw, Cin, Cout] (no bias); `name` is for errors. */
+function conv2dWith(x: tf.Tensor4D, w: tf.Tensor4D, name: string, o: Conv2dOpts): tf.Tensor4D {
+  const { stride = 1, padding = 0, dilation = 1 } = o;
   const [kh, kw, cin, cout] = w.shape;
   if (x.shape[3] !== cin) throw new Error(`conv '${name}': input has ${x.shape[3]} channels, the filter expects ${cin}`);
   let y: tf.Tensor4D;
@@ -33,7 +40,6 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, o: Conv2dOpt
   } else {
     y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
   }
-  if (p.has(`${name}.bias`)) y = tf.add(y, p.get(`${name}.bias`));
   return y;
 }
 
@@ -64,10 +70,45 @@ export interface BnCtx {
   updates: Map<string, tf.Tensor>;
   eps?: number;
   momentum?: number;
+  /**
+   * Eval only: tensors derived from the weights alone (BN scale/shift, BN folded into the conv filter, relative
+   * position biases), built on first use and reused while the weights stay fixed. See EvalCache.
+   */
+  cache?: EvalCache;
 }
 
-export function bnCtx(training: boolean, o: { eps?: number; momentum?: number } = {}): BnCtx {
+export function bnCtx(training: boolean, o: { eps?: number; momentum?: number; cache?: EvalCache } = {}): BnCtx {
+  if (training && o.cache) throw new Error('bnCtx: an eval cache cannot be used in train mode (the weights change)');
   return { training, updates: new Map(), ...o };
+}
+
+/**
+ * Weight-only constants of an inference session, by name. Valid only while no weight changes: create one per
+ * evaluation pass and dispose it at the end (the owner of the Map disposes; entries are tf.keep'd).
+ */
+export type EvalCache = Map<string, tf.Tensor>;
+
+/** `make()` once per cache (kept across tidy scopes), or every call when there is no cache. */
+export function evalConst<T extends tf.Tensor>(cache: EvalCache | undefined, key: string, make: () => T): T {
+  if (!cache) return make();
+  let t = cache.get(key) as T | undefined;
+  if (!t) {
+    t = tf.keep(tf.tidy(make));
+    cache.set(key, t);
+  }
+  return t;
+}
+
+export function disposeEvalCache(cache: EvalCache): void {
+  for (const t of cache.values()) t.dispose();
+  cache.clear();
+}
+
+/** Eval BN as one affine map: scale = w / sqrt(rv + eps), shift = b − rm · scale, both [C]. */
+function bnAffine(p: ParamStore, name: string, eps: number): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
+  const scale = tf.mul(p.get(`${name}.weight`), tf.rsqrt(tf.add(p.get(`${name}.running_var`), eps))) as tf.Tensor1D;
+  const shift = tf.sub(p.get(`${name}.bias`), tf.mul(p.get(`${name}.running_mean`), scale)) as tf.Tensor1D;
+  return { scale, shift };
 }
 
 /**
@@ -82,6 +123,12 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCt
   const rm = p.get(`${name}.running_mean`);
   const rv = p.get(`${name}.running_var`);
   if (!ctx.training) {
+    if (ctx.cache) {
+      // x · scale + shift (two passes over x instead of three; the affine map is computed once per session)
+      const scale = evalConst(ctx.cache, `${name}#scale`, () => bnAffine(p, name, eps).scale);
+      const shift = evalConst(ctx.cache, `${name}#shift`, () => bnAffine(p, name, eps).shift);
+      return tf.add(tf.mul(x, scale), shift);
+    }
     const scale = tf.mul(w, tf.rsqrt(tf.add(rv, eps))); // [C]
     return tf.add(tf.mul(tf.sub(x, rm), scale), b);
   }
@@ -126,6 +173,17 @@ export interface ConvModuleOpts extends Conv2dOpts {
 
 /** mmcv ConvModule with norm: `${name}.conv` (bias='auto' -> no bias) -> `${name}.bn` -> ReLU. */
 export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx, o: ConvModuleOpts = {}): tf.Tensor4D {
+  if (!ctx.training && ctx.cache && !p.has(`${name}.conv.bias`)) {
+    // Eval with a session cache: BN folded into the filter, conv(x, w · scale) + shift — no passes over the
+    // activations for the normalisation itself.
+    const eps = ctx.eps ?? 1e-5;
+    const w = evalConst(ctx.cache, `${name}#folded_weight`, () =>
+      tf.mul(p.get(`${name}.conv.weight`), bnAffine(p, `${name}.bn`, eps).scale) as tf.Tensor4D, // [kh, kw, Cin, Cout] · [Cout]
+    );
+    const shift = evalConst(ctx.cache, `${name}#folded_shift`, () => bnAffine(p, `${name}.bn`, eps).shift);
+    const y = tf.add(conv2dWith(x, w, `${name}.conv`, o), shift) as tf.Tensor4D;
+    return o.act === false ? y : tf.relu(y);
+  }
   const y = batchNorm(p, `${name}.bn`, conv2d(p, `${name}.conv`, x, o), ctx);
   return o.act === false ? y : tf.relu(y);
 }

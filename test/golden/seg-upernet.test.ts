@@ -6,7 +6,7 @@ import { loadCheckpoint } from '../../src/engine/checkpoint.js';
 import { Rng } from '../../src/engine/rng.js';
 import { applyBnUpdates, bnCtx } from '../../src/nn/conv.js';
 import { segConfigFromFixture } from '../models/seg-fixture.js';
-import { buildSegmentor, segDecodeHeadOut, segEncodeDecode, segFeatures, segTrainGrads } from '../../src/models/seg/segmentor.js';
+import { buildSegmentor, segDecodeHeadOut, segEncodeDecode, segFeatures, segPredictor, segTrainGrads } from '../../src/models/seg/segmentor.js';
 import { maeBackbone, relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
 import { inferSegmentation, slideWindows } from '../../src/eval/slide.js';
 import { f32, goldenPath, i32, loadFixture, nchwToNhwc, relErr, type JsonTensor } from '../helpers/golden.js';
@@ -105,6 +105,28 @@ describe('seg-upernet', () => {
     const fl = E.slide_final_logits as JsonTensor;
     expect(relErr(fin, nhwcValues({ ...fl, shape: [1, ...fl.shape] }))).toBeLessThan(1e-4);
     expect(Array.from(r.pred)).toEqual(Array.from(i32(E.slide_pred)));
+  });
+
+  test('inference session (folded BN, cached relative biases): same encode_decode and slide result; cache disposed', () => {
+    const before = tf.memory().numTensors;
+    const pred = segPredictor(model);
+    const img = nchwToNhwc(fx.inputs.img);
+    const ed1 = readAndDispose(pred.encodeDecode(img));
+    const afterFirst = tf.memory().numTensors;
+    const ed2 = readAndDispose(pred.encodeDecode(img)); // second call reuses the cache: no new kept tensors
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    img.dispose();
+    expect(relErr(ed1, nhwcValues(E.encode_decode))).toBeLessThan(1e-4);
+    expect(Array.from(ed2)).toEqual(Array.from(ed1));
+    const simg = nchwToNhwc(fx.inputs.slide_img);
+    const { crop_size, stride } = fx.config.test_cfg;
+    const r = inferSegmentation(pred.encodeDecode, simg, fx.inputs.slide_ori_shape, { mode: 'slide', crop: crop_size, stride });
+    simg.dispose();
+    expect(relErr(readAndDispose(r.segLogits), nhwcValues(E.slide_seg_logits))).toBeLessThan(1e-4);
+    readAndDispose(r.logits);
+    expect(Array.from(r.pred)).toEqual(Array.from(i32(E.slide_pred)));
+    pred.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   test('train step: losses, accuracies, gradients, BN running stats; no leaked tensors', () => {

@@ -11,6 +11,7 @@ import type { Rng } from '../../engine/rng.js';
 import { attention, ffn, layerNorm } from '../../nn/layers.js';
 import { normal } from '../../nn/init.js';
 import { patchEmbed } from '../vit.js';
+import { evalConst, type EvalCache } from '../../nn/conv.js';
 import type { SegBackboneConfig } from './config.js';
 
 /** (2·Wh − 1)(2·Ww − 1) + 3 table rows: the in-window offsets plus cls->token, token->cls, cls->cls. */
@@ -104,9 +105,9 @@ export function dropPathRates(rate: number, n: number): number[] {
 
 /**
  * imgs [B, S, S, C] (normalised, NHWC) -> one NHWC map [B, g, g, D] per out index. `rng` non-null switches on
- * drop path (train mode with stochastic layers).
+ * drop path (train mode with stochastic layers). `cache` (eval only) keeps the gathered relative position biases.
  */
-export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor4D, rng: Rng | null = null): tf.Tensor4D[] {
+export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor4D, rng: Rng | null = null, cache?: EvalCache): tf.Tensor4D[] {
   const [B, H, W] = imgs.shape;
   if (H !== c.imgSize || W !== c.imgSize) {
     throw new Error(`MAE backbone: input is ${H}x${W}, but pos_embed and the relative index are fixed to ${c.imgSize}x${c.imgSize}`);
@@ -120,7 +121,7 @@ export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor
   const outs: tf.Tensor4D[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const l = `backbone.layers.${i}`;
-    const bias = relativePositionBias(p, l);
+    const bias = evalConst(cache, `${l}.attn#bias`, () => relativePositionBias(p, l));
     const a = attention(p, `${l}.attn`, layerNorm(p, `${l}.ln1`, x, c.lnEps), { numHeads: c.numHeads, bias });
     x = tf.add(x, dropPath(tf.mul(p.get(`${l}.gamma_1`), a), dpr[i], rng));
     const f = ffn(p, `${l}.ffn`, layerNorm(p, `${l}.ln2`, x, c.lnEps));

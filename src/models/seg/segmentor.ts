@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../nn/params.js';
 import type { Rng } from '../../engine/rng.js';
-import { bnCtx, disposeBnUpdates, type BnCtx } from '../../nn/conv.js';
+import { bnCtx, disposeBnUpdates, disposeEvalCache, type BnCtx, type EvalCache } from '../../nn/conv.js';
 import { resizeBilinear } from '../../nn/resize.js';
 import { addMaeBackbone, maeBackbone } from './mae-backbone.js';
 import { addFeature2Pyramid, feature2Pyramid } from './feature2pyramid.js';
@@ -35,26 +35,36 @@ export function buildSegmentor(cfg: SegModelConfig, rng: Rng): SegModel {
   return { cfg, params: p };
 }
 
-function ctxFor(model: SegModel, training: boolean): BnCtx {
-  return bnCtx(training, { eps: model.cfg.bnEps, momentum: model.cfg.bnMomentum });
+function ctxFor(model: SegModel, training: boolean, cache?: EvalCache): BnCtx {
+  return bnCtx(training, { eps: model.cfg.bnEps, momentum: model.cfg.bnMomentum, ...(cache ? { cache } : {}) });
 }
 
 /** backbone + neck: imgs [B, S, S, C] -> pyramid levels. `rng` non-null enables drop path. */
 export function segFeatures(model: SegModel, imgs: tf.Tensor4D, ctx: BnCtx, rng: Rng | null = null): tf.Tensor4D[] {
-  return feature2Pyramid(model.params, model.cfg.neck, maeBackbone(model.params, model.cfg.backbone, imgs, rng), ctx);
+  return feature2Pyramid(model.params, model.cfg.neck, maeBackbone(model.params, model.cfg.backbone, imgs, rng, ctx.cache), ctx);
 }
 
-/** Eval-mode UPerHead logits [B, S/4', S/4', K] (level-0 resolution). */
-export function segDecodeHeadOut(model: SegModel, imgs: tf.Tensor4D): tf.Tensor4D {
+/** Eval-mode UPerHead logits [B, S/4', S/4', K] (level-0 resolution). `cache`: see segPredictor. */
+export function segDecodeHeadOut(model: SegModel, imgs: tf.Tensor4D, cache?: EvalCache): tf.Tensor4D {
   return tf.tidy(() => {
-    const ctx = ctxFor(model, false);
+    const ctx = ctxFor(model, false, cache);
     return uperHead(model.params, model.cfg.decodeHead, segFeatures(model, imgs, ctx), ctx);
   });
 }
 
 /** EncoderDecoder.encode_decode (eval, whole image): logits resized to the input size, [B, S, S, K]. */
-export function segEncodeDecode(model: SegModel, imgs: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => resizeBilinear(segDecodeHeadOut(model, imgs), [imgs.shape[1], imgs.shape[2]]));
+export function segEncodeDecode(model: SegModel, imgs: tf.Tensor4D, cache?: EvalCache): tf.Tensor4D {
+  return tf.tidy(() => resizeBilinear(segDecodeHeadOut(model, imgs, cache), [imgs.shape[1], imgs.shape[2]]));
+}
+
+/**
+ * An inference session over fixed weights: encode_decode with the weight-only work done once (BN folded into
+ * the ConvModule filters, BN scale/shift, the gathered relative position biases) instead of per image. Same
+ * numbers as segEncodeDecode up to float rounding. Call dispose() when done; the weights must not change between.
+ */
+export function segPredictor(model: SegModel): { encodeDecode: (imgs: tf.Tensor4D) => tf.Tensor4D; dispose: () => void } {
+  const cache: EvalCache = new Map();
+  return { encodeDecode: (imgs) => segEncodeDecode(model, imgs, cache), dispose: () => disposeEvalCache(cache) };
 }
 
 export interface SegTrainOpts {
