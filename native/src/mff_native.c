@@ -633,6 +633,12 @@ static napi_value attention(napi_env env, napi_callback_info info) {
  *   mode 0: offs [x, W, b, y]     y = x W (+ b: bias rows written first, then sgemm with beta = 1)
  *   mode 1: offs [dy, W, dx]      dx = dy W^T          (sgemm NoTrans/Trans)
  *   mode 2: offs [x, dy, dW, db]  dW = x^T dy         (sgemm Trans/NoTrans), db = column sums of dy (if hasBias) */
+struct colsum_ctx { const float *g; float *out; int64_t M, N; };
+static void colsum_range(void *p, int64_t lo, int64_t hi) {
+  const struct colsum_ctx *c = p;
+  for (int64_t j = lo; j < hi; j++) c->out[j] = 0.f;
+  for (int64_t r = 0; r < c->M; r++) { const float *g = c->g + r * c->N; for (int64_t j = lo; j < hi; j++) c->out[j] += g[j]; }
+}
 static napi_value linear(napi_env env, napi_callback_info info) {
   size_t argc = 4; napi_value a[4];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -657,9 +663,9 @@ static napi_value linear(napi_env env, napi_callback_info info) {
     const float *x = P(0), *dy = P(1); float *dw = P(2), *db = P(3);
     if (M > 0 && K > 0 && N > 0) cblas_sgemm(RowMajor, Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
     else memset(dw, 0, sizeof(float) * (size_t)K * N);
-    if (hasBias) {
-      for (int j = 0; j < N; j++) db[j] = 0.f;
-      for (int64_t r = 0; r < M; r++) { const float *g = dy + r * N; for (int j = 0; j < N; j++) db[j] += g[j]; }
+    if (hasBias) { /* column sums, the columns split over the pool (each column summed in row order: bitwise serial) */
+      struct colsum_ctx c = { dy, db, M, N };
+      par_for(colsum_range, &c, N, M);
     }
   }
 #undef P
