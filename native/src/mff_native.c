@@ -278,9 +278,14 @@ static void gelu_range(void *p, int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
   } else {
     for (int64_t i = lo; i < hi; i++) {
-      float v = x[i];
-      float cdf = 0.5f * (1.0f + ferf(v * 0.70710678118654752f));
-      float pdf = 0.39894228040143268f * fexp(-0.5f * v * v);
+      /* ferf(v / sqrt2) inlined so that its exp(-v^2 / 2) also gives the pdf (one exp per element, not two) */
+      float v = x[i], z = v * 0.70710678118654752f;
+      float sgn = z < 0.0f ? -1.0f : 1.0f, az = z < 0.0f ? -z : z;
+      float t = 1.0f / (1.0f + 0.3275911f * az);
+      float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+      float e = fexp(-az * az);
+      float cdf = 0.5f * (1.0f + sgn * (1.0f - poly * e));
+      float pdf = 0.39894228040143268f * e;
       o[i] = dy[i] * (cdf + v * pdf);
     }
   }
@@ -633,6 +638,11 @@ static napi_value attention(napi_env env, napi_callback_info info) {
  *   mode 0: offs [x, W, b, y]     y = x W (+ b: bias rows written first, then sgemm with beta = 1)
  *   mode 1: offs [dy, W, dx]      dx = dy W^T          (sgemm NoTrans/Trans)
  *   mode 2: offs [x, dy, dW, db]  dW = x^T dy         (sgemm Trans/NoTrans), db = column sums of dy (if hasBias) */
+struct rowfill_ctx { const float *row; float *out; int64_t N; };
+static void rowfill_range(void *p, int64_t lo, int64_t hi) {
+  const struct rowfill_ctx *c = p;
+  for (int64_t r = lo; r < hi; r++) memcpy(c->out + r * c->N, c->row, sizeof(float) * (size_t)c->N);
+}
 struct colsum_ctx { const float *g; float *out; int64_t M, N; };
 static void colsum_range(void *p, int64_t lo, int64_t hi) {
   const struct colsum_ctx *c = p;
@@ -651,7 +661,7 @@ static napi_value linear(napi_env env, napi_callback_info info) {
 #define P(i) (heap + (uint32_t)o[i])
   if (mode == 0) {
     const float *x = P(0), *w = P(1), *b = P(2); float *y = P(3);
-    if (hasBias) for (int64_t r = 0; r < M; r++) memcpy(y + r * N, b, sizeof(float) * (size_t)N);
+    if (hasBias) { struct rowfill_ctx c = { b, y, N }; par_for(rowfill_range, &c, M, N); } /* y rows = bias, then += x w */
     if (K > 0 && M > 0 && N > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, hasBias ? 1.0f : 0.0f, y, N);
     else if (!hasBias) memset(y, 0, sizeof(float) * (size_t)M * N);
   } else if (mode == 1) {
