@@ -2,9 +2,11 @@
  * Build datasets/fashion-mnist-mini from the Fashion-MNIST IDX files (Debian package dataset-fashion-mnist).
  *
  *   npx tsx datasets/fashion-mnist/prepare.ts [--src /usr/share/datasets/fashion-mnist] [--out datasets/fashion-mnist-mini]
+ *       [--train-per-class 100] [--val-per-class 20]
  *
  * Writes <out>/{train,val}/<class>/<index>.png (28x28 8-bit grayscale): the first 100 images of each class
- * from the training file and the first 20 of each class from the t10k file. <index> is the image's index
+ * from the training file and the first 20 of each class from the t10k file (`--train-per-class 6000
+ * --val-per-class 1000` exports the whole of Fashion-MNIST, 60k + 10k, e.g. for a longer pretraining). <index> is the image's index
  * in its IDX file, zero-padded so that name order is file order.
  */
 import { gunzipSync } from 'node:zlib';
@@ -66,8 +68,13 @@ async function main(): Promise<void> {
   const src = arg('--src', '/usr/share/datasets/fashion-mnist');
   const out = resolve(arg('--out', join(here, '..', 'fashion-mnist-mini')));
   for (const split of ['train', 'val']) rmSync(join(out, split), { recursive: true, force: true });
-  const nTrain = await writeSplit(src, 'train', 100, join(out, 'train'));
-  const nVal = await writeSplit(src, 't10k', 20, join(out, 'val'));
+  const count = (name: string, dflt: number) => {
+    const v = Number(arg(name, String(dflt)));
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got '${arg(name, '')}'`);
+    return v;
+  };
+  const nTrain = await writeSplit(src, 'train', count('--train-per-class', 100), join(out, 'train'));
+  const nVal = await writeSplit(src, 't10k', count('--val-per-class', 20), join(out, 'val'));
   console.log(`wrote ${nTrain} train + ${nVal} val images to ${out}`);
 }
 
