@@ -1,10 +1,14 @@
 /** Seg backbone initialised from the MFF pretraining fixture checkpoint (mmpretrain keys -> mmseg MAE keys). */
 import { describe, expect, test, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint, selectPrefix } from '../../src/engine/checkpoint.js';
 import { Rng } from '../../src/engine/rng.js';
 import { resizePosEmbed } from '../../src/models/pos-embed.js';
 import { buildSegmentor } from '../../src/models/seg/segmentor.js';
+import { maeBackbone } from '../../src/models/seg/mae-backbone.js';
+import { buildPretrainModel, forwardEncoder, randomMasking } from '../../src/models/mae.js';
+import { layerNorm } from '../../src/nn/layers.js';
 import { loadBackboneFromPretrain } from '../../src/models/seg/pretrained.js';
 import { segConfigFromFixture } from './seg-fixture.js';
 import { goldenPath, loadFixture } from '../helpers/golden.js';
@@ -57,6 +61,44 @@ describe('loadBackboneFromPretrain', () => {
     const pe = ckpt.tensors.get('backbone.pos_embed')!;
     const want = resizePosEmbed(pe.data as Float32Array, [g0, g0], [2 * g0, 2 * g0], D, 1);
     expect(Array.from(model.params.get('backbone.pos_embed').dataSync())).toEqual(Array.from(want));
+    model.params.dispose();
+  });
+
+  test('a backbone loaded from the checkpoint computes the pretraining encoder (unmasked), block for block', () => {
+    // Same grid, no masking: mmseg's MAE with the loaded ViT weights (gamma 1, zero relative bias, no final norm)
+    // must give the pretraining encoder's last block. The MAE view of the checkpoint ends in ln1 after the last
+    // block, so ln1 (from the same checkpoint) is applied to the seg features before comparing.
+    const pm = buildPretrainModel({
+      algorithm: 'mae', arch: { embedDims: D, numLayers: pc.num_layers, numHeads: pc.num_heads, feedforwardChannels: pc.feedforward_channels },
+      imgSize: pc.img_size, patchSize: pc.patch_size, inChannels: pc.in_channels, maskRatio: 0, outIndices: [pc.num_layers - 1],
+      decoder: { embedDims: pc.decoder_embed_dim, depth: pc.decoder_depth, numHeads: pc.decoder_num_heads, feedforwardChannels: pc.decoder_feedforward_channels },
+      normPix: pc.norm_pix, lnEps: pc.ln_eps,
+    }, new Rng(1));
+    const lr = pm.params.load(ckpt.tensors, { file: pre.weights });
+    expect(lr.missing).toEqual([]);
+    const last = pc.num_layers - 1;
+    const model = buildSegmentor({ ...cfg, backbone: { ...cfg.backbone, imgSize: pc.img_size, dropPathRate: 0 } }, new Rng(2));
+    loadBackboneFromPretrain(model, ckpt.tensors, { file: pre.weights });
+    // the BEiT-only entries keep an init that makes them identities: a non-trivial gamma would break equality
+    expect(cfg.backbone.initValues).toBe(1);
+    const before = tf.memory().numTensors;
+    const diff = tf.tidy(() => {
+      const rng = new Rng(3);
+      const S = pc.img_size;
+      const img = tf.tensor4d(Float32Array.from({ length: 2 * S * S * pc.in_channels }, () => rng.normal()), [2, S, S, pc.in_channels]);
+      const L = (S / pc.patch_size) ** 2;
+      const keepAll = randomMasking(Float32Array.from({ length: 2 * L }, (_, i) => i % L), 2, L, L); // identity order
+      const latent = forwardEncoder(pm, img, keepAll).latent; // [2, 1+L, D], after ln1
+      const feat = maeBackbone(model.params, { ...model.cfg.backbone, outIndices: [last] }, img)[0]; // [2, g, g, D]
+      // [2, g, g, D] -> [2, L, D]; ln1 of the checkpoint
+      const seg = layerNorm(pm.params, 'backbone.ln1', tf.reshape(feat, [2, L, D]), pc.ln_eps);
+      const ref = tf.slice(latent, [0, 1, 0], [-1, -1, -1]); // patch tokens
+      return [tf.max(tf.abs(tf.sub(seg, ref))).dataSync()[0], tf.max(tf.abs(ref)).dataSync()[0]];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(diff[1]).toBeGreaterThan(0.1);
+    expect(diff[0]).toBeLessThan(1e-5 * diff[1]);
+    pm.params.dispose();
     model.params.dispose();
   });
 
