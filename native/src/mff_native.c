@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 
-#define MFF_NATIVE_API 8
+#define MFF_NATIVE_API 9
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -480,8 +480,19 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
   return 0;
 }
 
+/* Forward epilogue of the fused convolution over the whole output [rows, Co]: + bias[c] (if any), then ReLU (if set). */
+static void conv_epilogue(float *y, size_t rows, int Co, const float *bias, int relu) {
+  if (!bias && !relu) return;
+  for (size_t r = 0; r < rows; r++) {
+    float *yr = y + r * (size_t)Co;
+    if (bias) for (int c = 0; c < Co; c++) yr[c] += bias[c];
+    if (relu) for (int c = 0; c < Co; c++) yr[c] = yr[c] > 0.0f ? yr[c] : 0.0f;
+  }
+}
+/* conv2d(..., dims, [biasOff]): dims[15] (optional, mode 0 only) = epilogue flags, bit 0 = add bias (biasOff, [Co]),
+ * bit 1 = ReLU: the FusedConv2D kernel (conv + bias + relu) in one call. */
 static napi_value conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 6; napi_value a[6];
+  size_t argc = 7; napi_value a[7];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   float *heap = typed_ptr(env, a[0], NULL);
   size_t nd;
@@ -489,12 +500,17 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   if (!heap || !d || nd < 15) { napi_throw_error(env, NULL, "conv2d: bad arguments"); return NULL; }
   int mode = (int)get_i64(env, a[1]);
   float *x = heap + (uint32_t)get_i64(env, a[2]), *w = heap + (uint32_t)get_i64(env, a[3]), *y = heap + (uint32_t)get_i64(env, a[4]);
+  int epi = nd >= 16 && mode == 0 ? d[15] : 0;
+  if ((epi & 1) && argc < 7) { napi_throw_error(env, NULL, "conv2d: bias offset missing"); return NULL; }
+  const float *ebias = (epi & 1) ? heap + (uint32_t)get_i64(env, a[6]) : NULL;
+  int erelu = (epi & 2) != 0;
   int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], OH = d[13], OW = d[14];
   int P = OH * OW, K = kh * kw * Ci;
   /* 1x1, stride 1, no padding: the image itself is the column matrix */
   int direct = kh == 1 && kw == 1 && d[7] == 1 && d[8] == 1 && d[11] == 0 && d[12] == 0 && OH == H && OW == W;
   if (!direct && d[7] == 1 && d[8] == 1 && P > 0 && Ci > 0 && Co > 0 && N > 0 && d[11] >= 0 && d[12] >= 0) {
     if (conv_s1(mode, x, w, y, d)) napi_throw_error(env, NULL, "conv2d: out of memory");
+    else if (mode == 0) conv_epilogue(y, (size_t)N * P, Co, ebias, erelu);
     return NULL;
   }
   float *col = NULL;
@@ -521,6 +537,7 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
     }
   }
   if (mode == 1 && P == 0) memset(x, 0, sizeof(float) * (size_t)N * H * W * Ci);
+  if (mode == 0) conv_epilogue(y, (size_t)N * P, Co, ebias, erelu);
   free(col);
   return NULL;
 }

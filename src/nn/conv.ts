@@ -181,6 +181,13 @@ export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnC
       tf.mul(p.get(`${name}.conv.weight`), bnAffine(p, `${name}.bn`, eps).scale) as tf.Tensor4D, // [kh, kw, Cin, Cout] · [Cout]
     );
     const shift = evalConst(ctx.cache, `${name}#folded_shift`, () => bnAffine(p, `${name}.bn`, eps).shift);
+    const [kh, kw] = w.shape;
+    if (kh !== 1 || kw !== 1) {
+      // one fused conv + bias + ReLU kernel (the native engine applies both in the same call)
+      if (x.shape[3] !== w.shape[2]) throw new Error(`conv '${name}.conv': input has ${x.shape[3]} channels, the filter expects ${w.shape[2]}`);
+      const { stride = 1, padding = 0, dilation = 1 } = o;
+      return tf.fused.conv2d({ x, filter: w, strides: stride, pad: padding, dataFormat: 'NHWC', dilations: dilation, bias: shift, activation: o.act === false ? 'linear' : 'relu' });
+    }
     const y = tf.add(conv2dWith(x, w, `${name}.conv`, o), shift) as tf.Tensor4D;
     return o.act === false ? y : tf.relu(y);
   }

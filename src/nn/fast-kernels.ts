@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 8;
+const NATIVE_API = 9;
 
 interface NativeAddon {
   api: number;
@@ -41,7 +41,8 @@ interface NativeAddon {
   layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number): void;
   layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
   /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/mff_native.c */
-  conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array): void;
+  /** dims[15] (optional, mode 0): epilogue flags, bit 0 = + bias (biasOff), bit 1 = ReLU. */
+  conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array, biasOff?: number): void;
   adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
   attention(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, scale: number): void;
   /** Linear layer on 2-D operands, dims [M, K, N, hasBias]: mode 0 y = x W + b (offs x, W, b, y); mode 1 dx = dy W^T
@@ -248,6 +249,13 @@ function batchMatMulKernel(orig: Kernel): Kernel {
       outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
     } catch {
       return orig(args);
+    }
+    if (K === 0) {
+      // an empty sum: zeros (the stock wasm kernel leaves its output uninitialised here)
+      const out = be.makeOutput([...outer, M, N], 'float32');
+      const o = off(be, out);
+      f32(be).fill(0, o, o + size(outer) * M * N);
+      return out;
     }
     const batchA = size(a.shape.slice(0, -2));
     const batchB = size(b.shape.slice(0, -2));
@@ -617,6 +625,37 @@ function convKernel(orig: Kernel, nat: NativeAddon, mode: 0 | 1 | 2): Kernel {
   };
 }
 
+/**
+ * FusedConv2D (tf.fused.conv2d) with activation 'linear' or 'relu' and an optional [Co] bias: the native conv with the
+ * bias + ReLU applied in the same call (no separate Add / Relu passes over the output). Other activations, prelu
+ * weights, broadcast biases and NCHW go to the original kernel.
+ */
+function fusedConvKernel(orig: Kernel, nat: NativeAddon): Kernel {
+  return (args) => {
+    const be = args.backend;
+    const a = args.attrs as unknown as ConvAttrs & { activation?: string };
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const act = a.activation ?? 'linear';
+    if ((act !== 'linear' && act !== 'relu') || preluActivationWeights || x.dtype !== 'float32' || filter.dtype !== 'float32') return orig(args);
+    let dims: Int32Array | null;
+    try {
+      dims = convDims(x.shape, filter.shape, a, a.dilations ?? 1);
+    } catch {
+      return orig(args);
+    }
+    if (!dims) return orig(args);
+    const [N, , , , Co] = dims;
+    if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== Co)) return orig(args);
+    const flags = (bias ? 1 : 0) | (act === 'relu' ? 2 : 0);
+    const out = be.makeOutput([N, dims[13], dims[14], Co], 'float32');
+    const d16 = new Int32Array(16);
+    d16.set(dims);
+    d16[15] = flags;
+    nat.conv2d(f32(be), 0, off(be, x), off(be, filter), off(be, out), d16, bias ? off(be, bias) : 0);
+    return out;
+  };
+}
+
 // ------------------------------------------------------------------ fused ops (GELU, LayerNorm)
 
 let fusedRegistered = false;
@@ -875,12 +914,13 @@ export function registerFastKernels(): { native: boolean; kernels: string[] } {
     override('Conv2D', (o) => convKernel(o, nat, 0), done);
     override('Conv2DBackpropInput', (o) => convKernel(o, nat, 1), done);
     override('Conv2DBackpropFilter', (o) => convKernel(o, nat, 2), done);
+    override('FusedConv2D', (o) => fusedConvKernel(o, nat), done);
     registerFusedKernels(nat);
     done.push('MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear');
   }
   registerTileGradient();
   done.push('grad:Tile');
-  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'Mean', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  const nativeKernels = new Set(['BatchMatMul', 'Softmax', 'Erf', 'Exp', 'Transpose', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'Mean', 'MffGelu', 'MffLayerNorm', 'MffAdamW', 'MffAttention', 'MffLinear', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'FusedConv2D']);
   registeredResult = { native: nat !== null, kernels: done.map((n) => (nat && nativeKernels.has(n) ? `${n}*` : n)) };
   return registeredResult;
 }

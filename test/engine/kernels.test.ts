@@ -509,6 +509,39 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
+  // tf.fused.conv2d (FusedConv2D: conv + bias + activation in one kernel; natively overridden for linear / relu)
+  const fusedCases: [number[], number[], number, 'same' | 'valid' | [number, number], 'linear' | 'relu', boolean][] = [
+    [[2, 7, 6, 3], [3, 3, 3, 4], 1, 'same', 'relu', true], // shifted-GEMM path
+    [[1, 9, 8, 2], [3, 2, 2, 5], 2, 'valid', 'relu', true], // im2col path
+    [[2, 5, 5, 4], [1, 1, 4, 3], 1, 'valid', 'linear', true], // direct 1x1 path
+    [[1, 6, 7, 3], [3, 3, 3, 2], 1, [1, 1], 'relu', false], // relu without bias
+    [[1, 6, 6, 3], [3, 3, 3, 2], 1, 'same', 'elu' as 'relu', true], // another activation: the original kernel
+  ];
+  for (const [xs, ws, st, pad, act, withBias] of fusedCases) {
+    test(`fused conv2d x${JSON.stringify(xs)} w${JSON.stringify(ws)} stride ${st} ${act}${withBias ? ' + bias' : ''} vs float64`, () => {
+      const xv = randn(prod(xs));
+      const wv = randn(prod(ws));
+      const bv = randn(ws[3]);
+      const ref = refConv(xv, xs, wv, ws, st, 1, pad);
+      const Co = ws[3];
+      const want = ref.y.map((v, i) => {
+        const z = v + (withBias ? bv[i % Co] : 0);
+        return act === 'relu' ? Math.max(z, 0) : (act as string) === 'elu' ? (z > 0 ? z : Math.expm1(z)) : z;
+      });
+      const before = tf.memory().numTensors;
+      const y = tf.tidy(() =>
+        tf.fused.conv2d({
+          x: tf.tensor4d(xv, xs as [number, number, number, number]), filter: tf.tensor4d(wv, ws as [number, number, number, number]),
+          strides: st, pad: ref.pad as 'same', dataFormat: 'NHWC', ...(withBias ? { bias: tf.tensor1d(bv) } : {}), activation: act,
+        }),
+      );
+      expect(y.shape).toEqual(ref.outShape);
+      expectClose(y.dataSync(), want, 1e-5, 'fused conv2d');
+      y.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
   for (const wd of [0, 0.05]) {
     test(`fused AdamW (weight decay ${wd}) is bitwise equal to the composed update of src/engine/optim.ts`, () => {
       const n = 1003;
