@@ -5,7 +5,8 @@
  *
  * - native (native/build/mff_native.node, OpenBLAS + C loops, see native/build.js): BatchMatMul (any transpose
  *   flags, batch broadcasting), Softmax, Erf, Exp, Add/Sub/Multiply/RealDiv (broadcasting), Sum (one run of
- *   consecutive axes), Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter (NHWC, im2col + GEMM), and the
+ *   consecutive axes), Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter / FusedConv2D (NHWC, shifted GEMMs or im2col + GEMM; the fused one
+ *   adds bias + ReLU in the same call), and the
  *   strided case of Transpose. Disabled by MFF_NATIVE=0.
  * - JS, with or without the addon: Identity / same-dtype Cast (share the buffer), Transpose and Unpack(axis 0)
  *   and GatherV2 (block copies inside the wasm heap), and a reshape+sum gradient for Tile (the stock one issues
