@@ -26,21 +26,27 @@ export function conv2d(p: ParamStore, name: string, x: tf.Tensor4D, o: Conv2dOpt
   return y;
 }
 
-/** The convolution itself with filter `w` [kh, kw, Cin, Cout] (no bias); `name` is for errors. */
-function conv2dWith(x: tf.Tensor4D, w: tf.Tensor4D, name: string, o: Conv2dOpts): tf.Tensor4D {
+/**
+ * The convolution itself with filter `w` [kh, kw, Cin, Cout]; `name` is for errors. `epilogue` (eval): + bias [Cout]
+ * and optionally ReLU, in one fused kernel for the k×k case (the native engine applies both in the same call).
+ */
+function conv2dWith(x: tf.Tensor4D, w: tf.Tensor4D, name: string, o: Conv2dOpts, epilogue?: { bias: tf.Tensor1D; relu: boolean }): tf.Tensor4D {
   const { stride = 1, padding = 0, dilation = 1 } = o;
   const [kh, kw, cin, cout] = w.shape;
   if (x.shape[3] !== cin) throw new Error(`conv '${name}': input has ${x.shape[3]} channels, the filter expects ${cin}`);
-  let y: tf.Tensor4D;
   if (kh === 1 && kw === 1 && stride === 1 && padding === 0) {
     // A 1x1 conv is a plain 2-D matmul (the fast path on wasm, and no Conv2DBackpropFilter in the gradient).
     const [B, H, W] = x.shape;
     // [B, H, W, Cin] -> [B*H*W, Cin] x [Cin, Cout] -> [B, H, W, Cout]
-    y = tf.reshape(tf.matMul(tf.reshape(x, [B * H * W, cin]), tf.reshape(w, [cin, cout])), [B, H, W, cout]);
-  } else {
-    y = tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
+    let y = tf.reshape(tf.matMul(tf.reshape(x, [B * H * W, cin]), tf.reshape(w, [cin, cout])), [B, H, W, cout]) as tf.Tensor4D;
+    if (epilogue) y = tf.add(y, epilogue.bias);
+    return epilogue?.relu ? tf.relu(y) : y;
   }
-  return y;
+  if (epilogue) {
+    const activation = epilogue.relu ? 'relu' : 'linear';
+    return tf.fused.conv2d({ x, filter: w, strides: stride, pad: padding, dataFormat: 'NHWC', dilations: dilation, bias: epilogue.bias, activation });
+  }
+  return tf.conv2d(x, w, stride, padding, 'NHWC', dilation);
 }
 
 /**
@@ -104,10 +110,10 @@ export function disposeEvalCache(cache: EvalCache): void {
   cache.clear();
 }
 
-/** Eval BN as one affine map: scale = w / sqrt(rv + eps), shift = b − rm · scale, both [C]. */
-function bnAffine(p: ParamStore, name: string, eps: number): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
-  const scale = tf.mul(p.get(`${name}.weight`), tf.rsqrt(tf.add(p.get(`${name}.running_var`), eps))) as tf.Tensor1D;
-  const shift = tf.sub(p.get(`${name}.bias`), tf.mul(p.get(`${name}.running_mean`), scale)) as tf.Tensor1D;
+/** Eval BN as one affine map, computed once per session: scale = w / sqrt(rv + eps), shift = b − rm · scale, both [C]. */
+function cachedBnAffine(p: ParamStore, name: string, eps: number, cache: EvalCache): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
+  const scale = evalConst(cache, `${name}#scale`, () => tf.mul(p.get(`${name}.weight`), tf.rsqrt(tf.add(p.get(`${name}.running_var`), eps))) as tf.Tensor1D);
+  const shift = evalConst(cache, `${name}#shift`, () => tf.sub(p.get(`${name}.bias`), tf.mul(p.get(`${name}.running_mean`), scale)) as tf.Tensor1D);
   return { scale, shift };
 }
 
@@ -125,8 +131,7 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCt
   if (!ctx.training) {
     if (ctx.cache) {
       // x · scale + shift (two passes over x instead of three; the affine map is computed once per session)
-      const scale = evalConst(ctx.cache, `${name}#scale`, () => bnAffine(p, name, eps).scale);
-      const shift = evalConst(ctx.cache, `${name}#shift`, () => bnAffine(p, name, eps).shift);
+      const { scale, shift } = cachedBnAffine(p, name, eps, ctx.cache);
       return tf.add(tf.mul(x, scale), shift);
     }
     const scale = tf.mul(w, tf.rsqrt(tf.add(rv, eps))); // [C]
@@ -174,22 +179,11 @@ export interface ConvModuleOpts extends Conv2dOpts {
 /** mmcv ConvModule with norm: `${name}.conv` (bias='auto' -> no bias) -> `${name}.bn` -> ReLU. */
 export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx, o: ConvModuleOpts = {}): tf.Tensor4D {
   if (!ctx.training && ctx.cache && !p.has(`${name}.conv.bias`)) {
-    // Eval with a session cache: BN folded into the filter, conv(x, w · scale) + shift — no passes over the
-    // activations for the normalisation itself.
-    const eps = ctx.eps ?? 1e-5;
-    const w = evalConst(ctx.cache, `${name}#folded_weight`, () =>
-      tf.mul(p.get(`${name}.conv.weight`), bnAffine(p, `${name}.bn`, eps).scale) as tf.Tensor4D, // [kh, kw, Cin, Cout] · [Cout]
-    );
-    const shift = evalConst(ctx.cache, `${name}#folded_shift`, () => bnAffine(p, `${name}.bn`, eps).shift);
-    const [kh, kw] = w.shape;
-    if (kh !== 1 || kw !== 1) {
-      // one fused conv + bias + ReLU kernel (the native engine applies both in the same call)
-      if (x.shape[3] !== w.shape[2]) throw new Error(`conv '${name}.conv': input has ${x.shape[3]} channels, the filter expects ${w.shape[2]}`);
-      const { stride = 1, padding = 0, dilation = 1 } = o;
-      return tf.fused.conv2d({ x, filter: w, strides: stride, pad: padding, dataFormat: 'NHWC', dilations: dilation, bias: shift, activation: o.act === false ? 'linear' : 'relu' });
-    }
-    const y = tf.add(conv2dWith(x, w, `${name}.conv`, o), shift) as tf.Tensor4D;
-    return o.act === false ? y : tf.relu(y);
+    // Eval with a session cache: BN folded into the filter, conv(x, w · scale) + shift (+ ReLU) as one kernel — no
+    // passes over the activations for the normalisation itself.
+    const { scale, shift } = cachedBnAffine(p, `${name}.bn`, ctx.eps ?? 1e-5, ctx.cache);
+    const w = evalConst(ctx.cache, `${name}#folded_weight`, () => tf.mul(p.get(`${name}.conv.weight`), scale) as tf.Tensor4D); // [kh, kw, Cin, Cout] · [Cout]
+    return conv2dWith(x, w, `${name}.conv`, o, { bias: shift, relu: o.act !== false });
   }
   const y = batchNorm(p, `${name}.bn`, conv2d(p, `${name}.conv`, x, o), ctx);
   return o.act === false ? y : tf.relu(y);
