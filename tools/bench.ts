@@ -24,7 +24,7 @@ import { pretrainParamGroups } from '../src/engine/param-groups.js';
 import { finishSegConfig } from '../src/config/seg.js';
 import { buildSegmentor, segEncodeDecode, segPredictor, segTrainGrads } from '../src/models/seg/segmentor.js';
 import { applyBnUpdates } from '../src/nn/conv.js';
-import { mmsegLayerDecayGroups } from '../src/engine/param-groups.js';
+import { createSegTraining } from '../src/engine/run-seg.js';
 import { scanImageFolder } from '../src/data/imagenet.js';
 import { buildPretrainTransform } from '../src/data/transforms.js';
 import { BatchLoader } from '../src/data/loader.js';
@@ -118,16 +118,9 @@ function profileRows(): void {
 
 async function benchSegTrain(backend: string): Promise<void> {
   const cfg = segConfigS();
-  const rng = new Rng(0);
-  const model = buildSegmentor(cfg.model, rng.fork());
-  const dropRng = rng.fork();
+  const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
   const p = model.params;
-  const names = p.trainableNames();
-  const shapes = new Map(names.map((n) => [n, p.get(n).shape]));
-  const groups = mmsegLayerDecayGroups(names, shapes, {
-    numLayers: cfg.model.backbone.numLayers, layerDecayRate: cfg.optim.layerDecayRate, weightDecay: cfg.optim.weightDecay, baseLr: cfg.optim.lr,
-  });
-  const opt = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, groups);
+  const rng = new Rng(1); // synthetic batch
   const B = cfg.batchSize;
   const S = cfg.data.train.cropSize[0];
   const img = new Float32Array(B * S * S * 3);

@@ -139,6 +139,24 @@ export async function loadSegCheckpoint(file: string, opts: { config?: string; c
   return { cfg, model, checkpoint: file };
 }
 
+/**
+ * The seg-train model and optimiser from a config: the segmentor (mmseg init, seeded by cfg.seed), the drop-path /
+ * dropout Rng, and AdamW over mmseg's layer-decay parameter groups. Shared by runSegTrain and tools/bench.ts.
+ */
+export function createSegTraining(cfg: SegConfig): { model: SegModel; dropRng: Rng; optimizer: ReturnType<typeof createOptimizer> } {
+  const rootRng = new Rng(cfg.seed);
+  const model = buildSegmentor(cfg.model, rootRng.fork());
+  const dropRng = rootRng.fork();
+  const p = model.params;
+  const names = p.trainableNames();
+  const shapes = new Map(names.map((n) => [n, p.get(n).shape]));
+  const groups = mmsegLayerDecayGroups(names, shapes, {
+    numLayers: cfg.model.backbone.numLayers, layerDecayRate: cfg.optim.layerDecayRate, weightDecay: cfg.optim.weightDecay, baseLr: cfg.optim.lr,
+  });
+  const optimizer = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, groups);
+  return { model, dropRng, optimizer };
+}
+
 /** `seg-eval`: evaluate a checkpoint file, or an in-memory model (`{cfg, model}`, e.g. at the end of training). */
 export async function runSegEval(cfgOrCheckpoint: string | SegEvalTarget, opts: SegEvalOptions = {}): Promise<SegEvalResult> {
   const log = logger(opts.quiet);
@@ -321,16 +339,8 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   });
 
   // ---- model + optimizer
-  const rootRng = new Rng(cfg.seed);
-  const model = buildSegmentor(cfg.model, rootRng.fork());
-  const dropRng = rootRng.fork();
+  const { model, dropRng, optimizer } = createSegTraining(cfg);
   const p = model.params;
-  const names = p.trainableNames();
-  const shapes = new Map(names.map((n) => [n, p.get(n).shape]));
-  const groups = mmsegLayerDecayGroups(names, shapes, {
-    numLayers: cfg.model.backbone.numLayers, layerDecayRate: cfg.optim.layerDecayRate, weightDecay: cfg.optim.weightDecay, baseLr: cfg.optim.lr,
-  });
-  const optimizer = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, groups);
 
   let pos: LoopPosition = { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
   const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
