@@ -3,34 +3,18 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint } from '../../src/engine/checkpoint.js';
-import { buildPretrainModel, pretrainForward, randomMasking, type PretrainModelConfig } from '../../src/models/mae.js';
+import { buildPretrainModel, pretrainForward, randomMasking } from '../../src/models/mae.js';
 import { Rng } from '../../src/engine/rng.js';
-import { f32, goldenPath, i32, loadFixture, nchwToNhwc, relErr } from '../helpers/golden.js';
+import { f32, goldenPath, i32, loadFixture, nchwToNhwc, pretrainModelConfig, relErr } from '../helpers/golden.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
 });
 
-/** Model config read from the fixture's `config` (never constants). */
-function modelConfig(c: Record<string, any>): PretrainModelConfig {
-  return {
-    algorithm: c.model === 'MFF' ? 'mff' : 'mae',
-    arch: { embedDims: c.embed_dims, numLayers: c.num_layers, numHeads: c.num_heads, feedforwardChannels: c.feedforward_channels },
-    imgSize: c.img_size,
-    patchSize: c.patch_size,
-    inChannels: c.in_channels,
-    maskRatio: c.mask_ratio,
-    outIndices: c.out_indices,
-    decoder: { embedDims: c.decoder_embed_dim, depth: c.decoder_depth, numHeads: c.decoder_num_heads, feedforwardChannels: c.decoder_feedforward_channels },
-    normPix: c.norm_pix,
-    lnEps: c.ln_eps,
-  };
-}
-
 for (const name of ['mff-pretrain', 'mae-pretrain']) {
   describe(name, () => {
     const fx = loadFixture(name);
-    const cfg = modelConfig(fx.config);
+    const cfg = pretrainModelConfig(fx.config);
     const model = buildPretrainModel(cfg, new Rng(0));
     const report = model.params.load(loadCheckpoint(goldenPath(fx.weights!)).tensors, { strict: true, file: fx.weights });
     const [B, L] = fx.inputs.noise.shape;

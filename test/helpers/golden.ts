@@ -3,6 +3,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import type { PretrainModelConfig } from '../../src/models/mae.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /**
@@ -56,4 +57,24 @@ export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number 
     den = Math.max(den, Math.abs(want[i]));
   }
   return num / Math.max(den, 1e-12);
+}
+
+/**
+ * The pretraining model config of an mmpretrain MFF/MAE fixture, read from its `config` (never constants): one
+ * mapping for every test that builds the fixture model (golden parity, the pretrain CLI, the seg backbone transfer).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function pretrainModelConfig(c: Record<string, any>): PretrainModelConfig {
+  return {
+    algorithm: c.model === 'MFF' ? 'mff' : 'mae',
+    arch: { embedDims: c.embed_dims, numLayers: c.num_layers, numHeads: c.num_heads, feedforwardChannels: c.feedforward_channels },
+    imgSize: c.img_size,
+    patchSize: c.patch_size,
+    inChannels: c.in_channels,
+    maskRatio: c.mask_ratio,
+    outIndices: c.out_indices,
+    decoder: { embedDims: c.decoder_embed_dim, depth: c.decoder_depth, numHeads: c.decoder_num_heads, feedforwardChannels: c.decoder_feedforward_channels },
+    normPix: c.norm_pix,
+    lnEps: c.ln_eps,
+  };
 }

@@ -11,7 +11,7 @@ import { buildPretrainModel, forwardEncoder, randomMasking } from '../../src/mod
 import { layerNorm } from '../../src/nn/layers.js';
 import { loadBackboneFromPretrain } from '../../src/models/seg/pretrained.js';
 import { segConfigFromFixture } from './seg-fixture.js';
-import { goldenPath, loadFixture } from '../helpers/golden.js';
+import { goldenPath, loadFixture, pretrainModelConfig } from '../helpers/golden.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
@@ -68,12 +68,7 @@ describe('loadBackboneFromPretrain', () => {
     // Same grid, no masking: mmseg's MAE with the loaded ViT weights (gamma 1, zero relative bias, no final norm)
     // must give the pretraining encoder's last block. The MAE view of the checkpoint ends in ln1 after the last
     // block, so ln1 (from the same checkpoint) is applied to the seg features before comparing.
-    const pm = buildPretrainModel({
-      algorithm: 'mae', arch: { embedDims: D, numLayers: pc.num_layers, numHeads: pc.num_heads, feedforwardChannels: pc.feedforward_channels },
-      imgSize: pc.img_size, patchSize: pc.patch_size, inChannels: pc.in_channels, maskRatio: 0, outIndices: [pc.num_layers - 1],
-      decoder: { embedDims: pc.decoder_embed_dim, depth: pc.decoder_depth, numHeads: pc.decoder_num_heads, feedforwardChannels: pc.decoder_feedforward_channels },
-      normPix: pc.norm_pix, lnEps: pc.ln_eps,
-    }, new Rng(1));
+    const pm = buildPretrainModel({ ...pretrainModelConfig(pc), algorithm: 'mae', maskRatio: 0, outIndices: [pc.num_layers - 1] }, new Rng(1));
     const lr = pm.params.load(ckpt.tensors, { file: pre.weights });
     expect(lr.missing).toEqual([]);
     const last = pc.num_layers - 1;

@@ -5,7 +5,7 @@ import { initBackend } from '../../src/backend.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { runPretrainEval } from '../../src/engine/eval-pretrain.js';
 import { loadCheckpoint } from '../../src/engine/checkpoint.js';
-import { goldenPath, loadFixture } from '../helpers/golden.js';
+import { goldenPath, loadFixture, pretrainModelConfig } from '../helpers/golden.js';
 import { BUNDLED, smallDataset, tinyConfig } from './helpers.js';
 
 beforeAll(async () => {
@@ -18,18 +18,7 @@ const weights = goldenPath(fx.weights!);
 
 function fixtureConfig(root: string) {
   const cfg = tinyConfig(root, { maxIters: 1 });
-  cfg.model = {
-    algorithm: 'mff',
-    arch: { embedDims: c.embed_dims, numLayers: c.num_layers, numHeads: c.num_heads, feedforwardChannels: c.feedforward_channels },
-    imgSize: c.img_size,
-    patchSize: c.patch_size,
-    inChannels: c.in_channels,
-    maskRatio: c.mask_ratio,
-    outIndices: c.out_indices,
-    decoder: { embedDims: c.decoder_embed_dim, depth: c.decoder_depth, numHeads: c.decoder_num_heads, feedforwardChannels: c.decoder_feedforward_channels },
-    normPix: c.norm_pix,
-    lnEps: c.ln_eps,
-  };
+  cfg.model = pretrainModelConfig(c); // the MFF fixture
   cfg.data.pipeline = { ...cfg.data.pipeline, size: c.img_size };
   return cfg;
 }
