@@ -6,7 +6,7 @@
 import type { ClsModelConfig } from '../models/classifier.js';
 import { applyOverrides, importConfig, validate, type Schema } from './load.js';
 import { findConfigFile, resolveDataRoot } from './resolve.js';
-import type { EpochRunConfig } from './run.js';
+import { EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
 
 export { resolveDataRoot };
 
@@ -107,16 +107,8 @@ export const CLS_SCHEMA: Schema = {
     momentum: 'number',
     layerDecayRate: 'number',
   },
-  schedule: { epochs: 'integer', warmupEpochs: 'number', warmupStartFactor: 'number', etaMin: 'number' },
-  batchSize: 'integer',
-  accumSteps: 'integer',
-  seed: 'integer',
-  workDir: 'string',
-  checkpointName: 'string',
-  logInterval: 'integer',
-  checkpointInterval: 'integer',
+  ...EPOCH_RUN_SCHEMA,
   evalInterval: 'integer',
-  maxIters: 'integer',
 };
 
 export const CLS_OPTIONAL_KEYS: Record<string, string> = {

@@ -4,7 +4,7 @@
  */
 import type { PretrainModelConfig } from '../models/mae.js';
 import type { PretrainPipeline } from '../data/transforms.js';
-import { defineConfig, type EpochRunConfig } from './run.js';
+import { defineConfig, EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
 import { validate, type Schema } from './load.js';
 
 export interface PretrainDataConfig {
@@ -84,15 +84,7 @@ export const PRETRAIN_SCHEMA: Schema = {
     prefetch: 'integer',
   },
   optim: { type: ['AdamW'], baseLr: 'number', betas: { $array: 'number', $len: 2 }, eps: 'number', weightDecay: 'number' },
-  schedule: { epochs: 'integer', warmupEpochs: 'number', warmupStartFactor: 'number', etaMin: 'number' },
-  batchSize: 'integer',
-  accumSteps: 'integer',
-  seed: 'integer',
-  workDir: 'string',
-  checkpointName: 'string',
-  logInterval: 'integer',
-  checkpointInterval: 'integer',
-  maxIters: 'integer',
+  ...EPOCH_RUN_SCHEMA,
 };
 
 /** Keys that may be added by --cfg-options although absent from the file. */

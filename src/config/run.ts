@@ -1,4 +1,5 @@
 /** What every epoch-based training config (pretraining, classification) shares, and the config identity helper. */
+import type { Schema } from './load.js';
 
 export interface EpochRunConfig {
   /** Images per forward/backward pass (per "GPU" batch × GPUs in mmpretrain terms). */
@@ -16,6 +17,19 @@ export interface EpochRunConfig {
   /** Stop after this many optimizer steps (0 = full schedule); the schedule still spans all epochs. */
   maxIters: number;
 }
+
+/** Schema of the EpochRunConfig fields plus the epoch schedule, spread into PRETRAIN_SCHEMA and CLS_SCHEMA. */
+export const EPOCH_RUN_SCHEMA: Record<string, Schema> = {
+  schedule: { epochs: 'integer', warmupEpochs: 'number', warmupStartFactor: 'number', etaMin: 'number' },
+  batchSize: 'integer',
+  accumSteps: 'integer',
+  seed: 'integer',
+  workDir: 'string',
+  checkpointName: 'string',
+  logInterval: 'integer',
+  checkpointInterval: 'integer',
+  maxIters: 'integer',
+};
 
 /** Typed identity for config modules: `export default defineConfig<PretrainConfig>({...})`. */
 export function defineConfig<T>(cfg: T): T {
