@@ -87,15 +87,17 @@ static inline float fexp(float x) {
   y = x > 88.72f ? INFINITY : y;
   return x != x ? x : y;
 }
-/* erf as tfjs's cpu backend computes it (Abramowitz-Stegun 7.1.26, |abs err| < 1.5e-7). */
-static inline float ferf(float x) {
+/* erf as tfjs's cpu backend computes it (Abramowitz-Stegun 7.1.26, |abs err| < 1.5e-7); *e = exp(-x^2), which
+ * the GELU gradient reuses for its pdf. */
+static inline float ferf_e(float x, float *e) {
   float sgn = x < 0.0f ? -1.0f : 1.0f;
   float ax = x < 0.0f ? -x : x;
   float t = 1.0f / (1.0f + 0.3275911f * ax);
   float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
-  float e = fexp(-ax * ax);
-  return sgn * (1.0f - poly * e);
+  *e = fexp(-ax * ax);
+  return sgn * (1.0f - poly * *e);
 }
+static inline float ferf(float x) { float e; return ferf_e(x, &e); }
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -278,13 +280,9 @@ static void gelu_range(void *p, int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
   } else {
     for (int64_t i = lo; i < hi; i++) {
-      /* ferf(v / sqrt2) inlined so that its exp(-v^2 / 2) also gives the pdf (one exp per element, not two) */
-      float v = x[i], z = v * 0.70710678118654752f;
-      float sgn = z < 0.0f ? -1.0f : 1.0f, az = z < 0.0f ? -z : z;
-      float t = 1.0f / (1.0f + 0.3275911f * az);
-      float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
-      float e = fexp(-az * az);
-      float cdf = 0.5f * (1.0f + sgn * (1.0f - poly * e));
+      /* erf(v / sqrt2) also gives exp(-v^2 / 2) for the pdf: one exp per element, not two */
+      float v = x[i], e;
+      float cdf = 0.5f * (1.0f + ferf_e(v * 0.70710678118654752f, &e));
       float pdf = 0.39894228040143268f * e;
       o[i] = dy[i] * (cdf + v * pdf);
     }
