@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.js';
 import type { Rng } from '../engine/rng.js';
 import { normal, uniform } from './init.js';
+import { evalConst, type EvalCache } from './eval-cache.js';
 
 export interface Conv2dOpts {
   stride?: number;
@@ -86,28 +87,6 @@ export interface BnCtx {
 export function bnCtx(training: boolean, o: { eps?: number; momentum?: number; cache?: EvalCache } = {}): BnCtx {
   if (training && o.cache) throw new Error('bnCtx: an eval cache cannot be used in train mode (the weights change)');
   return { training, updates: new Map(), ...o };
-}
-
-/**
- * Weight-only constants of an inference session, by name. Valid only while no weight changes: create one per
- * evaluation pass and dispose it at the end (the owner of the Map disposes; entries are tf.keep'd).
- */
-export type EvalCache = Map<string, tf.Tensor>;
-
-/** `make()` once per cache (kept across tidy scopes), or every call when there is no cache. */
-export function evalConst<T extends tf.Tensor>(cache: EvalCache | undefined, key: string, make: () => T): T {
-  if (!cache) return make();
-  let t = cache.get(key) as T | undefined;
-  if (!t) {
-    t = tf.keep(tf.tidy(make));
-    cache.set(key, t);
-  }
-  return t;
-}
-
-export function disposeEvalCache(cache: EvalCache): void {
-  for (const t of cache.values()) t.dispose();
-  cache.clear();
 }
 
 /** Eval BN as one affine map, computed once per session: scale = w / sqrt(rv + eps), shift = b − rm · scale, both [C]. */

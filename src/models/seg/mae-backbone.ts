@@ -11,7 +11,7 @@ import type { Rng } from '../../engine/rng.js';
 import { attention, ffn, layerNorm } from '../../nn/layers.js';
 import { normal } from '../../nn/init.js';
 import { patchEmbed } from '../vit.js';
-import { evalConst, type EvalCache } from '../../nn/conv.js';
+import { evalConst, type EvalCache } from '../../nn/eval-cache.js';
 import type { SegBackboneConfig } from './config.js';
 
 /** (2·Wh − 1)(2·Ww − 1) + 3 table rows: the in-window offsets plus cls->token, token->cls, cls->cls. */

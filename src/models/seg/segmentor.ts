@@ -10,7 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../nn/params.js';
 import type { Rng } from '../../engine/rng.js';
-import { bnCtx, disposeBnUpdates, disposeEvalCache, type BnCtx, type EvalCache } from '../../nn/conv.js';
+import { bnCtx, disposeBnUpdates, type BnCtx } from '../../nn/conv.js';
+import { disposeEvalCache, type EvalCache } from '../../nn/eval-cache.js';
 import { resizeBilinear } from '../../nn/resize.js';
 import { addMaeBackbone, maeBackbone } from './mae-backbone.js';
 import { addFeature2Pyramid, feature2Pyramid } from './feature2pyramid.js';
