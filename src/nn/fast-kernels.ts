@@ -144,7 +144,14 @@ export function nativeStatus(): string {
 
 // ------------------------------------------------------------------ heap helpers
 
+/**
+ * Views of the whole heap. A view is valid only until the next allocation: `makeOutput` (any malloc) may grow the
+ * wasm memory, which detaches the old ArrayBuffer (its views then read as length 0, silently). So take a view after
+ * the last `makeOutput` of a kernel and never keep one, or a length read from one, across an allocation
+ * (test/nn/heap-growth.test.ts forces a growth inside every kernel's allocation).
+ */
 const f32 = (b: WasmBackend) => new Float32Array(b.wasm.HEAPU8.buffer);
+const i32 = (b: WasmBackend) => new Int32Array(b.wasm.HEAPU8.buffer);
 /** Element (4-byte) offset of a tensor's data in the heap. */
 const off = (b: WasmBackend, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset >>> 2;
 const size = (shape: number[]) => shape.reduce((a, c) => a * c, 1);
@@ -461,7 +468,7 @@ function splitVKernel(orig: Kernel): Kernel {
       const shape = [...x.shape];
       shape[axis] = s;
       const o = be.makeOutput(shape, x.dtype);
-      const hh = new Int32Array(be.wasm.HEAPU8.buffer); // bit copies; after makeOutput (it may grow the heap)
+      const hh = i32(be); // bit copies; after makeOutput (it may grow the heap)
       const o0 = off(be, o);
       const len = s * inner;
       if (outer === 1) hh.copyWithin(o0, x0 + start * inner, x0 + start * inner + len);
@@ -495,7 +502,7 @@ function unpackKernel(orig: Kernel): Kernel {
     const rest = value.shape.slice(1);
     const inner = size(rest);
     const outs = Array.from({ length: n }, () => be.makeOutput([...rest], value.dtype));
-    const heap = new Int32Array(be.wasm.HEAPU8.buffer);
+    const heap = i32(be); // after every makeOutput
     const src = off(be, value);
     outs.forEach((o, i) => heap.copyWithin(off(be, o), src + i * inner, src + (i + 1) * inner));
     return outs;
@@ -517,14 +524,18 @@ function gatherKernel(orig: Kernel): Kernel {
     } catch {
       return orig(args);
     }
-    const idx = new Int32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(indices.dataId).memoryOffset, size(indices.shape));
+    const nAll = size(indices.shape);
     const dimSize = info.dimSize;
-    for (let i = 0; i < idx.length; i++) if (idx[i] < 0 || idx[i] >= dimSize) return orig(args);
+    {
+      // range check before allocating; this view must not outlive the allocation below (see i32 above)
+      const idx = i32(be).subarray(off(be, indices), off(be, indices) + nAll);
+      for (let i = 0; i < nAll; i++) if (idx[i] < 0 || idx[i] >= dimSize) return orig(args);
+    }
     const out = be.makeOutput(info.outputShape, x.dtype);
-    const nIdx = idx.length / info.batchSize;
+    const nIdx = nAll / info.batchSize;
     const slice = info.sliceSize;
-    const heap = new Int32Array(be.wasm.HEAPU8.buffer);
-    const idxNow = new Int32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(indices.dataId).memoryOffset, size(indices.shape));
+    const heap = i32(be); // after makeOutput: it may have grown (and detached) the heap
+    const idxNow = heap.subarray(off(be, indices), off(be, indices) + nAll);
     const xs = off(be, x);
     let o = off(be, out);
     for (let bt = 0; bt < info.batchSize; bt++) {
