@@ -122,10 +122,16 @@ export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor
   for (let i = 0; i < c.numLayers; i++) {
     const l = `backbone.layers.${i}`;
     const bias = evalConst(cache, `${l}.attn#bias`, () => relativePositionBias(p, l));
-    const a = attention(p, `${l}.attn`, layerNorm(p, `${l}.ln1`, x, c.lnEps), { numHeads: c.numHeads, bias });
-    x = tf.add(x, dropPath(tf.mul(p.get(`${l}.gamma_1`), a), dpr[i], rng));
-    const f = ffn(p, `${l}.ffn`, layerNorm(p, `${l}.ln2`, x, c.lnEps));
-    x = tf.add(x, dropPath(tf.mul(p.get(`${l}.gamma_2`), f), dpr[i], rng));
+    const xIn = x;
+    // One scope per block: its intermediates (the [B, H, N+1, N+1] attention maps: 50 MB per map for ViT-B at 512²)
+    // are freed when the block ends instead of when the whole forward does (under a gradient tape the tape keeps
+    // what the backward needs), so peak memory is one block's worth, not numLayers' (issue 14).
+    x = tf.tidy(() => {
+      const a = attention(p, `${l}.attn`, layerNorm(p, `${l}.ln1`, xIn, c.lnEps), { numHeads: c.numHeads, bias });
+      const h = tf.add(xIn, dropPath(tf.mul(p.get(`${l}.gamma_1`), a), dpr[i], rng));
+      const f = ffn(p, `${l}.ffn`, layerNorm(p, `${l}.ln2`, h, c.lnEps));
+      return tf.add(h, dropPath(tf.mul(p.get(`${l}.gamma_2`), f), dpr[i], rng));
+    });
     if (c.outIndices.includes(i)) {
       // [B, N+1, D] -> patch tokens [B, N, D] -> [B, g, g, D]
       outs.push(tf.reshape(tf.slice(x, [0, 1, 0], [-1, -1, -1]), [B, g, g, D]));
