@@ -59,21 +59,39 @@ for (const name of ['cls-finetune', 'cls-linear']) {
         expect(relErr(features, f32(fx.expected.features))).toBeLessThan(1e-4);
         expect(out.neckOut).toBeUndefined();
       } else {
-        // The fixture's `cls_token` is ImageClassifier.extract_feat(), whose default stage is 'neck': it is the
-        // ClsBatchNormNeck output, and its `neck_out` is that BN applied a second time. `logits` is the true
-        // end-to-end output (head(neck(cls))), which fixes the semantics. Checked independently in numpy.
+        // cls_token = token 0 of backbone.ln1(last block output) (VisionTransformer out_type 'cls_token', final_norm);
+        // neck_out = ClsBatchNormNeck (BatchNorm1d affine=False, eps from the fixture) with the running stats, once;
+        // logits = head.layers.head(neck_out).
+        const B = fx.inputs.img.shape[0];
+        const D = fx.config.embed_dims;
+        expect(out.features.shape).toEqual([B, D]);
+        expect(fx.expected.cls_token.shape).toEqual([B, D]);
+        expect(fx.expected.neck_out.shape).toEqual([B, D]);
+        expect(relErr(features, f32(fx.expected.cls_token))).toBeLessThan(1e-4);
+        const neckOut = out.neckOut!.dataSync();
+        expect(out.neckOut!.shape).toEqual([B, D]);
+        expect(relErr(neckOut, f32(fx.expected.neck_out))).toBeLessThan(1e-4);
+        // the fixture is self-consistent: BN(cls_token) with the stored running stats is neck_out (applied once) ...
         const rm = ckpt.tensors.get('neck.bn.running_mean')!.data;
         const rv = ckpt.tensors.get('neck.bn.running_var')!.data;
         const eps = fx.config.neck_bn.eps;
-        const D = fx.config.embed_dims;
-        const neckOut = out.neckOut!.dataSync();
-        expect(relErr(neckOut, f32(fx.expected.cls_token))).toBeLessThan(1e-4);
-        // backbone cls token = BN^-1(extract_feat output)
-        const cls = f32(fx.expected.cls_token).map((v, i) => v * Math.sqrt(rv[i % D] + eps) + rm[i % D]);
-        expect(relErr(features, cls)).toBeLessThan(1e-4);
-        // and the fixture's neck_out = BN(extract_feat output) with the running stats
-        const twice = neckOut.map((v, i) => (v - rm[i % D]) / Math.sqrt(rv[i % D] + eps));
-        expect(relErr(twice, f32(fx.expected.neck_out))).toBeLessThan(1e-4);
+        const bn = f32(fx.expected.cls_token).map((v, i) => (v - rm[i % D]) / Math.sqrt(rv[i % D] + eps));
+        expect(relErr(bn, f32(fx.expected.neck_out))).toBeLessThan(1e-4);
+        // ... and head(neck_out) is logits
+        const hw = ckpt.tensors.get('head.layers.head.weight')!; // [K, D], y = x·Wᵀ + b
+        const hb = ckpt.tensors.get('head.layers.head.bias')!.data;
+        const K = hw.shape[0];
+        expect(hw.shape).toEqual([fx.config.num_classes, D]);
+        const neckWant = f32(fx.expected.neck_out);
+        const logitsFromNeck = new Float32Array(B * K);
+        for (let b = 0; b < B; b++) {
+          for (let k = 0; k < K; k++) {
+            let acc = hb[k];
+            for (let d = 0; d < D; d++) acc += neckWant[b * D + d] * hw.data[k * D + d];
+            logitsFromNeck[b * K + k] = acc;
+          }
+        }
+        expect(relErr(logitsFromNeck, f32(fx.expected.logits))).toBeLessThan(1e-4);
       }
       tf.dispose([out.logits, out.features, out.neckOut ?? []]);
       expect(tf.memory().numTensors).toBe(before);
