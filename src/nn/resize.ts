@@ -26,7 +26,7 @@ export function bilinearMatrix(inSize: number, outSize: number): Float32Array {
 }
 
 /** y[b, i, j, c] = Σ_{h, w} mh[i, h] · mw[j, w] · x[b, h, w, c]; mh [oh, H], mw [ow, W]. */
-function separable(x: tf.Tensor4D, mh: tf.Tensor2D, mw: tf.Tensor2D): tf.Tensor4D {
+export function separable(x: tf.Tensor4D, mh: tf.Tensor2D, mw: tf.Tensor2D): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
   const oh = mh.shape[0];
   const ow = mw.shape[0];
