@@ -102,7 +102,6 @@ function cachedBnAffine(p: ParamStore, name: string, eps: number, cache: EvalCac
  */
 export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx): tf.Tensor4D {
   const eps = ctx.eps ?? 1e-5;
-  const m = ctx.momentum ?? 0.1;
   const w = p.get(`${name}.weight`);
   const b = p.get(`${name}.bias`);
   const rm = p.get(`${name}.running_mean`);
@@ -116,20 +115,57 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCt
     const scale = tf.mul(w, tf.rsqrt(tf.add(rv, eps))); // [C]
     return tf.add(tf.mul(tf.sub(x, rm), scale), b);
   }
+  return batchNormTrain(p, name, x, ctx, false);
+}
+
+/**
+ * Train-mode BatchNorm2d (+ ReLU when `relu`) as one custom-gradient op. The composed ops (moments, sub, mul, rsqrt,
+ * add, relu) would each keep a full-size map on the gradient tape — about five per ConvModule, 335 MB each time at
+ * 2 × 128² × 512 (UPerHead at 512²); this op keeps only its input and output and recomputes x̂ in the backward:
+ *   y = relu?(x̂·w + b), x̂ = (x − μ)·r, r = 1/sqrt(σ² + eps) over (N, H, W);
+ *   g = dy·[y > 0]; dw = Σ g·x̂; db = Σ g; dx = (w·r / n)·(n·g − db − x̂·dw).
+ * The running statistics are recorded in ctx.updates as in PyTorch (momentum, unbiased variance).
+ */
+function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx, relu: boolean): tf.Tensor4D {
+  const eps = ctx.eps ?? 1e-5;
+  const m = ctx.momentum ?? 0.1;
   const [B, H, W] = x.shape;
   const n = B * H * W;
   // PyTorch refuses this too ("Expected more than 1 value per channel when training").
   if (n <= 1) throw new Error(`BatchNorm '${name}': expected more than 1 value per channel when training, got input [${x.shape}]`);
-  const { mean, variance } = tf.moments(x, [0, 1, 2]); // [C], biased
-  const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), w), b);
   if (ctx.updates.has(`${name}.running_mean`)) throw new Error(`BatchNorm '${name}' ran twice in one train forward`);
-  ctx.updates.set(`${name}.running_mean`, tf.keep(tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m))));
-  const unbiased = tf.mul(variance, n / (n - 1));
-  ctx.updates.set(`${name}.running_var`, tf.keep(tf.add(tf.mul(rv, 1 - m), tf.mul(unbiased, m))));
+  const rm = p.get(`${name}.running_mean`);
+  const rv = p.get(`${name}.running_var`);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xin, w, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const { mean, variance } = tf.moments(xin, [0, 1, 2]); // [C], biased
+    const r = tf.rsqrt(tf.add(variance, eps));
+    const pre = tf.add(tf.mul(tf.mul(tf.sub(xin, mean), r), w), b);
+    const y = relu ? tf.relu(pre) : pre;
+    ctx.updates.set(`${name}.running_mean`, tf.keep(tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m))));
+    ctx.updates.set(`${name}.running_var`, tf.keep(tf.add(tf.mul(rv, 1 - m), tf.mul(tf.mul(variance, n / (n - 1)), m))));
+    save(relu ? [xin, w, y] : [xin, w]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ws, ys] = saved;
+          const { mean: mu, variance: v } = tf.moments(xs, [0, 1, 2]);
+          const rr = tf.rsqrt(tf.add(v, eps));
+          const xhat = tf.mul(tf.sub(xs, mu), rr);
+          const g = relu ? tf.mul(dy, tf.cast(tf.greater(ys, 0), 'float32')) : dy;
+          const db = tf.sum(g, [0, 1, 2]);
+          const dw = tf.sum(tf.mul(g, xhat), [0, 1, 2]);
+          const dx = tf.mul(tf.mul(ws, tf.div(rr, n)), tf.sub(tf.sub(tf.mul(g, n), db), tf.mul(xhat, dw)));
+          return [dx, dw, db];
+        }),
+    };
+  });
+  const y = op(x, p.get(`${name}.weight`), p.get(`${name}.bias`)) as tf.Tensor4D;
   if (p.has(`${name}.num_batches_tracked`)) {
     ctx.updates.set(`${name}.num_batches_tracked`, tf.keep(tf.add(p.get(`${name}.num_batches_tracked`), tf.scalar(1, 'int32'))));
   }
-  return y as tf.Tensor4D;
+  return y;
 }
 
 /** Assign recorded BN running stats to the model, then dispose them (call after the optimiser step). */
@@ -164,7 +200,9 @@ export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnC
     const w = evalConst(ctx.cache, `${name}#folded_weight`, () => tf.mul(p.get(`${name}.conv.weight`), scale) as tf.Tensor4D); // [kh, kw, Cin, Cout] · [Cout]
     return conv2dWith(x, w, `${name}.conv`, o, { bias: shift, relu: o.act !== false });
   }
-  const y = batchNorm(p, `${name}.bn`, conv2d(p, `${name}.conv`, x, o), ctx);
+  const c = conv2d(p, `${name}.conv`, x, o);
+  if (ctx.training) return batchNormTrain(p, `${name}.bn`, c, ctx, o.act !== false);
+  const y = batchNorm(p, `${name}.bn`, c, ctx);
   return o.act === false ? y : tf.relu(y);
 }
 
