@@ -103,7 +103,7 @@ export const SEG_SCHEMA: Schema = {
     backbone: {
       imgSize: 'integer', patchSize: 'integer', inChannels: 'integer', embedDims: 'integer', numLayers: 'integer',
       numHeads: 'integer', mlpRatio: 'number', outIndices: { $array: 'integer' }, dropPathRate: 'number',
-      initValues: 'number', lnEps: 'number',
+      initValues: 'number', lnEps: 'number', withCp: { $optional: 'boolean' },
     },
     neck: { rescales: { $array: 'number' } },
     decodeHead: {

@@ -19,6 +19,13 @@ export interface SegBackboneConfig {
   /** Layer-scale gamma init (mmseg MAE default 0.1; the ADE20K MAE config sets 1.0). */
   initValues: number;
   lnEps: number;
+  /**
+   * Activation checkpointing of the blocks in training (the `with_cp` of mmseg's ViT / mmcv's checkpoint): the
+   * gradient tape keeps each block's input only and the backward recomputes the block. Same numbers, about a third
+   * more compute, and the attention maps of all blocks (50 MB per block for ViT-S at 2 × 512²) are never held
+   * together. Default false (mmseg's MAE backbone has no with_cp; this is an engine option).
+   */
+  withCp?: boolean;
 }
 
 export interface SegNeckConfig {

@@ -86,15 +86,56 @@ export function relativePositionBias(p: ParamStore, layer: string): tf.Tensor3D 
   return tf.transpose(tf.reshape(flat, [n1, n1, H]), [2, 0, 1]);
 }
 
+/**
+ * Activation checkpointing: `run(x)` as one custom-gradient op whose tape entry keeps only x; the backward
+ * recomputes `run` under its own tape and returns d/dx and d/d(every trainable parameter of the block `prefix`).
+ * `run` must be deterministic (DropPath factors are drawn before, never inside).
+ */
+function checkpointed(p: ParamStore, prefix: string, run: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const vars = p.trainableNames().filter((n) => n.startsWith(`${prefix}.`)).map((n) => p.get(n));
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const xin = args[0] as tf.Tensor;
+    save([xin]);
+    return {
+      value: run(xin),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        // The recompute runs under its own tape while the outer backward is walking its tape. tfjs (4.22) gives a
+        // nested gradients() at depth 0 a fresh `activeTape` and sets it to null when done, which would drop the
+        // outer tape's saved tensors; keep the outer tape aside meanwhile. The nested tape's own saved tensors are
+        // freed when it finishes, so only one block's recompute is alive at a time.
+        const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+        const outer = state.activeTape;
+        try {
+          return tf.grads((xx: tf.Tensor) => run(xx))([saved[0], ...vars], dy);
+        } finally {
+          state.activeTape = outer;
+        }
+      },
+    };
+  });
+  return op(x, ...vars);
+}
+
 /** timm/mmcv DropPath: per-sample keep mask / keep probability; identity when rate is 0 or rng is null. */
 export function dropPath(x: tf.Tensor, rate: number, rng: Rng | null): tf.Tensor {
-  if (rng === null || rate <= 0) return x;
+  const m = dropPathScale(x.shape[0], rate, rng);
+  return m ? applyDropPath(x, m) : x;
+}
+
+/** The per-sample factors of one DropPath draw (floor(keep + u) / keep), or null when it is the identity. */
+function dropPathScale(B: number, rate: number, rng: Rng | null): Float32Array | null {
+  if (rng === null || rate <= 0) return null;
   const keep = 1 - rate;
-  const B = x.shape[0];
   const m = new Float32Array(B);
   for (let b = 0; b < B; b++) m[b] = Math.floor(keep + rng.random()) / keep;
+  return m;
+}
+
+function applyDropPath(x: tf.Tensor, m: Float32Array | null): tf.Tensor {
+  if (!m) return x;
   // mask [B, 1, ..., 1] broadcasts over the remaining axes
-  return tf.mul(x, tf.tensor(m, [B, ...x.shape.slice(1).map(() => 1)]));
+  return tf.mul(x, tf.tensor(m, [m.length, ...x.shape.slice(1).map(() => 1)]));
 }
 
 /** linspace(0, rate, n) like torch.linspace (the last value is exactly `rate`). */
@@ -121,17 +162,20 @@ export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor
   const outs: tf.Tensor4D[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const l = `backbone.layers.${i}`;
-    const bias = evalConst(cache, `${l}.attn#bias`, () => relativePositionBias(p, l));
-    const xIn = x;
+    // both DropPath draws of the block, in the order the block applies them (attention branch, then FFN)
+    const drop1 = dropPathScale(B, dpr[i], rng);
+    const drop2 = dropPathScale(B, dpr[i], rng);
+    const run = (xIn: tf.Tensor) => {
+      const bias = evalConst(cache, `${l}.attn#bias`, () => relativePositionBias(p, l));
+      const a = attention(p, `${l}.attn`, layerNorm(p, `${l}.ln1`, xIn, c.lnEps), { numHeads: c.numHeads, bias });
+      const h = tf.add(xIn, applyDropPath(tf.mul(p.get(`${l}.gamma_1`), a), drop1));
+      const f = ffn(p, `${l}.ffn`, layerNorm(p, `${l}.ln2`, h, c.lnEps));
+      return tf.add(h, applyDropPath(tf.mul(p.get(`${l}.gamma_2`), f), drop2));
+    };
     // One scope per block: its intermediates (the [B, H, N+1, N+1] attention maps: 50 MB per map for ViT-B at 512²)
     // are freed when the block ends instead of when the whole forward does (under a gradient tape the tape keeps
     // what the backward needs), so peak memory is one block's worth, not numLayers' (issue 14).
-    x = tf.tidy(() => {
-      const a = attention(p, `${l}.attn`, layerNorm(p, `${l}.ln1`, xIn, c.lnEps), { numHeads: c.numHeads, bias });
-      const h = tf.add(xIn, dropPath(tf.mul(p.get(`${l}.gamma_1`), a), dpr[i], rng));
-      const f = ffn(p, `${l}.ffn`, layerNorm(p, `${l}.ln2`, h, c.lnEps));
-      return tf.add(h, dropPath(tf.mul(p.get(`${l}.gamma_2`), f), dpr[i], rng));
-    });
+    x = c.withCp && !cache ? checkpointed(p, l, run, x) : tf.tidy(() => run(x));
     if (c.outIndices.includes(i)) {
       // [B, N+1, D] -> patch tokens [B, N, D] -> [B, g, g, D]
       outs.push(tf.reshape(tf.slice(x, [0, 1, 0], [-1, -1, -1]), [B, g, g, D]));
