@@ -10,6 +10,10 @@
  * State tensors are held in the internal layout and written in PyTorch layout, keyed
  * `optimizer.<param>.{exp_avg,exp_avg_sq,momentum_buffer,step}` plus `optimizer.step`, so a resumed run continues
  * bit-exactly. Scalars are float64 in JS (as PyTorch's Python floats); tensor maths is float32.
+ * `stateInHostMemory` (AdamW): exp_avg / exp_avg_sq live in JS Float32Arrays instead of tensors, i.e. outside the
+ * 4 GB wasm heap that holds every tensor on the CPU engine (ViT-B UperNet: 1.3 GB moved out); the update is a JS
+ * loop with float32 rounding after every operation, in the fused kernel's operation order, so the numbers are
+ * bitwise those of the tensor path.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Layout, ParamStore } from '../nn/params.js';
@@ -54,6 +58,13 @@ interface Slot {
   /** Steps this parameter has taken (torch keeps it per parameter). */
   steps: number;
   buffers: Record<string, tf.Variable>;
+  /** stateInHostMemory: the buffers as host arrays in the internal layout (then `buffers` is empty). */
+  host: Record<string, Float32Array> | null;
+}
+
+export interface OptimizerOptions {
+  /** AdamW only: keep exp_avg / exp_avg_sq in JS memory, outside the tensor heap (see the module comment). */
+  stateInHostMemory?: boolean;
 }
 
 function bufferNames(spec: OptimizerSpec): string[] {
@@ -98,8 +109,10 @@ class TorchLikeOptimizer implements Optimizer {
     private readonly spec: OptimizerSpec,
     params: ParamStore,
     groups: Map<string, GroupSettings>,
+    opts: OptimizerOptions = {},
   ) {
     checkSpec(spec);
+    if (opts.stateInHostMemory && spec.type !== 'AdamW') throw new Error(`optimizer ${spec.type}: stateInHostMemory is implemented for AdamW only`);
     this.bufs = bufferNames(spec);
     for (const name of params.trainableNames()) {
       const g = groups.get(name);
@@ -107,12 +120,17 @@ class TorchLikeOptimizer implements Optimizer {
       if (!(Number.isFinite(g.lrScale) && g.weightDecay >= 0)) throw new Error(`optimizer: bad group for '${name}': ${JSON.stringify(g)}`);
       const e = params.entries.get(name)!;
       const buffers: Record<string, tf.Variable> = {};
+      const host: Record<string, Float32Array> | null = opts.stateInHostMemory ? {} : null;
       for (const b of this.bufs) {
+        if (host) {
+          host[b] = new Float32Array(e.v.size);
+          continue;
+        }
         const zeros = tf.zerosLike(e.v);
         buffers[b] = tf.variable(zeros, false, `optimizer.${name}.${b}.${uid()}`);
         zeros.dispose();
       }
-      this.slots.set(name, { name, param: e.v, layout: e.layout, group: g, steps: 0, buffers });
+      this.slots.set(name, { name, param: e.v, layout: e.layout, group: g, steps: 0, buffers, host });
     }
     for (const name of groups.keys()) {
       if (!this.slots.has(name) && !params.has(name)) throw new Error(`optimizer: parameter group given for unknown parameter '${name}'`);
@@ -148,6 +166,10 @@ class TorchLikeOptimizer implements Optimizer {
     const [b1, b2] = spec.betas ?? [0.9, 0.999];
     const eps = spec.eps ?? 1e-8;
     const t = s.steps;
+    if (s.host) {
+      this.adamwHost(s, g, lr, b1, b2, eps, t);
+      return;
+    }
     const { exp_avg: m, exp_avg_sq: v } = s.buffers;
     // one native pass when the CPU engine is loaded (bitwise equal to the composed update below)
     const fused = adamwUpdate(s.param, m, v, g, { lr, weightDecay: s.group.weightDecay, beta1: b1, beta2: b2, eps, step: t });
@@ -165,6 +187,35 @@ class TorchLikeOptimizer implements Optimizer {
     m.assign(m1);
     v.assign(v1);
     s.param.assign(tf.sub(p, tf.mul(tf.div(m1, denom), stepSize)));
+  }
+
+  /** AdamW on host-memory state: the fused kernel's operation order with float32 rounding after each operation. */
+  private adamwHost(s: Slot, grad: tf.Tensor, lr: number, b1: number, b2: number, eps: number, t: number): void {
+    const f = Math.fround;
+    const P = s.param.dataSync() as Float32Array;
+    const G = grad.dataSync() as Float32Array;
+    const M = s.host!.exp_avg;
+    const V = s.host!.exp_avg_sq;
+    const hasDecay = s.group.weightDecay !== 0;
+    const decay = f(1 - lr * s.group.weightDecay);
+    const c1 = f(1 - b1);
+    const b2f = f(b2);
+    const c2 = f(1 - b2);
+    const bc2 = f(Math.sqrt(1 - b2 ** t));
+    const epsf = f(eps);
+    const ss = f(lr / (1 - b1 ** t));
+    const out = new Float32Array(P.length);
+    for (let i = 0; i < P.length; i++) {
+      const p = hasDecay ? f(P[i] * decay) : P[i];
+      const g = G[i];
+      const m1 = f(M[i] + f(f(g - M[i]) * c1));
+      const v1 = f(f(V[i] * b2f) + f(f(g * g) * c2));
+      const denom = f(f(f(Math.sqrt(v1)) / bc2) + epsf);
+      M[i] = m1;
+      V[i] = v1;
+      out[i] = f(p - f(f(m1 / denom) * ss));
+    }
+    s.param.assign(tf.tensor(out, s.param.shape, 'float32'));
   }
 
   /** SGD, or LARS when `lrIsFolded` (lr already multiplied by the trust ratio and folded into the buffer). */
@@ -204,7 +255,14 @@ class TorchLikeOptimizer implements Optimizer {
     out.set('optimizer.step', scalarI64(this.stepCount));
     for (const s of this.slots.values()) {
       out.set(`optimizer.${s.name}.step`, scalarI64(s.steps));
-      for (const b of this.bufs) out.set(`optimizer.${s.name}.${b}`, toTorch(s.buffers[b], s.layout));
+      for (const b of this.bufs) {
+        if (!s.host) out.set(`optimizer.${s.name}.${b}`, toTorch(s.buffers[b], s.layout));
+        else {
+          const x = tf.tensor(s.host[b], s.param.shape, 'float32');
+          out.set(`optimizer.${s.name}.${b}`, toTorch(x, s.layout));
+          x.dispose();
+        }
+      }
     }
     return out;
   }
@@ -217,7 +275,7 @@ class TorchLikeOptimizer implements Optimizer {
     };
     const steps = Number(get('optimizer.step').data[0]);
     // Validate everything before assigning anything.
-    const pending: { v: tf.Variable; t: StTensor; layout: Layout; key: string }[] = [];
+    const pending: { s: Slot; b: string; t: StTensor; layout: Layout; key: string }[] = [];
     const slotSteps: [Slot, number][] = [];
     for (const s of this.slots.values()) {
       slotSteps.push([s, Number(get(`optimizer.${s.name}.step`).data[0])]);
@@ -227,14 +285,16 @@ class TorchLikeOptimizer implements Optimizer {
         const perm = TO_TORCH[s.layout];
         const want = perm ? perm.map((i) => s.param.shape[i]) : s.param.shape;
         if (!tf.util.arraysEqual(t.shape, want)) throw new Error(`${file}: '${key}' has shape [${t.shape}], the parameter needs [${want}]`);
-        pending.push({ v: s.buffers[b], t, layout: s.layout, key });
+        pending.push({ s, b, t, layout: s.layout, key });
       }
     }
-    for (const { v, t, layout } of pending) {
+    for (const { s, b, t, layout } of pending) {
       tf.tidy(() => {
         const x = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
         const perm = TO_INTERNAL[layout];
-        v.assign(perm ? tf.transpose(x, perm) : x);
+        const internal = perm ? tf.transpose(x, perm) : x;
+        if (s.host) s.host[b].set(internal.dataSync() as Float32Array);
+        else s.buffers[b].assign(internal);
       });
     }
     for (const [s, n] of slotSteps) s.steps = n;
@@ -253,6 +313,6 @@ function uid(): number {
   return uidCounter++;
 }
 
-export function createOptimizer(spec: OptimizerSpec, params: ParamStore, groups: Map<string, GroupSettings>): Optimizer {
-  return new TorchLikeOptimizer(spec, params, groups);
+export function createOptimizer(spec: OptimizerSpec, params: ParamStore, groups: Map<string, GroupSettings>, opts: OptimizerOptions = {}): Optimizer {
+  return new TorchLikeOptimizer(spec, params, groups, opts);
 }

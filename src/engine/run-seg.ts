@@ -153,7 +153,10 @@ export function createSegTraining(cfg: SegConfig): { model: SegModel; dropRng: R
   const groups = mmsegLayerDecayGroups(names, shapes, {
     numLayers: cfg.model.backbone.numLayers, layerDecayRate: cfg.optim.layerDecayRate, weightDecay: cfg.optim.weightDecay, baseLr: cfg.optim.lr,
   });
-  const optimizer = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, groups);
+  // On the CPU engine every tensor lives in one wasm heap of at most 4 GB; AdamW's two state buffers (twice the
+  // parameters: 1.3 GB for ViT-B UperNet) go to JS memory instead, bitwise the same update (engine/optim.ts).
+  const stateInHostMemory = tf.getBackend() === 'wasm';
+  const optimizer = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, groups, { stateInHostMemory });
   return { model, dropRng, optimizer };
 }
 

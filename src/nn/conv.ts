@@ -207,6 +207,40 @@ export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnC
 }
 
 /**
+ * convModule over the channel-concatenation of `parts` (all [B, H, W, ·]) without forming it in training: the conv is
+ * linear in its input, so conv(concat(parts), W) = Σ_i conv(part_i, W[:, :, channels of part i, :]). The concat (and
+ * the copy of every part the concat op keeps on the tape) never exists: 268 MB at 2 × 128² × 2048 (UPerHead's
+ * fpn_bottleneck at 512²). Eval uses the concatenated input and the folded-BN kernel as before.
+ */
+export function convModuleConcat(p: ParamStore, name: string, parts: tf.Tensor4D[], ctx: BnCtx, o: ConvModuleOpts = {}): tf.Tensor4D {
+  if (!ctx.training || parts.length === 1) return convModule(p, name, parts.length === 1 ? parts[0] : tf.concat(parts, 3), ctx, o);
+  const w = p.get(`${name}.conv.weight`) as tf.Variable<tf.Rank.R4>; // [kh, kw, ΣCin, Cout]
+  const total = parts.reduce((a, x) => a + x.shape[3], 0);
+  if (total !== w.shape[2]) throw new Error(`conv '${name}.conv': inputs have ${total} channels together, the filter expects ${w.shape[2]}`);
+  if (p.has(`${name}.conv.bias`)) throw new Error(`convModuleConcat '${name}': a conv bias is not supported (ConvModule with norm has none)`);
+  let c0 = 0;
+  let y: tf.Tensor4D | null = null;
+  for (const x of parts) {
+    const ci = x.shape[3];
+    const wi = tf.slice(w, [0, 0, c0, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D; // [kh, kw, ci, Cout]
+    const yi = conv2dWith(x, wi, `${name}.conv`, o);
+    y = y ? addSameShape(y, yi) : yi;
+    c0 += ci;
+  }
+  return batchNormTrain(p, `${name}.bn`, y!, ctx, o.act !== false);
+}
+
+/** a + b for equal shapes without keeping a or b on the gradient tape (tf.add keeps both for broadcasting). */
+export function addSameShape(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  if (!tf.util.arraysEqual(a.shape, b.shape)) throw new Error(`addSameShape: [${a.shape}] vs [${b.shape}]`);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.add(args[0] as tf.Tensor, args[1] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => [dy, dy],
+  }));
+  return op(a, b) as tf.Tensor4D;
+}
+
+/**
  * nn.MaxPool2d(k, k): floor mode, no padding. The gradient goes to the first maximum of each window (row-major,
  * as PyTorch's argmax index); computed with plain ops because the wasm MaxPoolGrad kernel (tfjs 4.22) returns
  * wrong values (measured: 23% off the cpu kernel on a 4x4 input).

@@ -185,3 +185,47 @@ describe('optimiser errors and conventions', () => {
     store.dispose();
   });
 });
+
+describe('AdamW with stateInHostMemory (state outside the tensor heap)', () => {
+  for (const spec of CASES.filter((c) => c.spec.type === 'AdamW').map((c) => c.spec)) {
+    test(`${JSON.stringify(spec)}: bitwise the tensor path over 3 steps; its state loads into the tensor optimiser and back`, () => {
+      const a = makeStore();
+      const b = makeStore();
+      const optA = createOptimizer(spec, a, groups());
+      const optB = createOptimizer(spec, b, groups(), { stateInHostMemory: true });
+      const before = tf.memory().numTensors;
+      for (let t = 1; t <= 3; t++) {
+        for (const opt of [optA, optB]) {
+          const g = grads(t);
+          opt.step(g, LRS[t - 1]);
+          tf.dispose([...g.values()]);
+        }
+        for (const d of PARAMS) expect(Array.from(b.get(d.name).dataSync()), `${d.name} step ${t}`).toEqual(Array.from(a.get(d.name).dataSync()));
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      // same state bytes (PyTorch layout) from both modes
+      const sa = optA.state();
+      const sb = optB.state();
+      expect([...sb.keys()].sort()).toEqual([...sa.keys()].sort());
+      for (const [k, t] of sa) expect(Array.from(sb.get(k)!.data), k).toEqual(Array.from(t.data));
+      // host state -> tensor optimiser and tensor state -> host optimiser continue identically
+      const c = makeStore();
+      c.load(a.toStateDict(), { strict: true });
+      const optC = createOptimizer(spec, c, groups(), { stateInHostMemory: true });
+      optC.loadState(parseSafetensors(serializeSafetensors(sa)).tensors);
+      for (const opt of [optA, optC]) {
+        const g = grads(2);
+        opt.step(g, 5e-3);
+        tf.dispose([...g.values()]);
+      }
+      for (const d of PARAMS) expect(Array.from(c.get(d.name).dataSync()), d.name).toEqual(Array.from(a.get(d.name).dataSync()));
+      [optA, optB, optC].forEach((o) => o.dispose());
+      [a, b, c].forEach((s) => s.dispose());
+    });
+  }
+  test('SGD refuses it', () => {
+    const s = makeStore();
+    expect(() => createOptimizer({ type: 'SGD' }, s, groups(), { stateInHostMemory: true })).toThrow(/AdamW only/);
+    s.dispose();
+  });
+});

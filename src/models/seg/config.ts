@@ -71,7 +71,7 @@ export function maeBaseUpernetAde20k(): SegModelConfig {
   return {
     backbone: {
       imgSize: 512, patchSize: 16, inChannels: 3, embedDims: 768, numLayers: 12, numHeads: 12, mlpRatio: 4,
-      outIndices: [3, 5, 7, 11], dropPathRate: 0.1, initValues: 1.0, lnEps: 1e-6,
+      outIndices: [3, 5, 7, 11], dropPathRate: 0.1, initValues: 1.0, lnEps: 1e-6, withCp: false,
     },
     neck: { rescales: [4, 2, 1, 0.5] },
     decodeHead: {

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../../nn/params.js';
 import type { Rng } from '../../engine/rng.js';
 import { normal } from '../../nn/init.js';
-import { adaptiveAvgPool, addConvModule, conv2d, convModule, type BnCtx } from '../../nn/conv.js';
+import { adaptiveAvgPool, addConvModule, addSameShape, conv2d, convModule, convModuleConcat, type BnCtx } from '../../nn/conv.js';
 import { resizeBilinear } from '../../nn/resize.js';
 import { dropout2d } from './dropout.js';
 import type { UperHeadConfig } from './config.js';
@@ -46,11 +46,11 @@ export function uperHead(p: ParamStore, c: UperHeadConfig, levels: tf.Tensor4D[]
   const psp = [x, ...c.poolScales.map((s, k) => resizeBilinear(convModule(p, `${h}.psp_modules.${k}.1`, adaptiveAvgPool(x, s), ctx), size(x)))];
   laterals.push(convModule(p, `${h}.bottleneck`, tf.concat(psp, 3), ctx, { padding: 1 }));
   // build top-down path (not in place: each level adds the already-updated level above)
-  for (let i = n - 1; i > 0; i--) laterals[i - 1] = tf.add(laterals[i - 1], resizeBilinear(laterals[i], size(laterals[i - 1])));
+  for (let i = n - 1; i > 0; i--) laterals[i - 1] = addSameShape(laterals[i - 1], resizeBilinear(laterals[i], size(laterals[i - 1])));
   // build outputs
   const outs = laterals.slice(0, -1).map((l, i) => convModule(p, `${h}.fpn_convs.${i}`, l, ctx, { padding: 1 }));
   outs.push(laterals[n - 1]);
-  const fused = tf.concat(outs.map((o) => resizeBilinear(o, size(outs[0]))), 3); // [B, h0, w0, n·channels]
-  const feat = convModule(p, `${h}.fpn_bottleneck`, fused, ctx, { padding: 1 });
+  // fpn_bottleneck over concat(levels resized to level 0) = [B, h0, w0, n·channels] (never formed in training)
+  const feat = convModuleConcat(p, `${h}.fpn_bottleneck`, outs.map((o) => resizeBilinear(o, size(outs[0]))), ctx, { padding: 1 });
   return conv2d(p, `${h}.conv_seg`, dropout2d(feat, c.dropoutRatio, rng));
 }
