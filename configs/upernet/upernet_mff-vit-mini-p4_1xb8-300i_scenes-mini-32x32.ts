@@ -16,7 +16,7 @@ export default defineConfig<SegConfig>({
   ...base,
   model: {
     ...base.model,
-    backbone: { ...base.model.backbone, imgSize: 32, patchSize: 4, embedDims: D, numLayers: 6, numHeads: 4, outIndices: [1, 2, 3, 5], dropPathRate: 0.1 },
+    backbone: { ...base.model.backbone, imgSize: 32, patchSize: 4, embedDims: D, numLayers: 6, numHeads: 4, outIndices: [1, 2, 3, 5], dropPathRate: 0.1, withCp: false },
     decodeHead: { ...base.model.decodeHead, inChannels: [D, D, D, D], channels: 64, numClasses: NUM_CLASSES },
     auxiliaryHead: { ...base.model.auxiliaryHead!, inChannels: D, channels: 32, numClasses: NUM_CLASSES },
   },

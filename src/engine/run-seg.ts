@@ -16,6 +16,7 @@ import { initBackend, type BackendName } from '../backend.js';
 import { finishSegConfig, loadSegConfig, type SegConfig } from '../config/seg.js';
 import { buildSegmentor, segPredictor, segTrainGrads, type SegModel } from '../models/seg/segmentor.js';
 import { loadBackboneFromPretrain } from '../models/seg/pretrained.js';
+import { estimateSegTrainMemory, WASM_HEAP_LIMIT } from '../models/seg/memory.js';
 import { applyBnUpdates, disposeBnUpdates } from '../nn/conv.js';
 import { inferSegmentation } from '../eval/slide.js';
 import { loadSegMeta, scanSegDataset, type SegDataset, type SegDatasetMeta } from '../data/seg/ade20k.js';
@@ -158,6 +159,36 @@ export function createSegTraining(cfg: SegConfig): { model: SegModel; dropRng: R
   const stateInHostMemory = tf.getBackend() === 'wasm';
   const optimizer = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, groups, { stateInHostMemory });
   return { model, dropRng, optimizer };
+}
+
+const GB = (b: number) => `${(b / 2 ** 30).toFixed(1)} GB`;
+
+/**
+ * Pre-flight on the CPU engine (one wasm heap of at most 4 GB): refuse a training config whose estimated peak does
+ * not fit, with the estimate, the limit and the nearest settings that fit (withCp, a smaller crop).
+ */
+export function checkSegTrainFits(cfg: SegConfig, params: number, backend: string): void {
+  if (!backend.startsWith('wasm')) return;
+  const est = (m: SegConfig['model']) => estimateSegTrainMemory(m, cfg.batchSize, { params, optimizerOnHeap: false });
+  const e = est(cfg.model);
+  if (e.total <= WASM_HEAP_LIMIT) return;
+  const b = cfg.model.backbone;
+  const fits: string[] = [];
+  const cp = { ...cfg.model, backbone: { ...b, withCp: true } };
+  if (!b.withCp && est(cp).total <= WASM_HEAP_LIMIT) fits.push(`model.backbone.withCp=true (est. ${GB(est(cp).total)})`);
+  const step = 2 * b.patchSize;
+  for (let S = Math.floor(b.imgSize / step) * step - step; S >= step; S -= step) {
+    const m = { ...cp, backbone: { ...cp.backbone, imgSize: S } };
+    if (est(m).total <= WASM_HEAP_LIMIT) {
+      fits.push(`crop ${S}² with withCp (est. ${GB(est(m).total)}): --cfg-options model.backbone.imgSize=${S} data.train.cropSize=[${S},${S}] model.backbone.withCp=true`);
+      break;
+    }
+  }
+  throw new Error(
+    `seg-train: estimated peak memory ${GB(e.total)} for batch ${cfg.batchSize} at ${b.imgSize}² (weights+grads ${GB(e.weights)}, backbone ${GB(e.backbone)}, ` +
+      `neck ${GB(e.neck)}, heads ${GB(e.head)}) exceeds the ${backend} engine's ${GB(WASM_HEAP_LIMIT)} heap; fits: ${fits.join('; ') || 'nothing at this batch size'}` +
+      ' (batch 1 is refused by BatchNorm, as in PyTorch)',
+  );
 }
 
 /** `seg-eval`: evaluate a checkpoint file, or an in-memory model (`{cfg, model}`, e.g. at the end of training). */
@@ -344,6 +375,13 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   // ---- model + optimizer
   const { model, dropRng, optimizer } = createSegTraining(cfg);
   const p = model.params;
+  try {
+    checkSegTrainFits(cfg, p.numParams(), backend);
+  } catch (e) {
+    optimizer.dispose();
+    p.dispose();
+    throw e;
+  }
 
   let pos: LoopPosition = { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
   const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
