@@ -180,7 +180,8 @@ export function checkSegTrainFits(cfg: SegConfig, params: number, backend: strin
   for (let S = Math.floor(b.imgSize / step) * step - step; S >= step; S -= step) {
     const m = { ...cp, backbone: { ...cp.backbone, imgSize: S } };
     if (est(m).total <= WASM_HEAP_LIMIT) {
-      fits.push(`crop ${S}² with withCp (est. ${GB(est(m).total)}): --cfg-options model.backbone.imgSize=${S} data.train.cropSize=[${S},${S}] model.backbone.withCp=true`);
+      const o = [`model.backbone.imgSize=${S}`, `data.train.cropSize=[${S},${S}]`, `testCfg.crop=[${S},${S}]`, 'model.backbone.withCp=true'];
+      fits.push(`crop ${S}² with withCp (est. ${GB(est(m).total)}): ${o.map((x) => `--cfg-options ${x}`).join(' ')}`);
       break;
     }
   }
