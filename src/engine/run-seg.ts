@@ -529,7 +529,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   };
   await writeSegTrainReport(workDir, summary, metrics.read(), interrupted ? null : lastEval, cfg, opts.visCount ?? 4);
   log(
-    `[mff] done: ${pos.iteration} iterations, loss ${lastLoss.toFixed(4)}, train ${summary.train_img_per_s.toFixed(1)} img/s (model), ` +
+    `[mff] done: ${pos.iteration} iterations, loss ${lastLoss.toFixed(4)}, train ${summary.train_img_per_s.toPrecision(2)} img/s (model), ` +
       `data wait ${summary.data_wait_s.toFixed(1)} s; checkpoint ${ckptFile}`,
   );
   optimizer.dispose();
