@@ -1,6 +1,7 @@
 /**
  * Benchmarks, one JSON line per figure (compare runs by diffing lines):
- *   npm run bench -- [--only pretrain|seg-train|seg-eval|loader] [--steps N] [--warmup N] [--backend B]
+ *   npm run bench -- [--only pretrain|seg-train|seg-eval|loader|seg-train-ade|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
+ * Without --only: pretrain, seg-train, seg-eval, loader (the two ADE20K-scale figures take minutes: --only only).
  * pretrain: config P (configs/mff/mff_vit-tiny-p4_1xb64-coslr-100e_fashion-mnist.ts), one full AdamW train step
  * on a batch of 64 (forward, backward, update), median of N steps after warm-up; tensors and RSS after N steps.
  * seg-train: config S (mmseg MAE backbone 192-d × 12 × 3 heads, patch 4, 64×64 crops, taps [3,5,7,11], Feature2Pyramid,
@@ -8,6 +9,15 @@
  * update, median img/s over N steps after warm-up. seg-eval: config S, segEncodeDecode on a whole 64×64 image, batch 1.
  * loader: the config-P pretrain BatchLoader on datasets/fashion-mnist-mini and the seg train loader on
  * datasets/scenes-mini (loader img/s = images / loading wall time).
+ * seg-train-ade: one ViT-S/16 UperNet train step at 512², batch 2, as `mff seg-train` builds it
+ * (configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts, withCp, 150 classes) on random data; default
+ * 1 warm-up + 2 timed steps; `estimate_mb` is the seg-train pre-flight estimate (estimateSegTrainMemory) to compare
+ * with `heap_peak_mb`. seg-eval-ade: ViT-B/16 UperNet (configs/_base/upernet_mae-vit-b16_8xb2-160k_ade20k-512x512.ts,
+ * random init, no aux head) evaluating one 512×512 image as `mff seg-eval` does (inference session, the config's
+ * slide testCfg, resize to the original size, argmax); default 1 warm-up + 2 timed images.
+ * Every `*-memory` line has `heap_peak_mb` (wasm heap size after the timed steps: the heap only grows, so this is its
+ * peak; null on other backends) and `rss_peak_mb` (process max RSS). Both are peaks of the whole process so far:
+ * use --only for a figure's own peak.
  * Every run first prints an `engine` line: backend label, whether the native addon is used and which wasm kernels
  * are overridden (src/nn/fast-kernels.ts; '*' = native). `--profile` adds per-kernel times of the last step
  * (`kernel-profile` lines, top 25 by time); `--profile-shapes` keys them by kernel and input shapes. MFF_NATIVE=0 measures the pure wasm engine.
@@ -21,10 +31,12 @@ import { buildPretrainModel, drawNoise, pretrainForward, randomMasking } from '.
 import { Rng } from '../src/engine/rng.js';
 import { createOptimizer } from '../src/engine/optim.js';
 import { pretrainParamGroups } from '../src/engine/param-groups.js';
-import { finishSegConfig } from '../src/config/seg.js';
-import { buildSegmentor, segEncodeDecode, segPredictor, segTrainGrads } from '../src/models/seg/segmentor.js';
+import { finishSegConfig, loadSegConfig, type SegConfig } from '../src/config/seg.js';
+import { buildSegmentor, segEncodeDecode, segPredictor, segTrainGrads, type SegModel } from '../src/models/seg/segmentor.js';
 import { applyBnUpdates } from '../src/nn/conv.js';
 import { createSegTraining } from '../src/engine/run-seg.js';
+import { estimateSegTrainMemory } from '../src/models/seg/memory.js';
+import { inferSegmentation } from '../src/eval/slide.js';
 import { scanImageFolder } from '../src/data/imagenet.js';
 import { buildPretrainTransform } from '../src/data/transforms.js';
 import { BatchLoader } from '../src/data/loader.js';
@@ -36,15 +48,15 @@ import { nativeStatus, nativeThreads, registerFastKernels } from '../src/nn/fast
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
-    steps: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
+    steps: { type: 'string' }, // default 10 (ADE figures: 2)
+    warmup: { type: 'string' }, // default 2 (ADE figures: 1)
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
     profile: { type: 'boolean', default: false },
     'profile-shapes': { type: 'boolean', default: false },
   },
 });
-const steps = Number(values.steps);
-const warmup = Number(values.warmup);
+let steps = Number(values.steps ?? 10);
+let warmup = Number(values.warmup ?? 2);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,6 +65,15 @@ function median(xs: number[]): number {
 
 function emit(o: Record<string, unknown>): void {
   console.log(JSON.stringify(o));
+}
+
+/**
+ * Peak memory so far: the wasm heap's size (it only grows, so its size is its peak; null on non-wasm backends) and
+ * the process's max RSS (resourceUsage().maxRSS is in KB).
+ */
+function peakMemory(): { heap_peak_mb: number | null; rss_peak_mb: number } {
+  const heap = (tf.backend() as any).wasm?.HEAPU8?.buffer?.byteLength as number | undefined;
+  return { heap_peak_mb: heap ? Math.round(heap / 2 ** 20) : null, rss_peak_mb: Math.round(process.resourceUsage().maxRSS / 1024) };
 }
 
 async function benchPretrain(backend: string): Promise<void> {
@@ -93,7 +114,7 @@ async function benchPretrain(backend: string): Promise<void> {
   }
   const med = median(times);
   emit({ bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(1), ms_optimizer_median: +median(optTimes).toFixed(1), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
-  emit({ bench: 'pretrain-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) });
+  emit({ bench: 'pretrain-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
   p.dispose();
 }
@@ -116,9 +137,11 @@ function profileRows(): void {
   for (const [kernel, st] of rows) emit({ bench: 'kernel-profile', kernel, calls: st.n, ms: +st.ms.toFixed(1) });
 }
 
-async function benchSegTrain(backend: string): Promise<void> {
-  const cfg = segConfigS();
-  const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
+/**
+ * The seg-train step loop (as `mff seg-train` runs a step: grads, AdamW with the layer-decay groups, BN update) on one
+ * random batch: `warmup` + `steps` steps; wall, CPU and optimizer times of the timed steps.
+ */
+function segTrainSteps(cfg: SegConfig, model: SegModel, dropRng: Rng, opt: ReturnType<typeof createSegTraining>['optimizer'], numClasses: number) {
   const p = model.params;
   const rng = new Rng(1); // synthetic batch
   const B = cfg.batchSize;
@@ -126,9 +149,10 @@ async function benchSegTrain(backend: string): Promise<void> {
   const img = new Float32Array(B * S * S * 3);
   for (let i = 0; i < img.length; i++) img[i] = rng.normal();
   const lab = new Int32Array(B * S * S);
-  for (let i = 0; i < lab.length; i++) lab[i] = rng.int(11);
+  for (let i = 0; i < lab.length; i++) lab[i] = rng.int(numClasses);
   const times: number[] = [];
   const cpuTimes: number[] = [];
+  const optTimes: number[] = [];
   let tensors0 = 0;
   for (let s = 0; s < warmup + steps; s++) {
     kstats.clear();
@@ -138,9 +162,80 @@ async function benchSegTrain(backend: string): Promise<void> {
     const y = tf.tensor3d(lab, [B, S, S], 'int32');
     const step = segTrainGrads(model, x, y, { rng: dropRng, stochastic: true });
     tf.dispose([x, y]);
+    const tOpt = performance.now();
     opt.step(step.grads, (scale) => 1e-4 * scale);
+    const dOpt = performance.now() - tOpt;
     tf.dispose([...step.grads.values()]);
     applyBnUpdates(p, step.bnUpdates);
+    const dt = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (s === warmup) tensors0 = tf.memory().numTensors;
+    if (s >= warmup) {
+      times.push(dt);
+      optTimes.push(dOpt);
+      cpuTimes.push((c.user + c.system) / 1000);
+    }
+  }
+  return { B, S, times, cpuTimes, optTimes, tensors0 };
+}
+
+async function benchSegTrain(backend: string): Promise<void> {
+  const cfg = segConfigS();
+  const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
+  const { B, times, cpuTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, 11);
+  const med = median(times);
+  emit({ bench: 'seg-train', config: 'S', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(2), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  emit({ bench: 'seg-train-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
+  profileRows();
+  opt.dispose();
+  model.params.dispose();
+}
+
+const ADE_SEG_TRAIN = 'configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts';
+const ADE_SEG_EVAL = 'configs/_base/upernet_mae-vit-b16_8xb2-160k_ade20k-512x512.ts';
+
+/** ViT-S/16 UperNet, 512², batch 2 (withCp as configured): one seg-train step, and its pre-flight memory estimate. */
+async function benchSegTrainAde(backend: string): Promise<void> {
+  const cfg = await loadSegConfig(ADE_SEG_TRAIN, { cfgOptions: ['batchSize=2', 'pretrained='] });
+  const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
+  const params = model.params.numParams();
+  const est = estimateSegTrainMemory(cfg.model, cfg.batchSize, { params, optimizerOnHeap: false });
+  const K = cfg.model.decodeHead.numClasses;
+  const { B, S, times, cpuTimes, optTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, K);
+  const med = median(times);
+  emit({
+    bench: 'seg-train-ade', config: ADE_SEG_TRAIN, backend, batch: B, crop: S, classes: K, with_cp: cfg.model.backbone.withCp, steps,
+    s_per_step_median: +(med / 1000).toFixed(2), img_per_s: +((B * 1000) / med).toFixed(3), s_optimizer_median: +(median(optTimes) / 1000).toFixed(2),
+    cpu_s_per_step_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2),
+  });
+  emit({
+    bench: 'seg-train-ade-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    ...peakMemory(), estimate_mb: Math.round(est.total / 2 ** 20), params,
+  });
+  profileRows();
+  opt.dispose();
+  model.params.dispose();
+}
+
+/** ViT-B/16 UperNet (150 classes), random init: one 512×512 image as `mff seg-eval` runs it (session + testCfg). */
+async function benchSegEvalAde(backend: string): Promise<void> {
+  const cfg = await loadSegConfig(ADE_SEG_EVAL);
+  const model = buildSegmentor({ ...cfg.model, auxiliaryHead: null }, new Rng(cfg.seed)); // as loadSegCheckpoint builds it
+  const S = 512;
+  const rng = new Rng(1);
+  const img = new Float32Array(S * S * 3);
+  for (let i = 0; i < img.length; i++) img[i] = rng.normal();
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  let tensors0 = 0;
+  const predictor = segPredictor(model);
+  for (let s = 0; s < warmup + steps; s++) {
+    kstats.clear();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const x = tf.tensor4d(img, [1, S, S, 3]);
+    const res = inferSegmentation(predictor.encodeDecode, x, [S, S], cfg.testCfg);
+    tf.dispose([x, res.segLogits, res.logits]);
     const dt = performance.now() - t0;
     const c = process.cpuUsage(c0);
     if (s === warmup) tensors0 = tf.memory().numTensors;
@@ -150,10 +245,14 @@ async function benchSegTrain(backend: string): Promise<void> {
     }
   }
   const med = median(times);
-  emit({ bench: 'seg-train', config: 'S', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(2), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
-  emit({ bench: 'seg-train-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) });
+  emit({
+    bench: 'seg-eval-ade', config: ADE_SEG_EVAL, backend, batch: 1, size: S, classes: cfg.model.decodeHead.numClasses, test_cfg: cfg.testCfg, images: steps,
+    s_per_img_median: +(med / 1000).toFixed(2), img_per_s: +(1000 / med).toFixed(3), cpu_s_per_img_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2),
+  });
+  emit({ bench: 'seg-eval-ade-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
-  p.dispose();
+  predictor.dispose();
+  model.params.dispose();
 }
 
 async function benchSegEval(backend: string): Promise<void> {
@@ -188,7 +287,7 @@ async function benchSegEval(backend: string): Promise<void> {
   }
   const med = median(times);
   emit({ bench: 'seg-eval', config: 'S', backend, batch: 1, images: n, ms_per_img_median: +med.toFixed(2), img_per_s: +(1000 / med).toFixed(1), cpu_ms_per_img_median: +median(cpuTimes).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2) });
-  emit({ bench: 'seg-eval-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) });
+  emit({ bench: 'seg-eval-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
   predictor?.dispose();
   model.params.dispose();
@@ -227,7 +326,7 @@ async function benchLoader(): Promise<void> {
   wall = (performance.now() - t0) / 1000;
   const ss = sl.stats();
   emit({ bench: 'loader', kind: 'seg-train', dataset: root, batch: scfg.batchSize, crop: t.cropSize, images: imgs, img_per_s: +ss.imgPerSec.toFixed(1), wall_img_per_s: +(imgs / wall).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
-  emit({ bench: 'loader-memory', tensors: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) });
+  emit({ bench: 'loader-memory', tensors: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
 }
 
 const backend = await initBackend(values.backend as BackendName, { quiet: true });
@@ -260,8 +359,15 @@ if (values.profile || values['profile-shapes']) {
   }
 }
 const only = values.only;
+const FIGURES = ['pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-ade', 'seg-eval-ade'];
+if (only && !FIGURES.includes(only)) throw new Error(`--only ${only}: expected ${FIGURES.join('|')}`);
 if (!only || only === 'pretrain') await benchPretrain(backend);
 if (!only || only === 'seg-train') await benchSegTrain(backend);
 if (!only || only === 'seg-eval') await benchSegEval(backend);
 if (!only || only === 'loader') await benchLoader();
-if (only && !['pretrain', 'seg-train', 'seg-eval', 'loader'].includes(only)) throw new Error(`--only ${only}: expected pretrain|seg-train|seg-eval|loader`);
+if (only === 'seg-train-ade' || only === 'seg-eval-ade') {
+  // minutes per step/image: not in the default run; defaults 1 warm-up + 2 timed
+  steps = Number(values.steps ?? 2);
+  warmup = Number(values.warmup ?? 1);
+  await (only === 'seg-train-ade' ? benchSegTrainAde(backend) : benchSegEvalAde(backend));
+}
