@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../nn/params.js';
 import type { Rng } from '../engine/rng.js';
-import { attention, ffn, layerNorm, linear } from '../nn/layers.js';
+import { block, drawDropPath, layerNorm, linear, linspaceNp, type DropPathDraw } from '../nn/layers.js';
 import { normal, uniform, xavierBound } from '../nn/init.js';
 import { resolveArch, type ViTArch } from './arch.js';
 import { patchEmbed } from './vit.js';
@@ -95,8 +95,7 @@ export function buildClassifier(cfg: ClsModelConfig, rng: Rng): ClsModel {
   if (!(rate >= 0 && rate < 1)) throw new Error(`model.dropPathRate must be in [0, 1), got ${rate}`);
   const grid = cfg.imgSize / cfg.patchSize;
   const L = grid * grid;
-  // np.linspace(0, rate, depth)
-  const dpr = Array.from({ length: numLayers }, (_, i) => (numLayers === 1 ? 0 : (rate * i) / (numLayers - 1)));
+  const dpr = linspaceNp(rate, numLayers); // mmpretrain: np.linspace(0, drop_path_rate, num_layers)
   const bb = !linearProbe; // backbone trainable?
   const p = new ParamStore();
 
@@ -150,28 +149,11 @@ export function buildClassifier(cfg: ClsModelConfig, rng: Rng): ClsModel {
 
 // ---------------------------------------------------------------- forward
 
-/**
- * mmcv drop_path: keep = 1 - prob, mask[b] = floor(keep + U[0,1)) per sample, out = x / keep * mask.
- * The uniforms come from `rng` (one per sample, drawn in batch order).
- */
-export function dropPath(x: tf.Tensor, prob: number, rng: Rng): tf.Tensor {
-  if (prob === 0) return x;
-  const keep = 1 - prob;
-  const B = x.shape[0];
-  const mask = new Float32Array(B);
-  for (let b = 0; b < B; b++) mask[b] = Math.floor(keep + rng.random());
-  // mask [B] -> [B, 1, ..., 1] broadcast over the token and channel axes
-  const shape = [B, ...x.shape.slice(1).map(() => 1)];
-  return tf.mul(tf.div(x, keep), tf.tensor(mask, shape));
-}
-
 /** mmpretrain TransformerEncoderLayer with drop path on both residual branches. x [B, N, D]. */
 function clsBlock(m: ClsModel, i: number, x: tf.Tensor, rng: Rng | null): tf.Tensor {
-  const p = m.params;
-  const n = `backbone.layers.${i}`;
-  const dp = (t: tf.Tensor) => (rng ? dropPath(t, m.dpr[i], rng) : t);
-  const h = tf.add(x, dp(attention(p, `${n}.attn`, layerNorm(p, `${n}.ln1`, x, m.lnEps), { numHeads: m.arch.numHeads })));
-  return tf.add(h, dp(ffn(p, `${n}.ffn`, layerNorm(p, `${n}.ln2`, h, m.lnEps))));
+  const B = x.shape[0];
+  const drop: [DropPathDraw | null, DropPathDraw | null] = [drawDropPath(B, m.dpr[i], rng), drawDropPath(B, m.dpr[i], rng)];
+  return block(m.params, `backbone.layers.${i}`, x, { numHeads: m.arch.numHeads, eps: m.lnEps, drop });
 }
 
 /** Running-stat update of neck.bn, tf.keep()-ed so it survives tidy / variableGrads; apply with applyBnUpdate. */

@@ -68,15 +68,76 @@ export function ffn(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
   return linear(p, `${name}.layers.1`, gelu(linear(p, `${name}.layers.0.0`, x)));
 }
 
+/** One DropPath draw for a batch: the 0/1 keep mask of mmcv drop_path (floor(keep + U[0,1)) per sample). */
+export interface DropPathDraw {
+  keep: number;
+  mask: Float32Array;
+}
+
+/** Draw the mask of one DropPath for B samples (one uniform per sample, in batch order); null = identity. */
+export function drawDropPath(B: number, prob: number, rng: Rng | null): DropPathDraw | null {
+  if (rng === null || prob <= 0) return null;
+  const keep = 1 - prob;
+  const mask = new Float32Array(B);
+  for (let b = 0; b < B; b++) mask[b] = Math.floor(keep + rng.random());
+  return { keep, mask };
+}
+
+/** mmcv drop_path with a drawn mask: x / keep · mask[b] (mask [B] broadcast over the other axes). */
+export function applyDropPath(x: tf.Tensor, d: DropPathDraw | null): tf.Tensor {
+  if (!d) return x;
+  return tf.mul(tf.div(x, d.keep), tf.tensor(d.mask, [d.mask.length, ...x.shape.slice(1).map(() => 1)]));
+}
+
+/** mmcv drop_path: draw and apply (see drawDropPath). */
+export function dropPath(x: tf.Tensor, prob: number, rng: Rng | null): tf.Tensor {
+  return applyDropPath(x, drawDropPath(x.shape[0], prob, rng));
+}
+
+/** np.linspace(0, stop, n) in float64: i·(stop/(n−1)), the last value exactly stop (mmpretrain VisionTransformer's dpr). */
+export function linspaceNp(stop: number, n: number): number[] {
+  if (n === 1) return [0];
+  const step = stop / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step));
+}
+
+/**
+ * [x.item() for x in torch.linspace(0, stop, n)] with torch's default float32 (mmseg MAE/BEiT's dpr): float32 step,
+ * the first half counted up from 0 and the second half down from stop, as ATen's scalar linspace kernel does (exact
+ * for n ≤ 16; for longer schedules ATen's vectorised path, whose width depends on the CPU, can differ by 1 ulp).
+ */
+export function linspaceTorchF32(stop: number, n: number): number[] {
+  const f = Math.fround;
+  if (n === 1) return [0];
+  const end = f(stop);
+  const step = f(end / (n - 1));
+  const half = Math.floor(n / 2);
+  return Array.from({ length: n }, (_, i) => (i < half ? f(step * i) : f(end - f(step * (n - 1 - i)))));
+}
+
 export interface BlockOpts {
   numHeads: number;
   eps: number;
+  /** Added to the attention logits, [H, N, N] (BEiT relative position bias). */
+  bias?: tf.Tensor;
+  /** Layer-scale: the branches are multiplied by `${name}.gamma_1` / `gamma_2` (BEiT / mmseg MAE). */
+  layerScale?: boolean;
+  /** DropPath of the attention and FFN branches, drawn by the caller in that order (drawDropPath). */
+  drop?: [DropPathDraw | null, DropPathDraw | null];
 }
 
-/** Pre-norm transformer block (mmpretrain TransformerEncoderLayer): x + attn(ln1 x); x + ffn(ln2 x). */
+/**
+ * The pre-norm ViT block of every model here (mmpretrain TransformerEncoderLayer, mmseg MAE/BEiT layer):
+ *   h = x + drop(γ1 · attn(ln1 x) [+ relative bias]);  out = h + drop(γ2 · ffn(ln2 h)).
+ * The qkv bias is used when the model has one (`${name}.attn.qkv.bias`).
+ */
 export function block(p: ParamStore, name: string, x: tf.Tensor, o: BlockOpts): tf.Tensor {
-  const h = tf.add(x, attention(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, x, o.eps), { numHeads: o.numHeads }));
-  return tf.add(h, ffn(p, `${name}.ffn`, layerNorm(p, `${name}.ln2`, h, o.eps)));
+  const [d1, d2] = o.drop ?? [null, null];
+  const scale = (t: tf.Tensor, g: string) => (o.layerScale ? tf.mul(p.get(`${name}.${g}`), t) : t);
+  const a = attention(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, x, o.eps), { numHeads: o.numHeads, bias: o.bias });
+  const h = tf.add(x, applyDropPath(scale(a, 'gamma_1'), d1));
+  const f = ffn(p, `${name}.ffn`, layerNorm(p, `${name}.ln2`, h, o.eps));
+  return tf.add(h, applyDropPath(scale(f, 'gamma_2'), d2));
 }
 
 // ---------------------------------------------------------------- initialisation

@@ -3,7 +3,8 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { Rng } from '../../src/engine/rng.js';
-import { applyBnUpdate, buildClassifier, clsForward, dropPath, type ClsModelConfig } from '../../src/models/classifier.js';
+import { applyBnUpdate, buildClassifier, clsForward, type ClsModelConfig } from '../../src/models/classifier.js';
+import { dropPath } from '../../src/nn/layers.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });

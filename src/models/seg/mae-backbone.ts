@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../../nn/params.js';
 import type { Rng } from '../../engine/rng.js';
-import { attention, ffn, layerNorm } from '../../nn/layers.js';
+import { block, drawDropPath, linspaceTorchF32, type DropPathDraw } from '../../nn/layers.js';
 import { normal } from '../../nn/init.js';
 import { patchEmbed } from '../vit.js';
 import { evalConst, type EvalCache } from '../../nn/eval-cache.js';
@@ -117,31 +117,9 @@ function checkpointed(p: ParamStore, prefix: string, run: (x: tf.Tensor) => tf.T
   return op(x, ...vars);
 }
 
-/** timm/mmcv DropPath: per-sample keep mask / keep probability; identity when rate is 0 or rng is null. */
-export function dropPath(x: tf.Tensor, rate: number, rng: Rng | null): tf.Tensor {
-  const m = dropPathScale(x.shape[0], rate, rng);
-  return m ? applyDropPath(x, m) : x;
-}
-
-/** The per-sample factors of one DropPath draw (floor(keep + u) / keep), or null when it is the identity. */
-function dropPathScale(B: number, rate: number, rng: Rng | null): Float32Array | null {
-  if (rng === null || rate <= 0) return null;
-  const keep = 1 - rate;
-  const m = new Float32Array(B);
-  for (let b = 0; b < B; b++) m[b] = Math.floor(keep + rng.random()) / keep;
-  return m;
-}
-
-function applyDropPath(x: tf.Tensor, m: Float32Array | null): tf.Tensor {
-  if (!m) return x;
-  // mask [B, 1, ..., 1] broadcasts over the remaining axes
-  return tf.mul(x, tf.tensor(m, [m.length, ...x.shape.slice(1).map(() => 1)]));
-}
-
-/** linspace(0, rate, n) like torch.linspace (the last value is exactly `rate`). */
+/** mmseg MAE's drop-path schedule: [x.item() for x in torch.linspace(0, rate, n)] (float32). */
 export function dropPathRates(rate: number, n: number): number[] {
-  if (n === 1) return [0];
-  return Array.from({ length: n }, (_, i) => (i === n - 1 ? rate : (rate * i) / (n - 1)));
+  return linspaceTorchF32(rate, n);
 }
 
 /**
@@ -163,14 +141,10 @@ export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor
   for (let i = 0; i < c.numLayers; i++) {
     const l = `backbone.layers.${i}`;
     // both DropPath draws of the block, in the order the block applies them (attention branch, then FFN)
-    const drop1 = dropPathScale(B, dpr[i], rng);
-    const drop2 = dropPathScale(B, dpr[i], rng);
+    const drop: [DropPathDraw | null, DropPathDraw | null] = [drawDropPath(B, dpr[i], rng), drawDropPath(B, dpr[i], rng)];
     const run = (xIn: tf.Tensor) => {
       const bias = evalConst(cache, `${l}.attn#bias`, () => relativePositionBias(p, l));
-      const a = attention(p, `${l}.attn`, layerNorm(p, `${l}.ln1`, xIn, c.lnEps), { numHeads: c.numHeads, bias });
-      const h = tf.add(xIn, applyDropPath(tf.mul(p.get(`${l}.gamma_1`), a), drop1));
-      const f = ffn(p, `${l}.ffn`, layerNorm(p, `${l}.ln2`, h, c.lnEps));
-      return tf.add(h, applyDropPath(tf.mul(p.get(`${l}.gamma_2`), f), drop2));
+      return block(p, l, xIn, { numHeads: c.numHeads, eps: c.lnEps, bias, layerScale: true, drop });
     };
     // One scope per block: its intermediates (the [B, H, N+1, N+1] attention maps: 50 MB per map for ViT-B at 512²)
     // are freed when the block ends instead of when the whole forward does (under a gradient tape the tape keeps
