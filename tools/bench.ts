@@ -28,7 +28,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking } from '../src/models/mae.js';
-import { Rng } from '../src/engine/rng.js';
+import { Rng } from '../src/io/rng.js';
 import { createOptimizer } from '../src/engine/optim.js';
 import { pretrainParamGroups } from '../src/engine/param-groups.js';
 import { finishSegConfig, loadSegConfig, type SegConfig } from '../src/config/seg.js';

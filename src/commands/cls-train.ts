@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { backendOption, collect } from './common.js';
 import { adoptBackboneModel, DEFAULT_CLS_CONFIGS, loadClsConfig } from '../config/cls.js';
-import { loadCheckpoint } from '../engine/checkpoint.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
 import { runClsTrain } from '../engine/run-cls.js';
 import type { BackendName } from '../backend.js';
 

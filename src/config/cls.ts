@@ -3,7 +3,7 @@
  * configs/mff/benchmarks: model (ImageClassifier), train/test pipelines, batch augments, loss, optimizer with
  * layer-wise lr decay (fine-tune) or LARS/SGD (linear), LinearLR warmup + cosine, effective batch = batchSize × accumSteps.
  */
-import type { ClsModelConfig } from '../models/classifier.js';
+import type { ClsModelConfig } from '../models/cls/classifier.js';
 import { applyOverrides, importConfig, validate, type Schema } from './load.js';
 import { findConfigFile, resolveDataRoot } from './resolve.js';
 import { EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';

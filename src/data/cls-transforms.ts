@@ -10,7 +10,7 @@
  * Random draws come from the given Rng in the reference's order (not the numpy stream).
  */
 import type { RgbImage } from './image.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 import {
   IMAGENET_MEAN,
   IMAGENET_STD,

@@ -6,7 +6,7 @@
  * same for any `concurrency`/`prefetch`, and `batches(epoch, startIter)` resumes mid-epoch exactly.
  */
 import pLimit from 'p-limit';
-import { Rng } from '../engine/rng.js';
+import { Rng } from '../io/rng.js';
 import { decodeImage, type RgbImage } from './image.js';
 import type { ImageFolderDataset } from './imagenet.js';
 

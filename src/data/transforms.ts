@@ -12,7 +12,7 @@
  * Random draws come from the `Rng` handed in; they are not the numpy/torch streams, only the same distributions.
  */
 import type { RgbImage } from './image.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 
 export const IMAGENET_MEAN = [123.675, 116.28, 103.53];
 export const IMAGENET_STD = [58.395, 57.12, 57.375];

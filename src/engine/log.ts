@@ -4,7 +4,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/checkpoint.js';
 
 export type MetricsEntry = Record<string, number | string | null | boolean | number[]>;
 

@@ -3,7 +3,7 @@
  * NHWC Float32Array batches with one-hot-like targets [B, K]. Every random draw comes from the run's Rng, in
  * the reference's order: λ ~ Beta(α, α), then the batch permutation, then (CutMix) the box centre y, x.
  */
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 
 /** Gamma(shape, 1) by Marsaglia–Tsang (2000); shape < 1 via Gamma(shape + 1) · U^(1/shape). */
 export function sampleGamma(rng: Rng, shape: number): number {

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Layout, ParamStore } from '../nn/params.js';
-import type { StTensor } from './safetensors.js';
+import type { StTensor } from '../io/safetensors.js';
 import { adamwUpdate } from '../nn/fast-kernels.js';
 
 export type OptimizerSpec =

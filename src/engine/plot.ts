@@ -4,7 +4,7 @@
  * break the line.
  */
 import sharp from 'sharp';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/checkpoint.js';
 
 export interface Series {
   name: string;

@@ -3,7 +3,7 @@
  * both written atomically into the work directory.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/checkpoint.js';
 
 export interface SummarySection {
   title: string;

@@ -6,12 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../nn/params.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 import { addBlock, addLayerNorm, addLinear, block, layerNorm, linear } from '../nn/layers.js';
 import { normal } from '../nn/init.js';
 import { resolveArch, type ViTArch } from './arch.js';
 import { sincosPosEmbed } from './pos-embed.js';
-import { addPatchEmbed, patchEmbed, patchify } from './vit.js';
+import { addPatchEmbed, expandTokens, patchEmbed, patchify } from './vit.js';
 import { addFusionProjections, addFusionWeights, fuseTaps, fusionWeights } from './mff.js';
 
 export interface DecoderConfig {
@@ -154,14 +154,6 @@ function permuteTokens(x: tf.Tensor, perm: Int32Array, inv: Int32Array): tf.Tens
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x);
-}
-
-/**
- * Broadcast a [1, 1, D] token to `shape` by adding it to zeros: the gradient is one sum reduction
- * (tf.tile / tf.broadcastTo run the Tile kernel, whose gradient is one slice + add per repetition).
- */
-export function expandTokens(token: tf.Tensor, shape: [number, number, number]): tf.Tensor {
-  return tf.add(tf.zeros(shape), token);
 }
 
 // ---------------------------------------------------------------- encoder / decoder / loss

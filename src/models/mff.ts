@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/params.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 import { addLinear, linear } from '../nn/layers.js';
 
 /** `backbone.proj_weights` [T, 1, 1, 1], all ones (untouched by any init): equal weights at step 0. */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/params.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 import { uniform, xavierBound } from '../nn/init.js';
 
 /** imgs [B, H, W, C] -> patches [B, (H/p)*(W/p), p*p*C], patch order row-major, inside (row, col, channel). */
@@ -38,4 +38,12 @@ export function addPatchEmbed(p: ParamStore, rng: Rng, prefix: string, inChannel
   const k = inChannels * patch * patch;
   p.add(`${prefix}.patch_embed.projection.weight`, uniform(rng, [patch, patch, inChannels, dims], xavierBound(k, dims)), 'conv');
   p.add(`${prefix}.patch_embed.projection.bias`, uniform(rng, [dims], 1 / Math.sqrt(k)));
+}
+
+/**
+ * Broadcast a [1, 1, D] token to `shape` by adding it to zeros: the gradient is one sum reduction
+ * (tf.tile / tf.broadcastTo run the Tile kernel, whose gradient is one slice + add per repetition).
+ */
+export function expandTokens(token: tf.Tensor, shape: [number, number, number]): tf.Tensor {
+  return tf.add(tf.zeros(shape), token);
 }

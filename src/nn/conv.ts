@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 import { normal, uniform } from './init.js';
 import { evalConst, type EvalCache } from './eval-cache.js';
 

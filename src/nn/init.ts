@@ -1,6 +1,6 @@
 /** Parameter initialisers (mmengine / PyTorch semantics), drawing from a seeded Rng. */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 
 export function uniform(rng: Rng, shape: number[], bound: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.js';
 import * as fk from './fast-kernels.js';
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../io/rng.js';
 import { normal, uniform, xavierBound } from './init.js';
 
 /** y = x · W + b over the last axis; W internal [in, out] (torch [out, in]). */

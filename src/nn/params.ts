@@ -8,7 +8,7 @@
  * Buffers (BN running stats, relative-position index, frozen sin-cos tables) are non-trainable entries.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { StTensor } from '../engine/safetensors.js';
+import type { StTensor } from '../io/safetensors.js';
 
 export type Layout = 'plain' | 'linear' | 'conv' | 'convT';
 

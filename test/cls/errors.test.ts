@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.js';
 import { runClsTrain, runClsEval } from '../../src/engine/run-cls.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { loadClsConfig } from '../../src/config/cls.js';
 import { clsTrainCommand } from '../../src/commands/cls-train.js';
 import { smallClsDataset, tinyClsConfig } from './helpers.js';

@@ -1,6 +1,6 @@
 /** Classification transforms against hand-computed small cases (mmcv cv2-backend semantics). */
 import { describe, expect, test } from 'vitest';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import type { RgbImage } from '../../src/data/image.js';
 import {
   FINETUNE_ERASING,

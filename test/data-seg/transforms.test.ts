@@ -1,6 +1,6 @@
 /** Resize / crop / flip / HSV / photometric / normalise / pad, against hand-computed values. */
 import { describe, expect, test } from 'vitest';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import { hsvToRgb, rgbToHsv } from '../../src/data/seg/hsv.js';
 import { rescaleSize, resizeBilinear, resizeNearest } from '../../src/data/seg/resize.js';
 import { flipHorizontal, normalize, padTo, photoMetricDistortion, randomCrop, segTestTransform, segTrainTransform } from '../../src/data/seg/seg-transforms.js';

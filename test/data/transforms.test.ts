@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RgbImage } from '../../src/data/image.js';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import {
   buildEvalTransform,
   buildPretrainTransform,

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { ParamStore, type Layout } from '../../src/nn/params.js';
 import { createOptimizer, type GroupSettings, type OptimizerSpec } from '../../src/engine/optim.js';
-import { parseSafetensors, serializeSafetensors } from '../../src/engine/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import { relErr } from '../helpers/golden.js';
 
 beforeAll(async () => {

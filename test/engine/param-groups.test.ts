@@ -1,6 +1,6 @@
 /** Pretraining parameter groups: mmpretrain MAE/MFF custom_keys (notes mmpretrain-mff.md §1.4, §5.1). */
 import { expect, test } from 'vitest';
-import { readSafetensors } from '../../src/engine/safetensors.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { isNormParam, pretrainParamGroups } from '../../src/engine/param-groups.js';
 import { goldenPath, loadFixture } from '../helpers/golden.js';
 

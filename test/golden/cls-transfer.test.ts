@@ -2,9 +2,9 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
-import { Rng } from '../../src/engine/rng.js';
-import { buildClassifier, clsForward, loadClassifierState, type ClsModelConfig } from '../../src/models/classifier.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { Rng } from '../../src/io/rng.js';
+import { buildClassifier, clsForward, loadClassifierState, type ClsModelConfig } from '../../src/models/cls/classifier.js';
 import { f32, goldenPath, loadFixture, nchwToNhwc, relErr } from '../helpers/golden.js';
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 /** Layer-decay parameter groups vs what mmpretrain / mmseg constructors produced (fixtures cls-finetune, seg-upernet). */
 import { describe, expect, test } from 'vitest';
-import { readSafetensors } from '../../src/engine/safetensors.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { customKeysFromMm, mmpretrainLayerDecayGroups, mmsegLayerDecayGroups, type LayerDecayGroup } from '../../src/engine/param-groups.js';
 import { goldenPath, loadFixture } from '../helpers/golden.js';
 

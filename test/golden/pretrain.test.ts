@@ -2,9 +2,9 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { buildPretrainModel, pretrainForward, randomMasking } from '../../src/models/mae.js';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import { f32, goldenPath, i32, loadFixture, nchwToNhwc, pretrainModelConfig, relErr } from '../helpers/golden.js';
 
 beforeAll(async () => {

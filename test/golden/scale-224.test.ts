@@ -18,10 +18,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint, type Checkpoint } from '../../src/engine/checkpoint.js';
-import { Rng } from '../../src/engine/rng.js';
+import { loadCheckpoint, type Checkpoint } from '../../src/io/checkpoint.js';
+import { Rng } from '../../src/io/rng.js';
 import { buildPretrainModel, pretrainForward, randomMasking, type Masking, type PretrainModel } from '../../src/models/mae.js';
-import { buildClassifier, clsForward, loadClassifierState, type ClsModel, type ClsModelConfig } from '../../src/models/classifier.js';
+import { buildClassifier, clsForward, loadClassifierState, type ClsModel, type ClsModelConfig } from '../../src/models/cls/classifier.js';
 import { f32, i32, pretrainModelConfig, relErr, type Fixture, type JsonTensor } from '../helpers/golden.js';
 
 const DIR = process.env.MFF_SCALE224_DIR ? resolve(process.env.MFF_SCALE224_DIR) : resolve(import.meta.dirname, '../fixtures/scale-224');

@@ -2,8 +2,8 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
-import { Rng } from '../../src/engine/rng.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { Rng } from '../../src/io/rng.js';
 import { applyBnUpdates, bnCtx } from '../../src/nn/conv.js';
 import { segConfigFromFixture } from '../models/seg-fixture.js';
 import { buildSegmentor, segDecodeHeadOut, segEncodeDecode, segFeatures, segPredictor, segTrainGrads } from '../../src/models/seg/segmentor.js';

@@ -2,10 +2,10 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { Rng } from '../../src/engine/rng.js';
-import { parseSafetensors, serializeSafetensors, type StTensor } from '../../src/engine/safetensors.js';
+import { Rng } from '../../src/io/rng.js';
+import { parseSafetensors, serializeSafetensors, type StTensor } from '../../src/io/safetensors.js';
 import { buildPretrainModel, type PretrainModelConfig } from '../../src/models/mae.js';
-import { buildClassifier, loadBackboneFromCheckpoint, loadClassifierState, type ClsMode } from '../../src/models/classifier.js';
+import { buildClassifier, loadBackboneFromCheckpoint, loadClassifierState, type ClsMode } from '../../src/models/cls/classifier.js';
 import { f32, loadFixture, relErr } from '../helpers/golden.js';
 
 beforeAll(async () => {

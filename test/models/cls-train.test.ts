@@ -2,8 +2,8 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { Rng } from '../../src/engine/rng.js';
-import { applyBnUpdate, buildClassifier, clsForward, type ClsModelConfig } from '../../src/models/classifier.js';
+import { Rng } from '../../src/io/rng.js';
+import { applyBnUpdate, buildClassifier, clsForward, type ClsModelConfig } from '../../src/models/cls/classifier.js';
 import { dropPath } from '../../src/nn/layers.js';
 
 beforeAll(async () => {

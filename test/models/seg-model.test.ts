@@ -2,7 +2,7 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import { applyBnUpdates } from '../../src/nn/conv.js';
 import type { SegModelConfig } from '../../src/models/seg/config.js';
 import { buildSegmentor, segEncodeDecode, segTrainGrads } from '../../src/models/seg/segmentor.js';

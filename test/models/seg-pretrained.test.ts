@@ -2,8 +2,8 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint, selectPrefix } from '../../src/engine/checkpoint.js';
-import { Rng } from '../../src/engine/rng.js';
+import { loadCheckpoint, selectPrefix } from '../../src/io/checkpoint.js';
+import { Rng } from '../../src/io/rng.js';
 import { resizePosEmbed } from '../../src/models/pos-embed.js';
 import { buildSegmentor } from '../../src/models/seg/segmentor.js';
 import { maeBackbone } from '../../src/models/seg/mae-backbone.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { runPretrainEval } from '../../src/engine/eval-pretrain.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { goldenPath, loadFixture, pretrainModelConfig } from '../helpers/golden.js';
 import { BUNDLED, smallDataset, tinyConfig } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking, type PretrainModelConfig } from '../../src/models/mae.js';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import { createOptimizer } from '../../src/engine/optim.js';
 import { pretrainParamGroups } from '../../src/engine/param-groups.js';
 

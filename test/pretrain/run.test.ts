@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { initBackend } from '../../src/backend.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { smallDataset, tinyConfig } from './helpers.js';
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, test, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { segTrainCommand } from '../../src/commands/seg-train.js';
 import { smallDataset, tinyConfig } from '../pretrain/helpers.js';

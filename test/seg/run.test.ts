@@ -3,13 +3,13 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join, relative } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { loadCheckpoint } from '../../src/engine/checkpoint.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { runSegEval, runSegTrain, type SegTrainSummary } from '../../src/engine/run-seg.js';
 import { segEvalCommand } from '../../src/commands/seg-eval.js';
 import { loadSegLabel, loadSegMeta, scanSegDataset } from '../../src/data/seg/ade20k.js';
 import { readLabelPng, reduceZeroLabel, writeLabelPng } from '../../src/data/seg/labels.js';
 import { IoUAccumulator } from '../../src/metrics/iou.js';
-import { serializeSafetensors } from '../../src/engine/safetensors.js';
+import { serializeSafetensors } from '../../src/io/safetensors.js';
 import type { SegConfig } from '../../src/config/seg.js';
 import { smallScenes, tinySegConfig } from './helpers.js';
 

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
-import { readSafetensors, serializeSafetensors } from '../../src/engine/safetensors.js';
+import { readSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import { runSegEval } from '../../src/engine/run-seg.js';
 import { readLabelPng } from '../../src/data/seg/labels.js';
 

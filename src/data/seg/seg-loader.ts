@@ -5,7 +5,7 @@
  * concurrency, and resuming at `startIter` reproduces the rest of the epoch exactly.
  */
 import pLimit from 'p-limit';
-import { Rng } from '../../engine/rng.js';
+import { Rng } from '../../io/rng.js';
 import { loadSegLabel, loadSegPair, type SegDataset } from './ade20k.js';
 import { decodeImage } from '../image.js';
 import { segTestTransform, segTrainTransform, type SegTrainPipeline } from './seg-transforms.js';

@@ -7,7 +7,7 @@
  * (RandomCrop, PhotoMetricDistortion), mmseg models/data_preprocessor.py (normalise, stack_batch padding).
  * mmseg works on BGR and converts to RGB in the preprocessor; we stay in RGB (the colour ops are channel-aware).
  */
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 import type { RgbImage } from '../image.js';
 import type { LabelMap } from './labels.js';
 import { rescaleSize, resizeBilinear, resizeNearest } from './resize.js';

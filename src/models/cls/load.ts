@@ -7,10 +7,10 @@
  *    _prepare_pos_embed -> resize_pos_embed).
  *  - loadClassifierState: a full mmpretrain ImageClassifier state dict, strict.
  */
-import type { StTensor } from '../../engine/safetensors.js';
+import type { StTensor } from '../../io/safetensors.js';
 import type { LoadReport } from '../../nn/params.js';
 import { resizePosEmbed } from '../pos-embed.js';
-import type { ClsModel } from '../classifier.js';
+import type { ClsModel } from './classifier.js';
 
 export interface BackboneLoadReport extends LoadReport {
   /** Checkpoint keys deliberately not loaded (decoder, fusion, ln1 when fine-tuning, non-backbone keys). */

@@ -1,6 +1,6 @@
 /** nn.Dropout2d for NHWC maps: zero whole channels per sample with probability p, scale the rest by 1/(1-p). */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 
 /** Identity when p is 0 or rng is null (eval, or the deterministic golden train step). */
 export function dropout2d(x: tf.Tensor4D, p: number, rng: Rng | null): tf.Tensor4D {

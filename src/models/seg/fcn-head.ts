@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../../nn/params.js';
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 import { addConvModule, conv2d, convModule, type BnCtx } from '../../nn/conv.js';
 import { dropout2d } from './dropout.js';
 import { addConvSeg } from './uper-head.js';

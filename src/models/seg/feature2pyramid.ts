@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../../nn/params.js';
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 import { gelu } from '../../nn/layers.js';
 import { addBatchNorm, addConvTranspose, batchNorm, convTranspose2d, maxPool, type BnCtx } from '../../nn/conv.js';
 import type { SegNeckConfig } from './config.js';

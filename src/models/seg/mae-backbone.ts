@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../../nn/params.js';
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 import { block, drawDropPath, linspaceTorchF32, type DropPathDraw } from '../../nn/layers.js';
 import { normal } from '../../nn/init.js';
 import { patchEmbed } from '../vit.js';

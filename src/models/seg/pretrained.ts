@@ -8,7 +8,7 @@
  * `ln1`, MFF's `proj_layers.*` / `proj_weights`, `mask_token`) are reported as unexpected, and the BEiT-only
  * entries (gamma_1/2 = initValues, zero relative-position tables, the index buffer) as missing: they keep their init.
  */
-import type { StTensor } from '../../engine/safetensors.js';
+import type { StTensor } from '../../io/safetensors.js';
 import type { LoadReport } from '../../nn/params.js';
 import { resizePosEmbed } from '../pos-embed.js';
 import type { SegModel } from './segmentor.js';

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../nn/params.js';
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 import { bnCtx, disposeBnUpdates, type BnCtx } from '../../nn/conv.js';
 import { disposeEvalCache, type EvalCache } from '../../nn/eval-cache.js';
 import { resizeBilinear } from '../../nn/resize.js';

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../../nn/params.js';
-import type { Rng } from '../../engine/rng.js';
+import type { Rng } from '../../io/rng.js';
 import { normal } from '../../nn/init.js';
 import { adaptiveAvgPool, addConvModule, addSameShape, conv2d, convModule, convModuleConcat, type BnCtx } from '../../nn/conv.js';
 import { resizeBilinear } from '../../nn/resize.js';

@@ -8,13 +8,12 @@
  * Images are NHWC and already normalised. Parameters are registered in state_dict order under mmpretrain's keys.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore } from '../nn/params.js';
-import type { Rng } from '../engine/rng.js';
-import { block, drawDropPath, layerNorm, linear, linspaceNp, type DropPathDraw } from '../nn/layers.js';
-import { normal, uniform, xavierBound } from '../nn/init.js';
-import { resolveArch, type ViTArch } from './arch.js';
-import { patchEmbed } from './vit.js';
-import { expandTokens } from './mae.js';
+import { ParamStore } from '../../nn/params.js';
+import type { Rng } from '../../io/rng.js';
+import { block, drawDropPath, layerNorm, linear, linspaceNp, type DropPathDraw } from '../../nn/layers.js';
+import { normal, uniform, xavierBound } from '../../nn/init.js';
+import { resolveArch, type ViTArch } from '../arch.js';
+import { expandTokens, patchEmbed } from '../vit.js';
 
 export type ClsMode = 'finetune' | 'linear';
 
@@ -249,4 +248,4 @@ export function applyBnUpdate(m: ClsModel, u: BnUpdate): void {
   tf.dispose([u.runningMean, u.runningVar, u.numBatchesTracked]);
 }
 
-export { loadBackboneFromCheckpoint, loadClassifierState, type BackboneLoadReport } from './cls/load.js';
+export { loadBackboneFromCheckpoint, loadClassifierState, type BackboneLoadReport } from './load.js';
