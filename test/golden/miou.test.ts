@@ -47,7 +47,7 @@ describe('IoUAccumulator vs mmseg IoUMetric (miou.json)', () => {
       // exact equality of the returned dict, key order included
       expect(Object.keys(r.metrics)).toEqual(Object.keys(run.metrics));
       expect(r.metrics).toEqual(run.metrics);
-      console.log(`${JSON.stringify(metrics)}\n` + formatClassTable(r, ['c0', 'c1', 'c2', 'c3', 'c4', 'c5']));
+      console.log(`${JSON.stringify(metrics)}\n` + formatClassTable(r, Array.from({ length: C }, (_, k) => `class_${k}`)));
     });
   }
 });

@@ -39,6 +39,8 @@ describe('pos-embed', () => {
   }
 
   test('a wrong token count fails loudly', () => {
-    expect(() => resizePosEmbed(f32(src), [5, 5], r.dst_square, C, r.num_extra_tokens)).toThrow(/tokens/);
+    // a grid one row taller than the fixture's source grid: never the right token count
+    const wrong: [number, number] = [r.src_grid[0] + 1, r.src_grid[1]];
+    expect(() => resizePosEmbed(f32(src), wrong, r.dst_square, C, r.num_extra_tokens)).toThrow(/tokens/);
   });
 });

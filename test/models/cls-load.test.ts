@@ -12,9 +12,20 @@ beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
 });
 
-// The pos-embed fixture: a [1, 1+4*4, 8] table and mmpretrain resize_pos_embed to 6x6.
+// The pos-embed fixture: a [1, 1+g*g, C] table and mmpretrain resize_pos_embed of it to a larger grid. The model
+// needs dims divisible by 4 (sin-cos table), the fixture's C need not be: the table gets zero channels up to D.
+// The resize works channel by channel, so mmpretrain's result padded the same way is the exact reference.
 const pe = loadFixture('pos-embed');
-const D = pe.inputs.pos_embed_src.shape[2];
+const FC = pe.inputs.pos_embed_src.shape[2];
+const D = 4 * Math.ceil(FC / 4);
+/** [1, T, FC] (fixture) -> [1, T, D] with zero channels FC..D-1. */
+function padChannels(t: { shape: number[]; data: (number | null)[] }): StTensor {
+  const [, T] = t.shape;
+  const src = f32(t as never);
+  const out = new Float32Array(T * D);
+  for (let i = 0; i < T; i++) out.set(src.subarray(i * FC, (i + 1) * FC), i * D);
+  return { dtype: 'F32', shape: [1, T, D], data: out };
+}
 const [srcGrid] = pe.config.resize.src_grid;
 const [dstGrid] = pe.config.resize.dst_square;
 const PATCH = 4;
@@ -37,7 +48,7 @@ function pretrainStateDict(): Map<string, StTensor> {
   const m = buildPretrainModel(pretrainCfg, new Rng(1));
   const sd = m.params.toStateDict();
   m.params.dispose();
-  sd.set('backbone.pos_embed', { dtype: 'F32', shape: pe.inputs.pos_embed_src.shape, data: f32(pe.inputs.pos_embed_src) });
+  sd.set('backbone.pos_embed', padChannels(pe.inputs.pos_embed_src));
   return sd;
 }
 
@@ -67,9 +78,9 @@ describe('loadBackboneFromCheckpoint', () => {
       expect(relErr(got.get(k)!.data, sd.get(k)!.data), k).toBe(0);
     }
     expect(r.loaded.length).toBe([...sd.keys()].length - r.dropped.length);
-    const want = pe.expected.mmpretrain_resize_pos_embed_sq;
+    const want = padChannels(pe.expected.mmpretrain_resize_pos_embed_sq);
     expect(got.get('backbone.pos_embed')!.shape).toEqual(want.shape);
-    expect(relErr(got.get('backbone.pos_embed')!.data, f32(want))).toBeLessThan(1e-5);
+    expect(relErr(got.get('backbone.pos_embed')!.data, want.data)).toBeLessThan(1e-5);
     // fine-tuning trains the loaded pos_embed
     expect(m.params.trainableNames()).toContain('backbone.pos_embed');
     m.params.dispose();
@@ -93,7 +104,8 @@ describe('loadBackboneFromCheckpoint', () => {
     bad.set('backbone.layers.1.attn.qkv.weight', { dtype: 'F32', shape: [3 * D, D + 1], data: new Float32Array(3 * D * (D + 1)) });
     expect(() => loadBackboneFromCheckpoint(m, bad, { file: 'bad.safetensors' })).toThrow(/bad\.safetensors.*backbone\.layers\.1\.attn\.qkv\.weight/);
     const wrongDims = new Map(sd);
-    wrongDims.set('backbone.pos_embed', { dtype: 'F32', shape: [1, 17, D * 2], data: new Float32Array(17 * D * 2) });
+    const T = 1 + srcGrid * srcGrid;
+    wrongDims.set('backbone.pos_embed', { dtype: 'F32', shape: [1, T, D * 2], data: new Float32Array(T * D * 2) });
     expect(() => loadBackboneFromCheckpoint(m, wrongDims, { file: 'pe.safetensors' })).toThrow(/pe\.safetensors.*backbone\.pos_embed/);
     m.params.dispose();
   });
