@@ -34,7 +34,7 @@ import { pretrainParamGroups } from '../src/engine/param-groups.js';
 import { finishSegConfig, loadSegConfig, type SegConfig } from '../src/config/seg.js';
 import { buildSegmentor, segEncodeDecode, segPredictor, segTrainGrads, type SegModel } from '../src/models/seg/segmentor.js';
 import { applyBnUpdates } from '../src/nn/conv.js';
-import { createSegTraining } from '../src/engine/run-seg.js';
+import { createSegTraining } from '../src/engine/seg-setup.js';
 import { estimateSegTrainMemory } from '../src/models/seg/memory.js';
 import { inferSegmentation } from '../src/eval/slide.js';
 import { scanImageFolder } from '../src/data/imagenet.js';

@@ -209,7 +209,7 @@ async function pretrainCheckpoint(): Promise<{ file: string; info: Record<string
   const keyFile = join(cfg.workDir, 'pvs-key.json');
   if (existsSync(file) && existsSync(summaryFile) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key) {
     const s = JSON.parse(readFileSync(summaryFile, 'utf8'));
-    const info = { run: 'pretrain', cached: true, checkpoint: file, images: s.dataset?.images, iterations: s.iterations, lr: s.lr, final_loss: s.final_loss, mean_loss_last_epoch: s.mean_loss_last_epoch, wall_time_s: s.wall_time_s };
+    const info = { run: 'pretrain', cached: true, checkpoint: file, images: s.dataset?.images, iterations: s.iterations, lr: s.lr, final_loss: s.final_loss, mean_loss_last_epoch: s.mean_loss_last_epoch, wall_s: s.wall_s ?? s.wall_time_s };
     emit(info);
     return { file, info };
   }
@@ -217,7 +217,7 @@ async function pretrainCheckpoint(): Promise<{ file: string; info: Record<string
   writeFileSync(keyFile, key);
   const info = {
     run: 'pretrain', config: a['pretrain-config'], data: pretrainMode, cfg_options: opts, checkpoint: s.checkpoint, images: s.dataset.images,
-    iterations: s.iterations, lr: s.lr, final_loss: s.final_loss, mean_loss_last_epoch: s.mean_loss_last_epoch, wall_time_s: s.wall_time_s, backend: s.backend,
+    iterations: s.iterations, lr: s.lr, final_loss: s.final_loss, mean_loss_last_epoch: s.mean_loss_last_epoch, wall_s: s.wall_s, backend: s.backend,
   };
   emit(info);
   return { file: s.checkpoint, info };
@@ -235,7 +235,7 @@ const segOptions = [
   `optim.layerDecayRate=${layerDecay}`,
   ...a['cfg-options']!,
 ];
-type Run = { arm: 'pretrained' | 'scratch'; seed: number; mIoU: number; aAcc: number; mAcc: number; final_loss: number; wall_time_s: number; backend?: string };
+type Run = { arm: 'pretrained' | 'scratch'; seed: number; mIoU: number; aAcc: number; mAcc: number; final_loss: number; wall_s: number; backend?: string };
 const runs: Run[] = [];
 for (const seed of seeds) {
   for (const arm of arms) {
@@ -252,11 +252,11 @@ for (const seed of seeds) {
     const key = JSON.stringify({ config: a.config, init: arm === 'pretrained' ? { checkpoint: pre.file, iterations: pre.info.iterations, final_loss: pre.info.final_loss } : 'random', opts: segOptions, seed, ...(trainSubset !== undefined ? { trainSubset } : {}), ...(segDataRoot ? { segData: segDataRoot } : {}) });
     if (existsSync(summaryFile) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key) {
       const s = JSON.parse(readFileSync(summaryFile, 'utf8'));
-      r = { arm, seed, ...s.metrics, final_loss: s.final_loss, wall_time_s: s.wall_time_s, backend: s.backend };
+      r = { arm, seed, ...s.metrics, final_loss: s.final_loss, wall_s: s.wall_s ?? s.wall_time_s, backend: s.backend }; // wall_time_s: summaries written before the rename
     } else {
       const s = await runSegTrain(cfg, { configFile: a.config, quiet: true });
       writeFileSync(keyFile, key);
-      r = { arm, seed, ...(s.metrics as { mIoU: number; aAcc: number; mAcc: number }), final_loss: s.final_loss, wall_time_s: s.wall_time_s, backend: s.backend };
+      r = { arm, seed, ...(s.metrics as { mIoU: number; aAcc: number; mAcc: number }), final_loss: s.final_loss, wall_s: s.wall_s, backend: s.backend };
     }
     runs.push(r);
     emit({ run: `${arm}-seed${seed}`, init: arm === 'pretrained' ? pre.file : 'random', iterations: iters, ...(trainSubset !== undefined ? { train_subset: trainSubset } : {}), ...r });
@@ -286,7 +286,7 @@ const summary = {
   scratch: { mIoU: mean('scratch', 'mIoU'), aAcc: mean('scratch', 'aAcc'), mAcc: mean('scratch', 'mAcc') },
   delta_mIoU: Number((mean('pretrained', 'mIoU') - mean('scratch', 'mIoU')).toFixed(2)),
   delta_mIoU_per_seed: perSeedDelta,
-  wall_time_s: Math.round((Date.now() - t0) / 1000),
+  wall_s: Math.round((Date.now() - t0) / 1000),
 };
 emit(summary);
 
@@ -298,11 +298,11 @@ const md = [
   `- seg training data: ${trainSubset === undefined ? 'all labeled training scenes' : `first ${trainSubset} labeled training scenes (${segData})`}${segDataRoot ? ` of ${segDataRoot}${untinted ? ' (untinted)' : ''}` : ''}`,
   `- seg config: ${a.config}, cfg-options (both arms): ${segOptions.join(' ')}, seeds ${seeds.join(', ')}`,
   `- machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}; backend ${runs[0]?.backend ?? '?'}`,
-  `- total wall time: ${summary.wall_time_s} s (including cached runs' reuse)`,
+  `- total wall time: ${summary.wall_s} s (including cached runs' reuse)`,
   '',
   '| arm | seed | mIoU | aAcc | mAcc | final loss | wall s |',
   '| --- | --- | --- | --- | --- | --- | --- |',
-  ...runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.mIoU.toFixed(2)} | ${r.aAcc.toFixed(2)} | ${r.mAcc.toFixed(2)} | ${r.final_loss.toFixed(4)} | ${Math.round(r.wall_time_s)} |`),
+  ...runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.mIoU.toFixed(2)} | ${r.aAcc.toFixed(2)} | ${r.mAcc.toFixed(2)} | ${r.final_loss.toFixed(4)} | ${Math.round(r.wall_s)} |`),
   `| **pretrained mean** | | **${summary.pretrained.mIoU.toFixed(2)}** | ${summary.pretrained.aAcc.toFixed(2)} | ${summary.pretrained.mAcc.toFixed(2)} | | |`,
   `| **scratch mean** | | **${summary.scratch.mIoU.toFixed(2)}** | ${summary.scratch.aAcc.toFixed(2)} | ${summary.scratch.mAcc.toFixed(2)} | | |`,
   '',

@@ -7,9 +7,10 @@ import { importConfig } from '../src/config/load.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
 import { runPretrainEval } from '../src/engine/eval-pretrain.js';
 import { loadClsConfig } from '../src/config/cls.js';
-import { runClsEval } from '../src/engine/run-cls.js';
-import { runSegEval } from '../src/engine/run-seg.js';
+import { runClsEval } from '../src/engine/run-cls-eval.js';
+import { runSegEval } from '../src/engine/run-seg-eval.js';
 import { printSegEval } from '../src/commands/seg-eval.js';
+import { printClsEval } from '../src/commands/cls-eval.js';
 import type { BackendName } from '../src/backend.js';
 
 const { values, positionals } = parseArgs({
@@ -22,31 +23,33 @@ const { values, positionals } = parseArgs({
     'show-dir': { type: 'string' },
     'cfg-options': { type: 'string', multiple: true, default: [] },
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
+    quiet: { type: 'boolean', short: 'q', default: false },
   },
 });
 
 async function main(): Promise<void> {
   const [file, checkpoint] = positionals;
-  if (!file || !checkpoint) throw new Error('usage: tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S] [--out preds.jsonl] [--out-dir DIR] [--show-dir DIR]');
+  if (!file || !checkpoint) throw new Error('usage: tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S] [--out preds.jsonl] [--out-dir DIR] [--show-dir DIR] [--quiet]');
   const { task } = await importConfig<{ task?: string }>(file);
   const flags = { data: values.data, cfgOptions: values['cfg-options'] };
   const backend = values.backend as BackendName;
+  const quiet = values.quiet;
   switch (task) {
     case 'pretrain': {
       const cfg = await loadPretrainConfig(file, flags);
-      const r = await runPretrainEval(cfg, checkpoint, { backend, split: values.split });
+      const r = await runPretrainEval(cfg, checkpoint, { backend, split: values.split, quiet });
       console.log(JSON.stringify({ task: 'pretrain', ...r }));
       return;
     }
     case 'cls': {
       // prints exactly what `mff cls-eval` prints
       const config = await loadClsConfig(file, { cfgOptions: values['cfg-options'] });
-      await runClsEval({ checkpoint, config, configFile: file, data: values.data, split: values.split, out: values.out, backend });
+      printClsEval(await runClsEval({ checkpoint, config, configFile: file, data: values.data, split: values.split, out: values.out, backend, quiet }));
       return;
     }
     case 'seg': {
       const r = await runSegEval(checkpoint, {
-        backend, config: file, data: values.data, cfgOptions: values['cfg-options'], outDir: values['out-dir'], showDir: values['show-dir'], logTable: false,
+        backend, quiet, config: file, data: values.data, cfgOptions: values['cfg-options'], outDir: values['out-dir'], showDir: values['show-dir'], logTable: false,
       });
       printSegEval(r, checkpoint);
       return;

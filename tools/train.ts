@@ -1,6 +1,6 @@
 /**
  * The seed's training entry point, mmpretrain/mmseg style: `npx tsx tools/train.ts CONFIG [--work-dir D] [--resume]
- * [--cfg-options k=v ...] [--backend B]`. Dispatches on the config's `task`.
+ * [--cfg-options k=v ...] [--backend B] [--quiet]`. Dispatches on the config's `task`.
  */
 import { parseArgs } from 'node:util';
 import { importConfig } from '../src/config/load.js';
@@ -18,6 +18,7 @@ const { values, positionals } = parseArgs({
     'work-dir': { type: 'string' },
     data: { type: 'string' },
     resume: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', short: 'q', default: false },
     'cfg-options': { type: 'string', multiple: true, default: [] },
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
   },
@@ -25,25 +26,28 @@ const { values, positionals } = parseArgs({
 
 async function main(): Promise<void> {
   const [file] = positionals;
-  if (!file) throw new Error('usage: tools/train.ts CONFIG [--work-dir DIR] [--data DIR] [--resume] [--cfg-options key=value ...]');
+  if (!file) throw new Error('usage: tools/train.ts CONFIG [--work-dir DIR] [--data DIR] [--resume] [--cfg-options key=value ...] [--quiet]');
   const { task } = await importConfig<{ task?: string }>(file);
   const flags = { data: values.data, workDir: values['work-dir'], cfgOptions: values['cfg-options'] };
   const backend = values.backend as BackendName;
+  const run = { backend, resume: values.resume, configFile: file, quiet: values.quiet };
   switch (task) {
     case 'pretrain': {
       const cfg = await loadPretrainConfig(file, flags);
-      const s = await runPretrain(cfg, { backend, resume: values.resume, configFile: file });
+      const s = await runPretrain(cfg, run);
       if (s.interrupted) process.exitCode = 130;
       return;
     }
     case 'cls': {
       const cfg = await loadClsConfig(file, flags);
-      await runClsTrain(cfg, { backend, resume: values.resume, configFile: file });
+      const s = await runClsTrain(cfg, run);
+      if (s.interrupted) process.exitCode = 130;
       return;
     }
     case 'seg': {
       const cfg = await loadSegConfig(file, flags);
-      await runSegTrain(cfg, { backend, resume: values.resume, configFile: file });
+      const s = await runSegTrain(cfg, run);
+      if (s.interrupted) process.exitCode = 130;
       return;
     }
     default:

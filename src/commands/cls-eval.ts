@@ -1,8 +1,9 @@
 /** `mff cls-eval`: top-1/top-5 and per-class accuracy of a classifier checkpoint; per-image predictions as JSON lines. */
 import { Command } from 'commander';
-import { backendOption, collect, positiveInt } from './common.js';
+import { backendOption, collect, positiveInt, quietOption } from './common.js';
 import { loadClsConfig } from '../config/cls.js';
-import { runClsEval } from '../engine/run-cls.js';
+import { runClsEval, type ClsEvalSummary } from '../engine/run-cls-eval.js';
+import { formatClsMetrics } from '../eval/cls-metrics.js';
 import type { BackendName } from '../backend.js';
 
 interface Opts {
@@ -15,6 +16,7 @@ interface Opts {
   batchSize?: number;
   cfgOptions: string[];
   backend: BackendName;
+  quiet: boolean;
 }
 
 export function clsEvalCommand(): Command {
@@ -29,10 +31,11 @@ export function clsEvalCommand(): Command {
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'))
     .option('--cfg-options <key=value>', 'override a value of --config (repeatable)', collect, [])
     .addOption(backendOption())
+    .addOption(quietOption())
     .action(async (o: Opts) => {
       if (o.cfgOptions.length && !o.config) throw new Error('--cfg-options needs --config');
       const config = o.config ? await loadClsConfig(o.config, { cfgOptions: o.cfgOptions }) : undefined;
-      await runClsEval({
+      const s = await runClsEval({
         checkpoint: o.checkpoint,
         config,
         configFile: o.config,
@@ -42,6 +45,13 @@ export function clsEvalCommand(): Command {
         workDir: o.workDir,
         batchSize: o.batchSize,
         backend: o.backend,
+        quiet: o.quiet,
       });
+      printClsEval(s);
     });
+}
+
+/** What `mff cls-eval` and `tools/test.ts` print on stdout: top-1, top-5, mean class accuracy, images. */
+export function printClsEval(s: ClsEvalSummary): void {
+  console.log(formatClsMetrics({ images: s.dataset.images, topk: s.topk, top1: s['accuracy/top1'], top5: s['accuracy/top5'], meanClassAccuracy: s.mean_class_accuracy, perClass: [] }));
 }

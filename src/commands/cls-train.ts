@@ -1,6 +1,6 @@
 /** `mff cls-train`: fine-tune or linear-probe a pretrained ViT; parse options, resolve the config, call runClsTrain. */
 import { Command, Option } from 'commander';
-import { backendOption, collect } from './common.js';
+import { backendOption, collect, quietOption } from './common.js';
 import { adoptBackboneModel, DEFAULT_CLS_CONFIGS, loadClsConfig } from '../config/cls.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { runClsTrain } from '../engine/run-cls.js';
@@ -15,6 +15,7 @@ interface Opts {
   resume: boolean;
   cfgOptions: string[];
   backend: BackendName;
+  quiet: boolean;
 }
 
 export function clsTrainCommand(): Command {
@@ -28,15 +29,16 @@ export function clsTrainCommand(): Command {
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.epochs=10 (repeatable)', collect, [])
     .addOption(backendOption())
+    .addOption(quietOption())
     .action(async (o: Opts) => {
       const file = o.config ?? DEFAULT_CLS_CONFIGS[o.mode ?? 'finetune'];
       const cfg = await loadClsConfig(file, { data: o.data, workDir: o.workDir, backbone: o.backbone, mode: o.mode, cfgOptions: o.cfgOptions });
       // no --config: the ViT follows the backbone checkpoint (unless model.* was set on the command line)
       if (!o.config && cfg.pretrained && !o.cfgOptions.some((c) => c.startsWith('model.'))) {
         const note = adoptBackboneModel(cfg, loadCheckpoint(cfg.pretrained).meta);
-        if (note) console.error(`[mff] ${note}`);
+        if (note && !o.quiet) console.error(`[mff] ${note}`);
       }
-      const s = await runClsTrain(cfg, { backend: o.backend, resume: o.resume, configFile: file });
+      const s = await runClsTrain(cfg, { backend: o.backend, resume: o.resume, configFile: file, quiet: o.quiet });
       if (s.interrupted) process.exitCode = 130;
     });
 }

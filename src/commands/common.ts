@@ -8,6 +8,11 @@ export function backendOption(): Option {
     .default(process.env.MFF_BACKEND ?? 'auto');
 }
 
+/** `--quiet`: no progress line and no [mff] log lines on stderr; results (stdout) and errors still print. */
+export function quietOption(): Option {
+  return new Option('-q, --quiet', 'print nothing on stderr but errors (no progress line)').default(false);
+}
+
 export function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
 }

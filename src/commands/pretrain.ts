@@ -1,6 +1,6 @@
 /** `mff pretrain`: parse options, resolve the config, call runPretrain. */
 import { Command } from 'commander';
-import { backendOption, collect } from './common.js';
+import { backendOption, collect, quietOption } from './common.js';
 import { loadPretrainConfig, DEFAULT_PRETRAIN_CONFIG } from '../config/resolve.js';
 import { runPretrain } from '../engine/run-pretrain.js';
 import type { BackendName } from '../backend.js';
@@ -16,10 +16,11 @@ export function pretrainCommand(): Command {
     .option('--arch <name>', 'ViT arch: deit-tiny | deit-small | base | large | small; overrides model.arch')
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.epochs=10 (repeatable)', collect, [])
     .addOption(backendOption())
-    .action(async (o: { config: string; data?: string; workDir?: string; resume: boolean; loadFrom?: string; arch?: string; cfgOptions: string[]; backend: BackendName }) => {
+    .addOption(quietOption())
+    .action(async (o: { config: string; data?: string; workDir?: string; resume: boolean; loadFrom?: string; arch?: string; cfgOptions: string[]; backend: BackendName; quiet: boolean }) => {
       const cfgOptions = [...(o.arch ? [`model.arch=${o.arch}`] : []), ...o.cfgOptions];
       const cfg = await loadPretrainConfig(o.config, { data: o.data, workDir: o.workDir, cfgOptions });
-      const s = await runPretrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, loadFrom: o.loadFrom });
+      const s = await runPretrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, loadFrom: o.loadFrom, quiet: o.quiet });
       if (s.interrupted) process.exitCode = 130;
     });
 }

@@ -1,8 +1,8 @@
 /** `mff seg-eval`: evaluate a seg checkpoint (mIoU as mmseg IoUMetric), optionally writing predictions and overlays. */
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { backendOption, collect, positiveInt } from './common.js';
-import { runSegEval } from '../engine/run-seg.js';
+import { backendOption, collect, positiveInt, quietOption } from './common.js';
+import { runSegEval, segEvalSpeed } from '../engine/run-seg-eval.js';
 import { formatSummary } from '../metrics/table.js';
 import type { IoUMetricName } from '../metrics/iou.js';
 import type { BackendName } from '../backend.js';
@@ -19,6 +19,7 @@ interface SegEvalOpts {
   limit?: number;
   cfgOptions: string[];
   backend: BackendName;
+  quiet: boolean;
 }
 
 export function segEvalCommand(): Command {
@@ -35,9 +36,10 @@ export function segEvalCommand(): Command {
     .option('--limit <n>', 'evaluate the first n images only', positiveInt('--limit'))
     .option('--cfg-options <key=value>', 'override a config value, e.g. data.testScale=[2048,512] (repeatable)', collect, [])
     .addOption(backendOption())
+    .addOption(quietOption())
     .action(async (o: SegEvalOpts) => {
       const r = await runSegEval(o.checkpoint, {
-        backend: o.backend, config: o.config, data: o.data, outDir: o.outDir, showDir: o.showDir, concurrency: o.concurrency,
+        backend: o.backend, quiet: o.quiet, config: o.config, data: o.data, outDir: o.outDir, showDir: o.showDir, concurrency: o.concurrency,
         metrics: o.metrics, limit: o.limit, cfgOptions: o.cfgOptions, logTable: false, workDir: o.workDir ?? join(dirname(o.checkpoint), 'eval'),
       });
       printSegEval(r, o.checkpoint);
@@ -47,5 +49,5 @@ export function segEvalCommand(): Command {
 /** What `mff seg-eval` and `tools/test.ts` print: the per-class table, the summary line, one JSON line. */
 export function printSegEval(r: Awaited<ReturnType<typeof runSegEval>>, checkpoint: string): void {
   console.log(`per class results:\n${r.table}\n${formatSummary(r.metrics)}`);
-  console.log(JSON.stringify({ checkpoint, images: r.numImages, ...r.metrics, load_img_per_s: r.loadImgPerS, model_img_per_s: r.modelImgPerS }));
+  console.log(JSON.stringify({ checkpoint, images: r.numImages, ...r.metrics, ...segEvalSpeed(r) }));
 }

@@ -1,6 +1,6 @@
 /** `mff seg-train`: parse options, resolve the seg config, call runSegTrain. */
 import { Command } from 'commander';
-import { backendOption, collect } from './common.js';
+import { backendOption, collect, quietOption } from './common.js';
 import { DEFAULT_SEG_CONFIG, loadSegConfig } from '../config/seg.js';
 import { runSegTrain } from '../engine/run-seg.js';
 import type { BackendName } from '../backend.js';
@@ -14,6 +14,7 @@ interface SegTrainOpts {
   eval: boolean;
   cfgOptions: string[];
   backend: BackendName;
+  quiet: boolean;
 }
 
 export function segTrainCommand(): Command {
@@ -27,9 +28,10 @@ export function segTrainCommand(): Command {
     .option('--no-eval', 'skip the validation at the end')
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.maxIters=1000 (repeatable)', collect, [])
     .addOption(backendOption())
+    .addOption(quietOption())
     .action(async (o: SegTrainOpts) => {
       const cfg = await loadSegConfig(o.config, { data: o.data, workDir: o.workDir, backbone: o.backbone, cfgOptions: o.cfgOptions });
-      const s = await runSegTrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, noEval: !o.eval });
+      const s = await runSegTrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, noEval: !o.eval, quiet: o.quiet });
       if (s.metrics) console.log(JSON.stringify({ checkpoint: s.checkpoint, iterations: s.iterations, ...s.metrics }));
       if (s.interrupted) process.exitCode = 130;
     });

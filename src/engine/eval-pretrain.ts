@@ -13,6 +13,8 @@ import { loadCheckpoint } from '../io/checkpoint.js';
 import { scanImageFolder } from '../data/imagenet.js';
 import { buildEvalTransform } from '../data/transforms.js';
 import { BatchLoader } from '../data/loader.js';
+import { Progress } from './progress.js';
+import { SILENT } from './train-loop.js';
 
 export interface PretrainEvalResult {
   checkpoint: string;
@@ -20,6 +22,9 @@ export interface PretrainEvalResult {
   images: number;
   loss: number;
   fusion_weights: number[] | null;
+  /** images / wall-clock seconds of the evaluation pass */
+  img_per_s: number;
+  wall_s: number;
 }
 
 /**
@@ -53,6 +58,8 @@ export async function runPretrainEval(
       prefetch: config.data.prefetch,
     });
     const maskRng = new Rng(opts.seed ?? 0);
+    const progress = new Progress({ total: loader.iterationsPerEpoch(), every: 20, label: 'pretrain-eval', ...(opts.quiet ? { stream: SILENT } : {}) });
+    const t0 = performance.now();
     let sum = 0;
     let n = 0;
     for await (const batch of loader.batches(0)) {
@@ -64,9 +71,12 @@ export async function runPretrainEval(
       });
       sum += loss * B;
       n += B;
+      progress.update(batch.iter + 1, { loss: (sum / n).toFixed(4), 'img/s': (n / ((performance.now() - t0) / 1000)).toFixed(1) });
     }
+    progress.done();
+    const wall = (performance.now() - t0) / 1000;
     const fw = config.model.algorithm === 'mff' ? Array.from(tf.tidy(() => fusionWeights(model.params).dataSync())) : null;
-    return { checkpoint, split, images: n, loss: sum / n, fusion_weights: fw };
+    return { checkpoint, split, images: n, loss: sum / n, fusion_weights: fw, img_per_s: wall > 0 ? n / wall : 0, wall_s: wall };
   } finally {
     model.params.dispose();
   }

@@ -1,35 +1,29 @@
 /**
  * Classification evaluation: the test pipeline (ResizeEdge + CenterCrop), batched eval forward, top-1/top-5 and
- * per-class accuracy, per-image predictions as JSON lines. Used by `mff cls-eval`, tools/test.ts and the
+ * per-class accuracy, per-image predictions. Used by `mff cls-eval` (engine/run-cls-eval.ts), tools/test.ts and the
  * validation passes of `mff cls-train`.
  *
  * A checkpoint written by cls-train describes itself (__metadata__.mff: task 'cls', config, classes); a bare
  * mmpretrain classifier state dict exported to safetensors needs the config it was trained with.
  */
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../backend.js';
 import type { ClsConfig } from '../config/cls.js';
-import { resolveDataRoot } from '../config/cls.js';
 import { buildClassifier, clsForward, loadClassifierState, type ClsModel } from '../models/cls/classifier.js';
 import { buildClsTestTransform } from '../data/cls-transforms.js';
-import { scanImageFolder, type ImageFolderDataset } from '../data/imagenet.js';
+import type { ImageFolderDataset } from '../data/imagenet.js';
 import { BatchLoader } from '../data/loader.js';
-import { loadCheckpoint, writeFileAtomic } from '../io/checkpoint.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
 import { Rng } from '../io/rng.js';
-import { Progress } from '../engine/progress.js';
-import { writeSummary } from '../engine/summary.js';
-import { ClsAccuracy, formatClsMetrics, softmaxRow, type ClsMetrics } from './cls-metrics.js';
-
-const SILENT = { write: () => true };
+import { ClsAccuracy, softmaxRow, type ClsMetrics } from './cls-metrics.js';
 
 export interface EvaluateOptions {
   batchSize: number;
   concurrency?: number;
   /** Collect one prediction record per image. */
   predictions?: boolean;
-  quiet?: boolean;
-  label?: string;
+  /** Called after each batch with the batches done and the total (a progress line). */
+  onBatch?: (done: number, total: number) => void;
 }
 
 export interface Prediction {
@@ -70,10 +64,10 @@ export async function evaluate(
   const acc = new ClsAccuracy(dataset.classes);
   const predictions: Prediction[] = [];
   const S = model.cfg.imgSize;
-  const progress = new Progress({ total: loader.iterationsPerEpoch(), every: 20, label: opts.label ?? 'eval', stream: opts.quiet ? SILENT : undefined });
+  const total = loader.iterationsPerEpoch();
   for await (const batch of loader.batches(0)) {
     const B = batch.labels.length;
-    const logits = tf.tidy(() => clsForward(model, tf.tensor4d(batch.images, [B, S, S, 3]), { train: false }).logits);
+    const logits = tf.tidy(() => clsForward(model, tf.tensor4d(batch.images, [B, S, S, 3]), { train: false }).logits); // [B, K]
     const scores = await logits.data();
     logits.dispose();
     const ranked = acc.update(scores, batch.labels);
@@ -93,9 +87,8 @@ export async function evaluate(
         });
       }
     }
-    progress.update(batch.iter + 1);
+    opts.onBatch?.(batch.iter + 1, total);
   }
-  progress.done();
   return { metrics: acc.compute(), predictions };
 }
 
@@ -109,39 +102,6 @@ export function checkClasses(dataset: ImageFolderDataset, numClasses: number, na
     const bad = names.findIndex((n, i) => n !== dataset.classes[i]);
     if (bad >= 0) throw new Error(`${dir}: class ${bad} is '${dataset.classes[bad]}', but ${where} calls it '${names[bad]}'`);
   }
-}
-
-export interface ClsEvalOptions {
-  checkpoint: string;
-  /** Required for a checkpoint without mff metadata (an exported mmpretrain state dict); else overrides the stored one. */
-  config?: ClsConfig;
-  configFile?: string;
-  data?: string;
-  split?: string;
-  /** Per-image predictions (JSON lines). */
-  out?: string;
-  /** Where summary.json/md go; default <checkpoint dir>/eval-<split>. */
-  workDir?: string;
-  batchSize?: number;
-  backend?: BackendName;
-  quiet?: boolean;
-}
-
-export interface ClsEvalSummary {
-  task: 'cls-eval';
-  checkpoint: string;
-  config_file: string | null;
-  backend: string;
-  mode: string;
-  dataset: { root: string; split: string; images: number; classes: number };
-  'accuracy/top1': number;
-  'accuracy/top5': number;
-  topk: [number, number];
-  mean_class_accuracy: number;
-  per_class: { label: number; class: string; images: number; top1: number }[];
-  predictions: string | null;
-  wall_time_s: number;
-  img_per_s: number;
 }
 
 /** Build the classifier a checkpoint describes (or `config` gives) and load it strictly. */
@@ -173,73 +133,4 @@ export function loadClsCheckpoint(file: string, config?: ClsConfig): { model: Cl
     throw e;
   }
   return { model, cfg, classes };
-}
-
-export async function runClsEval(opts: ClsEvalOptions): Promise<ClsEvalSummary> {
-  const backend = await initBackend(opts.backend, { quiet: opts.quiet });
-  const log = (m: string) => {
-    if (!opts.quiet) console.error(m);
-  };
-  const { model, cfg, classes } = loadClsCheckpoint(opts.checkpoint, opts.config);
-  try {
-    const root = resolveDataRoot(opts.data ?? cfg.data.root);
-    const split = opts.split ?? cfg.data.valSplit;
-    const dataset = scanImageFolder(root, split);
-    checkClasses(dataset, cfg.model.numClasses, classes, opts.checkpoint);
-    log(`[mff] evaluating ${opts.checkpoint} (${cfg.model.mode}, ${cfg.model.numClasses} classes) on ${dataset.records.length} images of ${root}/${split}`);
-    const t0 = performance.now();
-    const { metrics, predictions } = await evaluate(model, cfg, dataset, {
-      batchSize: opts.batchSize ?? Math.min(cfg.batchSize, 256),
-      predictions: Boolean(opts.out),
-      quiet: opts.quiet,
-    });
-    const wall = (performance.now() - t0) / 1000;
-    if (opts.out) writeFileAtomic(resolve(opts.out), predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
-    const summary: ClsEvalSummary = {
-      task: 'cls-eval',
-      checkpoint: resolve(opts.checkpoint),
-      config_file: opts.configFile ?? null,
-      backend,
-      mode: cfg.model.mode,
-      dataset: { root, split, images: metrics.images, classes: dataset.classes.length },
-      'accuracy/top1': metrics.top1,
-      'accuracy/top5': metrics.top5,
-      topk: metrics.topk,
-      mean_class_accuracy: metrics.meanClassAccuracy,
-      per_class: metrics.perClass.map((c) => ({ label: c.label, class: c.name, images: c.images, top1: c.top1 })),
-      predictions: opts.out ? resolve(opts.out) : null,
-      wall_time_s: wall,
-      img_per_s: metrics.images / wall,
-    };
-    const workDir = resolve(opts.workDir ?? join(dirname(opts.checkpoint), `eval-${split}`));
-    writeSummary(workDir, summary as unknown as Record<string, unknown>, clsReportSections(metrics, [
-      ['checkpoint', summary.checkpoint],
-      ['mode', cfg.model.mode],
-      ['dataset', `${root}/${split} (${metrics.images} images)`],
-      ['predictions', summary.predictions ?? '-'],
-      ['img/s', summary.img_per_s.toFixed(1)],
-      ['backend', backend],
-    ]), { title: 'Classification evaluation' });
-    if (!opts.quiet) console.log(formatClsMetrics(metrics));
-    log(`[mff] summary: ${join(workDir, 'summary.md')}${opts.out ? `; predictions: ${opts.out}` : ''}`);
-    return summary;
-  } finally {
-    model.params.dispose();
-  }
-}
-
-/** Summary sections shared by cls-train and cls-eval: run facts, accuracy, per-class accuracy. */
-export function clsReportSections(m: ClsMetrics, run: [string, string | number][]) {
-  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
-  return [
-    { title: 'Run', table: { header: ['key', 'value'], rows: run } },
-    {
-      title: 'Accuracy (%)',
-      table: { header: ['top-1', `top-${m.topk[1]}`, 'mean class accuracy', 'images'], rows: [[f(m.top1), f(m.top5), f(m.meanClassAccuracy), m.images]] },
-    },
-    {
-      title: 'Per-class accuracy (top-1, %)',
-      table: { header: ['label', 'class', 'images', 'top-1'], rows: m.perClass.map((c) => [c.label, c.name, c.images, f(c.top1)] as (string | number)[]) },
-    },
-  ];
 }

@@ -51,7 +51,7 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     expect(s['accuracy/top1']).toBeGreaterThan(30);
     expect(s['accuracy/top5']).toBeGreaterThan(75);
     expect(s.per_class).toHaveLength(10);
-    console.info(`fine-tune: top-1 ${s['accuracy/top1']} top-5 ${s['accuracy/top5']} in ${s.wall_time_s.toFixed(1)} s`);
+    console.info(`fine-tune: top-1 ${s['accuracy/top1']} top-5 ${s['accuracy/top5']} in ${s.wall_s.toFixed(1)} s`);
 
     const ck = loadCheckpoint(s.checkpoint);
     expect(ck.meta!.task).toBe('cls');
@@ -106,7 +106,7 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     const s = await runClsTrain(cfg, { quiet: true });
     expect(s['accuracy/top1']).toBeGreaterThan(30);
     expect(s.params.trainable).toBe(32 * 10 + 10);
-    console.info(`linear: top-1 ${s['accuracy/top1']} top-5 ${s['accuracy/top5']} in ${s.wall_time_s.toFixed(1)} s`);
+    console.info(`linear: top-1 ${s['accuracy/top1']} top-5 ${s['accuracy/top5']} in ${s.wall_s.toFixed(1)} s`);
     const ck = loadCheckpoint(s.checkpoint);
     const a = ck.tensors.get('backbone.layers.1.attn.qkv.weight')!.data;
     const b = loadCheckpoint(ft.ckpt).tensors.get('backbone.layers.1.attn.qkv.weight')!.data;

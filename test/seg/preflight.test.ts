@@ -5,7 +5,7 @@
  */
 import { expect, test } from 'vitest';
 import { loadSegConfig } from '../../src/config/seg.js';
-import { checkSegTrainFits } from '../../src/engine/run-seg.js';
+import { checkSegTrainFits } from '../../src/engine/seg-setup.js';
 import { estimateSegTrainMemory, WASM_HEAP_LIMIT } from '../../src/models/seg/memory.js';
 
 const S_CFG = 'configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts';

@@ -52,7 +52,7 @@ describe('seg-train', () => {
     const s = JSON.parse(readFileSync(join(wd, 'summary.json'), 'utf8'));
     expect(s.metrics.mIoU).toBe(summary.metrics!.mIoU);
     expect(s.eval.model_img_per_s).toBeGreaterThan(0);
-    expect(s.eval.load_img_per_s).toBeGreaterThan(0);
+    expect(s.eval.loader_img_per_s).toBeGreaterThan(0);
     const md = readFileSync(join(wd, 'summary.md'), 'utf8');
     expect(md).toContain('| aAcc | mIoU | mAcc |');
     expect(md).toContain('| T-shirt/top |');
@@ -98,7 +98,7 @@ describe('seg-eval', () => {
     expect(printed.images).toBe(4);
     expect(printed.mIoU).toBe(summary.metrics!.mIoU);
     expect(printed).toHaveProperty('mDice');
-    expect(printed.load_img_per_s).toBeGreaterThan(0);
+    expect(printed.loader_img_per_s).toBeGreaterThan(0);
 
     const meta = await loadSegMeta(root);
     const ds = await scanSegDataset(root, 'validation', { meta });
