@@ -12,6 +12,8 @@ import type { ParamStore } from './params.js';
 import type { Rng } from '../io/rng.js';
 import { normal, uniform } from './init.js';
 import { evalConst, type EvalCache } from './eval-cache.js';
+import { checkpoint } from './checkpoint.js';
+import { resizeBilinear } from './resize.js';
 
 export interface Conv2dOpts {
   stride?: number;
@@ -60,13 +62,36 @@ export function convTranspose2d(p: ParamStore, name: string, x: tf.Tensor4D): tf
   const [kh, kw, cout, cin] = w.shape;
   const [B, H, W, C] = x.shape;
   if (C !== cin) throw new Error(`convT '${name}': input has ${C} channels, the filter expects ${cin}`);
-  // [kh, kw, Cout, Cin] -> [Cin, kh, kw, Cout] -> [Cin, kh*kw*Cout]
-  const wm = tf.reshape(tf.transpose(w, [3, 0, 1, 2]), [cin, kh * kw * cout]);
-  // [B*H*W, Cin] x [Cin, kh*kw*Cout] -> [B, H, W, kh, kw, Cout] -> [B, H, kh, W, kw, Cout] -> [B, H*kh, W*kw, Cout]
-  const y = tf.reshape(tf.matMul(tf.reshape(x, [B * H * W, cin]), wm), [B, H, W, kh, kw, cout]);
-  let out = tf.reshape(tf.transpose(y, [0, 1, 3, 2, 4, 5]), [B, H * kh, W * kw, cout]) as tf.Tensor4D;
-  if (p.has(`${name}.bias`)) out = tf.add(out, p.get(`${name}.bias`));
-  return out;
+  const hasBias = p.has(`${name}.bias`);
+  // One custom-gradient op: the tape keeps x and the filter only (the composed reshape/transpose/add chain kept three
+  // full-size copies of the output: 150 MB per ConvTranspose at 2 × 128² × 384).
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xin, wt] = args as [tf.Tensor4D, tf.Tensor4D];
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    save([xin, wt]);
+    // [kh, kw, Cout, Cin] -> [Cin, kh, kw, Cout] -> [Cin, kh*kw*Cout]
+    const wm = tf.reshape(tf.transpose(wt, [3, 0, 1, 2]), [cin, kh * kw * cout]);
+    // [B*H*W, Cin] x [Cin, kh*kw*Cout] -> [B, H, W, kh, kw, Cout] -> [B, H, kh, W, kw, Cout] -> [B, H*kh, W*kw, Cout]
+    const y = tf.reshape(tf.matMul(tf.reshape(xin, [B * H * W, cin]), wm), [B, H, W, kh, kw, cout]);
+    let value = tf.reshape(tf.transpose(y, [0, 1, 3, 2, 4, 5]), [B, H * kh, W * kw, cout]) as tf.Tensor4D;
+    if (hasBias) value = tf.add(value, args[2] as tf.Tensor);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          // dy [B, H*kh, W*kw, Cout] -> [B, H, kh, W, kw, Cout] -> [B, H, W, kh, kw, Cout] -> [B*H*W, kh*kw*Cout]
+          const dyb = tf.reshape(tf.transpose(tf.reshape(dy, [B, H, kh, W, kw, cout]), [0, 1, 3, 2, 4, 5]), [B * H * W, kh * kw * cout]);
+          const wmb = tf.reshape(tf.transpose(ws, [3, 0, 1, 2]), [cin, kh * kw * cout]);
+          const dx = tf.reshape(tf.matMul(dyb, wmb, false, true), [B, H, W, cin]); // [B*H*W, Cin] -> [B, H, W, Cin]
+          // [Cin, kh*kw*Cout] -> [Cin, kh, kw, Cout] -> [kh, kw, Cout, Cin]
+          const dwm = tf.matMul(tf.reshape(xs, [B * H * W, cin]), dyb, true, false);
+          const dw = tf.transpose(tf.reshape(dwm, [cin, kh, kw, cout]), [1, 2, 3, 0]);
+          return hasBias ? [dx, dw, tf.sum(dy, [0, 1, 2])] : [dx, dw];
+        }),
+    };
+  });
+  return (hasBias ? op(x, w, p.get(`${name}.bias`)) : op(x, w)) as tf.Tensor4D;
 }
 
 /** How BatchNorm layers behave in one forward pass. */
@@ -207,13 +232,16 @@ export function convModule(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnC
 }
 
 /**
- * convModule over the channel-concatenation of `parts` (all [B, H, W, ·]) without forming it in training: the conv is
- * linear in its input, so conv(concat(parts), W) = Σ_i conv(part_i, W[:, :, channels of part i, :]). The concat (and
- * the copy of every part the concat op keeps on the tape) never exists: 268 MB at 2 × 128² × 2048 (UPerHead's
- * fpn_bottleneck at 512²). Eval uses the concatenated input and the folded-BN kernel as before.
+ * convModule over the channel-concatenation of `parts` (all [B, ·, ·, ·]), each first resized bilinearly to `size`
+ * (UPerHead's fpn_bottleneck: the levels resized to level 0). In training neither the concat nor the resized parts
+ * are kept: the conv is linear in its input, so conv(concat(up(parts)), W) = Σ_i conv(up(part_i), W[:, :, ch_i, :]),
+ * and each term whose part needs resizing is checkpointed (the tape keeps the small part; the backward recomputes
+ * the resize and the term). At 512² this keeps 1 map of [B, 128, 128, C] on the tape instead of 4 + the concat (4 more).
+ * Eval concatenates and uses the folded-BN kernel as before.
  */
-export function convModuleConcat(p: ParamStore, name: string, parts: tf.Tensor4D[], ctx: BnCtx, o: ConvModuleOpts = {}): tf.Tensor4D {
-  if (!ctx.training || parts.length === 1) return convModule(p, name, parts.length === 1 ? parts[0] : tf.concat(parts, 3), ctx, o);
+export function convModuleConcat(p: ParamStore, name: string, parts: tf.Tensor4D[], size: [number, number], ctx: BnCtx, o: ConvModuleOpts = {}): tf.Tensor4D {
+  const up = (x: tf.Tensor4D) => resizeBilinear(x, size);
+  if (!ctx.training || parts.length === 1) return convModule(p, name, parts.length === 1 ? up(parts[0]) : tf.concat(parts.map(up), 3), ctx, o);
   const w = p.get(`${name}.conv.weight`) as tf.Variable<tf.Rank.R4>; // [kh, kw, ΣCin, Cout]
   const total = parts.reduce((a, x) => a + x.shape[3], 0);
   if (total !== w.shape[2]) throw new Error(`conv '${name}.conv': inputs have ${total} channels together, the filter expects ${w.shape[2]}`);
@@ -221,9 +249,11 @@ export function convModuleConcat(p: ParamStore, name: string, parts: tf.Tensor4D
   let c0 = 0;
   let y: tf.Tensor4D | null = null;
   for (const x of parts) {
-    const ci = x.shape[3];
-    const wi = tf.slice(w, [0, 0, c0, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D; // [kh, kw, ci, Cout]
-    const yi = conv2dWith(x, wi, `${name}.conv`, o);
+    const [ci, start] = [x.shape[3], c0];
+    // filter slice of this part: [kh, kw, ci, Cout]
+    const term = (xx: tf.Tensor) => conv2dWith(up(xx as tf.Tensor4D), tf.slice(w, [0, 0, start, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D, `${name}.conv`, o);
+    const same = x.shape[1] === size[0] && x.shape[2] === size[1];
+    const yi = (same ? term(x) : checkpoint(term, [x], [w])) as tf.Tensor4D;
     y = y ? addSameShape(y, yi) : yi;
     c0 += ci;
   }

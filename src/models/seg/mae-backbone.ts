@@ -12,6 +12,7 @@ import { block, drawDropPath, linspaceTorchF32, type DropPathDraw } from '../../
 import { normal } from '../../nn/init.js';
 import { patchEmbed } from '../vit.js';
 import { evalConst, type EvalCache } from '../../nn/eval-cache.js';
+import { checkpoint } from '../../nn/checkpoint.js';
 import type { SegBackboneConfig } from './config.js';
 
 /** (2·Wh − 1)(2·Ww − 1) + 3 table rows: the in-window offsets plus cls->token, token->cls, cls->cls. */
@@ -86,35 +87,9 @@ export function relativePositionBias(p: ParamStore, layer: string): tf.Tensor3D 
   return tf.transpose(tf.reshape(flat, [n1, n1, H]), [2, 0, 1]);
 }
 
-/**
- * Activation checkpointing: `run(x)` as one custom-gradient op whose tape entry keeps only x; the backward
- * recomputes `run` under its own tape and returns d/dx and d/d(every trainable parameter of the block `prefix`).
- * `run` must be deterministic (DropPath factors are drawn before, never inside).
- */
-function checkpointed(p: ParamStore, prefix: string, run: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
-  const vars = p.trainableNames().filter((n) => n.startsWith(`${prefix}.`)).map((n) => p.get(n));
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const xin = args[0] as tf.Tensor;
-    save([xin]);
-    return {
-      value: run(xin),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        // The recompute runs under its own tape while the outer backward is walking its tape. tfjs (4.22) gives a
-        // nested gradients() at depth 0 a fresh `activeTape` and sets it to null when done, which would drop the
-        // outer tape's saved tensors; keep the outer tape aside meanwhile. The nested tape's own saved tensors are
-        // freed when it finishes, so only one block's recompute is alive at a time.
-        const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
-        const outer = state.activeTape;
-        try {
-          return tf.grads((xx: tf.Tensor) => run(xx))([saved[0], ...vars], dy);
-        } finally {
-          state.activeTape = outer;
-        }
-      },
-    };
-  });
-  return op(x, ...vars);
+/** The trainable parameters of block `prefix` (what its checkpointed recompute differentiates). */
+function blockVars(p: ParamStore, prefix: string): tf.Tensor[] {
+  return p.trainableNames().filter((n) => n.startsWith(`${prefix}.`)).map((n) => p.get(n));
 }
 
 /** mmseg MAE's drop-path schedule: [x.item() for x in torch.linspace(0, rate, n)] (float32). */
@@ -149,7 +124,7 @@ export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor
     // One scope per block: its intermediates (the [B, H, N+1, N+1] attention maps: 50 MB per map for ViT-B at 512²)
     // are freed when the block ends instead of when the whole forward does (under a gradient tape the tape keeps
     // what the backward needs), so peak memory is one block's worth, not numLayers' (issue 14).
-    x = c.withCp && !cache ? checkpointed(p, l, run, x) : tf.tidy(() => run(x));
+    x = c.withCp && !cache ? checkpoint(run, [x], blockVars(p, l)) : tf.tidy(() => run(x));
     if (c.outIndices.includes(i)) {
       // [B, N+1, D] -> patch tokens [B, N, D] -> [B, g, g, D]
       outs.push(tf.reshape(tf.slice(x, [0, 1, 0], [-1, -1, -1]), [B, g, g, D]));

@@ -51,6 +51,6 @@ export function uperHead(p: ParamStore, c: UperHeadConfig, levels: tf.Tensor4D[]
   const outs = laterals.slice(0, -1).map((l, i) => convModule(p, `${h}.fpn_convs.${i}`, l, ctx, { padding: 1 }));
   outs.push(laterals[n - 1]);
   // fpn_bottleneck over concat(levels resized to level 0) = [B, h0, w0, n·channels] (never formed in training)
-  const feat = convModuleConcat(p, `${h}.fpn_bottleneck`, outs.map((o) => resizeBilinear(o, size(outs[0]))), ctx, { padding: 1 });
+  const feat = convModuleConcat(p, `${h}.fpn_bottleneck`, outs, size(outs[0]), ctx, { padding: 1 });
   return conv2d(p, `${h}.conv_seg`, dropout2d(feat, c.dropoutRatio, rng));
 }
