@@ -7,22 +7,19 @@
  * (accumulation, NaN guard, stop signal, resume, metrics.jsonl) is train-loop.ts. Outputs: cls.ckpt (mmpretrain keys
  * + metadata), summary.json/md, loss and accuracy curves.
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend.js';
 import type { ClsConfig } from '../config/cls.js';
-import { buildClassifier, clsForward, loadBackboneFromCheckpoint, type BnUpdate, type ClsModel } from '../models/cls/classifier.js';
-import { buildClsTrainTransform, FINETUNE_ERASING, FINETUNE_RANDAUG, type ClsTrainPipeline } from '../data/cls-transforms.js';
+import { buildClassifier, clsForward, type BnUpdate, type ClsModel } from '../models/cls/classifier.js';
+import { buildClsTrainTransform } from '../data/cls-transforms.js';
 import { scanImageFolder } from '../data/imagenet.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
 import { checkClasses, evaluate } from '../eval/cls-eval.js';
 import type { ClsMetrics } from '../eval/cls-metrics.js';
 import { Rng } from '../io/rng.js';
-import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { createOptimizer, type GroupSettings, type OptimizerSpec } from './optim.js';
-import { mmpretrainLayerDecayGroups } from './param-groups.js';
-import type { ScheduleSpec } from './schedule.js';
+import { saveCheckpoint } from '../io/checkpoint.js';
+import { scaledLr, epochWarmupCosine } from './schedule.js';
 import { crossEntropy, labelSmoothLoss, oneHot, softCrossEntropy } from './cls-loss.js';
 import { randomBatchAugment, type BatchAugmentCfg } from './mixup.js';
 import type { MetricsLog } from './log.js';
@@ -30,6 +27,7 @@ import { linePlotPng } from './plot.js';
 import { writeSummary } from './summary.js';
 import { gradsByName, logger, loopSummary, trainLoop, type TrainStep } from './train-loop.js';
 import { clsReportSections } from './run-cls-eval.js';
+import { buildClsOptimizer, clsTrainPipeline, loadClsPretrained } from './cls-setup.js';
 
 export { runClsEval, type ClsEvalOptions, type ClsEvalSummary } from './run-cls-eval.js';
 
@@ -61,73 +59,6 @@ export type ClsTrainSummary = ReturnType<typeof loopSummary> & {
   params: { total: number; trainable: number };
 };
 
-/** LinearLR warmup over warmupEpochs, then cosine to etaMin, in optimizer steps. */
-export function clsSchedule(cfg: ClsConfig, itersPerEpoch: number): ScheduleSpec {
-  const total = cfg.schedule.epochs * itersPerEpoch;
-  const warm = Math.min(Math.round(cfg.schedule.warmupEpochs * itersPerEpoch), total);
-  const phases: ScheduleSpec[number][] = [];
-  if (warm > 0) phases.push({ type: 'LinearLR', begin: 0, end: warm, startFactor: cfg.schedule.warmupStartFactor });
-  if (total > warm) phases.push({ type: 'CosineAnnealingLR', begin: warm, end: total, etaMin: cfg.schedule.etaMin });
-  return phases;
-}
-
-export function clsTrainPipeline(cfg: ClsConfig): ClsTrainPipeline {
-  const p = cfg.data.trainPipeline;
-  if (p.kind === 'linear') return { kind: 'linear', size: p.size, scale: p.scale, flipProb: p.flipProb };
-  return {
-    kind: 'finetune',
-    size: p.size,
-    scale: p.scale,
-    flipProb: p.flipProb,
-    randAugment: p.randAugment ? FINETUNE_RANDAUG : null,
-    erasing: p.erasingProb > 0 ? { ...FINETUNE_ERASING, prob: p.erasingProb } : null,
-  };
-}
-
-/** Optimizer + per-parameter groups: fine-tune = mmpretrain layer decay with no decay for norms/biases/tokens. */
-function buildOptimizer(cfg: ClsConfig, m: ClsModel, lr: number) {
-  const p = m.params;
-  const names = p.trainableNames();
-  const o = cfg.optim;
-  let groups: Map<string, GroupSettings>;
-  if (cfg.model.mode === 'finetune') {
-    const shapes = new Map(names.map((n) => [n, p.get(n).shape]));
-    groups = mmpretrainLayerDecayGroups(names, shapes, {
-      numLayers: m.arch.numLayers,
-      layerDecayRate: o.layerDecayRate,
-      weightDecay: o.weightDecay,
-      baseLr: lr,
-      normDecayMult: 0,
-      biasDecayMult: 0,
-      flatDecayMult: 0,
-      customKeys: { '.ln': { decayMult: 0 }, '.bias': { decayMult: 0 }, '.cls_token': { decayMult: 0 }, '.pos_embed': { decayMult: 0 } },
-    });
-  } else {
-    groups = new Map(names.map((n) => [n, { lrScale: 1, weightDecay: o.weightDecay }]));
-  }
-  const spec: OptimizerSpec =
-    o.type === 'AdamW' ? { type: 'AdamW', betas: o.betas, eps: o.eps } : o.type === 'LARS' ? { type: 'LARS', momentum: o.momentum } : { type: 'SGD', momentum: o.momentum };
-  return { optimizer: createOptimizer(spec, p, groups), names };
-}
-
-/** Load `cfg.pretrained` into the backbone and describe what happened in one line. Unfit shapes throw. */
-function loadPretrained(m: ClsModel, file: string): string {
-  if (!existsSync(file)) throw new Error(`${file}: backbone checkpoint not found`);
-  const ck = loadCheckpoint(file);
-  const r = loadBackboneFromCheckpoint(m, ck.tensors, { file });
-  // a final norm of the other mode (ln2 of a fine-tuned classifier when probing) is skipped, as strict=False does
-  const alien = r.unexpected.filter((k) => !/^backbone\.ln\d\./.test(k));
-  if (alien.length) {
-    throw new Error(`${file}: backbone keys the model does not have: ${alien.slice(0, 6).join(', ')}${alien.length > 6 ? ', ...' : ''} (is model.arch right?)`);
-  }
-  const lostBlocks = r.missing.filter((n) => n.startsWith('backbone.layers.') || n.startsWith('backbone.patch_embed'));
-  if (lostBlocks.length) {
-    throw new Error(`${file}: has no weights for ${lostBlocks.slice(0, 4).join(', ')}${lostBlocks.length > 4 ? ', ...' : ''} (the checkpoint has fewer blocks than model.arch?)`);
-  }
-  const pe = r.posEmbedResized ? `; pos_embed resized ${r.posEmbedResized.from.join('x')} -> ${r.posEmbedResized.to.join('x')}` : '';
-  return `loaded ${r.loaded.length} backbone tensors from ${file} (${String(ck.meta?.task ?? 'state dict')}); missing [${r.missing.join(', ')}]; unexpected [${r.unexpected.join(', ')}]; dropped ${r.dropped.length} (decoder/fusion/head)${pe}`;
-}
-
 export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Promise<ClsTrainSummary> {
   const backend = await initBackend(opts.backend, { quiet: opts.quiet });
   const log = logger(opts.quiet);
@@ -152,7 +83,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   }
   const totalIters = cfg.schedule.epochs * itersPerEpoch;
   const effBatch = cfg.batchSize * cfg.accumSteps;
-  const lr = (cfg.optim.baseLr * effBatch) / 256;
+  const lr = scaledLr(cfg.optim.baseLr, effBatch);
   const K = cfg.model.numClasses;
   const S = cfg.model.imgSize;
   const augments: BatchAugmentCfg[] = [];
@@ -165,7 +96,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   const dropRng = rootRng.fork();
   const mixRng = rootRng.fork();
   const p = model.params;
-  const { optimizer, names } = buildOptimizer(cfg, model, lr);
+  const { optimizer, names } = buildClsOptimizer(cfg, model, lr);
 
   // ---- one micro-batch: batch augment (fine-tune: one of Mixup / CutMix on images and one-hot targets), forward, loss
   const step = (batch: Batch): TrainStep => {
@@ -210,11 +141,11 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   return trainLoop({
     task: 'cls', label: mode, workDir, config: cfg, params: p, optimizer, rngs: { drop: dropRng, mix: mixRng },
     batches: (epoch, start) => loader.batches(epoch, start),
-    itersPerEpoch, accumSteps: cfg.accumSteps, effectiveBatch: effBatch, schedule: clsSchedule(cfg, itersPerEpoch), baseLr: lr,
+    itersPerEpoch, accumSteps: cfg.accumSteps, effectiveBatch: effBatch, schedule: epochWarmupCosine(cfg.schedule, itersPerEpoch), baseLr: lr,
     totalIters, maxIters: cfg.maxIters, logInterval: cfg.logInterval, checkpointInterval: cfg.checkpointInterval,
     resume: opts.resume, quiet: opts.quiet, log, step,
     onFreshStart: () => {
-      if (cfg.pretrained) log(`[mff] ${loadPretrained(model, resolve(cfg.pretrained))}`);
+      if (cfg.pretrained) log(`[mff] ${loadClsPretrained(model, resolve(cfg.pretrained))}`);
       else log('[mff] no pretrained backbone (pretrained: \'\'): training from random init');
     },
     describe: () =>

@@ -16,7 +16,7 @@ import { buildPretrainTransform } from '../data/transforms.js';
 import { BatchLoader } from '../data/loader.js';
 import { createOptimizer } from './optim.js';
 import { pretrainParamGroups } from './param-groups.js';
-import type { ScheduleSpec } from './schedule.js';
+import { scaledLr, epochWarmupCosine } from './schedule.js';
 import { gradsByName, logger, loopSummary, trainLoop } from './train-loop.js';
 import { linePlotPng } from './plot.js';
 import { formatNumber as fmt, writeSummary } from './summary.js';
@@ -51,16 +51,6 @@ export type PretrainSummary = ReturnType<typeof loopSummary> & {
   params: { total: number; trainable: number };
 };
 
-/** mmpretrain schedule in optimizer steps: LinearLR warmup over warmupEpochs, then cosine to etaMin. */
-export function pretrainSchedule(cfg: PretrainConfig, itersPerEpoch: number): ScheduleSpec {
-  const total = cfg.schedule.epochs * itersPerEpoch;
-  const warm = Math.min(Math.round(cfg.schedule.warmupEpochs * itersPerEpoch), total);
-  const phases: ScheduleSpec[number][] = [];
-  if (warm > 0) phases.push({ type: 'LinearLR', begin: 0, end: warm, startFactor: cfg.schedule.warmupStartFactor });
-  if (total > warm) phases.push({ type: 'CosineAnnealingLR', begin: warm, end: total, etaMin: cfg.schedule.etaMin });
-  return phases;
-}
-
 export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions = {}): Promise<PretrainSummary> {
   const backend = await initBackend(opts.backend, { quiet: opts.quiet });
   const log = logger(opts.quiet);
@@ -78,7 +68,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   }
   const totalIters = cfg.schedule.epochs * itersPerEpoch;
   const effBatch = cfg.batchSize * cfg.accumSteps;
-  const lr = (cfg.optim.baseLr * effBatch) / 256;
+  const lr = scaledLr(cfg.optim.baseLr, effBatch);
 
   // ---- model + optimizer
   const rootRng = new Rng(cfg.seed);
@@ -93,7 +83,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   return trainLoop({
     task: 'pretrain', label: 'pretrain', workDir, config: cfg, params: p, optimizer, rngs: { mask: maskRng },
     batches: (epoch, start) => loader.batches(epoch, start),
-    itersPerEpoch, accumSteps: cfg.accumSteps, effectiveBatch: effBatch, schedule: pretrainSchedule(cfg, itersPerEpoch), baseLr: lr,
+    itersPerEpoch, accumSteps: cfg.accumSteps, effectiveBatch: effBatch, schedule: epochWarmupCosine(cfg.schedule, itersPerEpoch), baseLr: lr,
     totalIters, maxIters: cfg.maxIters, logInterval: cfg.logInterval, checkpointInterval: cfg.checkpointInterval,
     resume: opts.resume, quiet: opts.quiet, log,
     check: () => {

@@ -110,6 +110,20 @@ export function warmupPoly(o: { warmupIters: number; totalIters: number; startFa
   return warmupIters > 0 ? [{ type: 'LinearLR', begin: 0, end: warmupIters, startFactor }, poly] : [poly];
 }
 
+/**
+ * The epoch-based mmpretrain recipe in optimizer steps (convert_to_iter_based): LinearLR from warmupStartFactor over
+ * warmupEpochs (rounded to whole steps), then cosine to etaMin at epochs × itersPerEpoch.
+ */
+export function epochWarmupCosine(
+  o: { epochs: number; warmupEpochs: number; warmupStartFactor: number; etaMin: number },
+  itersPerEpoch: number,
+): LrPhase[] {
+  const totalIters = o.epochs * itersPerEpoch;
+  const warmupIters = Math.min(Math.round(o.warmupEpochs * itersPerEpoch), totalIters);
+  if (warmupIters === totalIters) return warmupIters > 0 ? [{ type: 'LinearLR', begin: 0, end: warmupIters, startFactor: o.warmupStartFactor }] : [];
+  return warmupCosine({ warmupIters, totalIters, startFactor: o.warmupStartFactor, etaMin: o.etaMin });
+}
+
 /** Linear scaling rule: lr = baseLr · batch / base (MAE `blr · eff_batch_size / 256`). */
 export function scaledLr(baseLr: number, batch: number, base = 256): number {
   if (!(batch > 0 && base > 0)) throw new Error(`scaledLr: batch (${batch}) and base (${base}) must be positive`);

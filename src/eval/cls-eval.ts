@@ -1,6 +1,6 @@
 /**
  * Classification evaluation: the test pipeline (ResizeEdge + CenterCrop), batched eval forward, top-1/top-5 and
- * per-class accuracy, per-image predictions. Used by `mff cls-eval` (engine/run-cls-eval.ts), tools/test.ts and the
+ * per-class accuracy, per-image predictions. Used by `mff cls-eval` (run-cls-eval.ts of the engine), tools/test.ts and the
  * validation passes of `mff cls-train`.
  *
  * A checkpoint written by cls-train describes itself (__metadata__.mff: task 'cls', config, classes); a bare

@@ -1,7 +1,7 @@
 /**
  * Segmentation evaluation (mmseg test loop): dataset scan, batch-1 loader with keep-ratio Resize, whole or slide
  * inference, logits resized to the original label size, argmax, IoUMetric accumulation (metrics/iou.ts); optional
- * prediction PNGs (annotation convention) and palette overlays. Used by `mff seg-eval` (engine/run-seg-eval.ts),
+ * prediction PNGs (annotation convention) and palette overlays. Used by `mff seg-eval` (run-seg-eval.ts of the engine),
  * tools/test.ts and the validation passes of `mff seg-train`.
  *
  * A checkpoint written by seg-train describes itself (__metadata__.mff: task 'seg', config, classes); a bare mmseg

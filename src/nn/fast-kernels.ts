@@ -873,7 +873,7 @@ export interface AdamWHyper {
 
 /**
  * One AdamW update as a single native kernel: returns new [param, exp_avg, exp_avg_sq] tensors computed exactly as
- * src/engine/optim.ts composes it (same float32 op order: bitwise equal), or null when the fused path is not
+ * the engine's optimizer (optim.ts) composes it (same float32 op order: bitwise equal), or null when the fused path is not
  * available (other backend, no addon, non-float32) so the caller composes the ops itself.
  */
 export function adamwUpdate(param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: tf.Tensor, h: AdamWHyper): [tf.Tensor, tf.Tensor, tf.Tensor] | null {

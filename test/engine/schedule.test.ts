@@ -3,7 +3,7 @@
  * construction and once after every iteration, each updating the group lr recursively from its current value.
  */
 import { describe, expect, test } from 'vitest';
-import { fromEpochs, groupLr, lrAt, scaledLr, warmupCosine, warmupPoly, type LrPhase } from '../../src/engine/schedule.js';
+import { epochWarmupCosine, fromEpochs, groupLr, lrAt, scaledLr, warmupCosine, warmupPoly, type LrPhase } from '../../src/engine/schedule.js';
 
 /** A transcription of mmengine _ParamScheduler.step + each _get_value (recursive form). */
 function simulateMmengine(phases: LrPhase[], baseLr: number, iters: number): number[] {
@@ -71,6 +71,14 @@ describe('lrAt matches the recursive mmengine schedulers', () => {
     expect(groupLr(400, phases, 2e-3)(0.65 ** 13)).toBe(lrAt(400, phases, base));
     // eta_min is absolute: the small group does not scale proportionally with the big one
     expect(lrAt(499, phases, base) / lrAt(499, phases, 2e-3)).not.toBeCloseTo(0.65 ** 13, 3);
+  });
+
+  test('epoch recipe in steps: warmup rounded to whole steps, cosine to the end; warmup-only and empty edge cases', () => {
+    const s = { epochs: 2, warmupEpochs: 0.5, warmupStartFactor: 0.1, etaMin: 1e-6 };
+    expect(epochWarmupCosine(s, 5)).toEqual(warmupCosine({ warmupIters: 3, totalIters: 10, startFactor: 0.1, etaMin: 1e-6 }));
+    expect(epochWarmupCosine({ ...s, warmupEpochs: 0 }, 5)).toEqual([{ type: 'CosineAnnealingLR', begin: 0, end: 10, tMax: 10, etaMin: 1e-6 }]);
+    expect(epochWarmupCosine({ ...s, warmupEpochs: 3 }, 5)).toEqual([{ type: 'LinearLR', begin: 0, end: 10, startFactor: 0.1 }]);
+    expect(epochWarmupCosine({ ...s, epochs: 0 }, 5)).toEqual([]);
   });
 
   test('mmseg 160k: LinearLR(1e-6, 1500) + PolyLR(power 1, eta_min 0), shrunk', () => {
