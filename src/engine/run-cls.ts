@@ -14,12 +14,13 @@ import type { ClsConfig } from '../config/cls.js';
 import { buildClassifier, clsForward, type BnUpdate, type ClsModel } from '../models/cls/classifier.js';
 import { buildClsTrainTransform } from '../data/cls-transforms.js';
 import { scanImageFolder } from '../data/imagenet.js';
-import { BatchLoader, type Batch } from '../data/loader.js';
+import type { Batch } from '../data/loader.js';
 import { checkClasses, evaluate } from '../eval/cls-eval.js';
 import type { ClsMetrics } from '../eval/cls-metrics.js';
 import { Rng } from '../io/rng.js';
 import { saveCheckpoint } from '../io/checkpoint.js';
-import { scaledLr, epochWarmupCosine } from './schedule.js';
+import { epochWarmupCosine } from './schedule.js';
+import { epochRunData } from './epoch-run.js';
 import { crossEntropy, labelSmoothLoss, oneHot, softCrossEntropy } from './cls-loss.js';
 import { randomBatchAugment, type BatchAugmentCfg } from './mixup.js';
 import type { MetricsLog } from './log.js';
@@ -73,17 +74,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   if (cfg.model.numClasses === 0) cfg.model.numClasses = train.classes.length;
   checkClasses(train, cfg.model.numClasses, null, `the config (model.numClasses)`);
   const trainT = buildClsTrainTransform(clsTrainPipeline(cfg), cfg.data.mean, cfg.data.std);
-  const loader = new BatchLoader({
-    dataset: train, batchSize: cfg.batchSize, transform: async (img, rng) => trainT(img, rng), seed: cfg.seed,
-    shuffle: true, dropLast: true, concurrency: cfg.data.concurrency, prefetch: cfg.data.prefetch,
-  });
-  const itersPerEpoch = Math.floor(loader.iterationsPerEpoch() / cfg.accumSteps);
-  if (itersPerEpoch < 1) {
-    throw new Error(`${cfg.data.root}: ${train.records.length} images give no full optimizer step of batchSize ${cfg.batchSize} × accumSteps ${cfg.accumSteps}`);
-  }
-  const totalIters = cfg.schedule.epochs * itersPerEpoch;
-  const effBatch = cfg.batchSize * cfg.accumSteps;
-  const lr = scaledLr(cfg.optim.baseLr, effBatch);
+  const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, train, async (img, rng) => trainT(img, rng));
   const K = cfg.model.numClasses;
   const S = cfg.model.imgSize;
   const augments: BatchAugmentCfg[] = [];

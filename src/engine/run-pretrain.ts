@@ -13,10 +13,10 @@ import { Rng } from '../io/rng.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { scanImageFolder } from '../data/imagenet.js';
 import { buildPretrainTransform } from '../data/transforms.js';
-import { BatchLoader } from '../data/loader.js';
 import { createOptimizer } from './optim.js';
 import { pretrainParamGroups } from './param-groups.js';
-import { scaledLr, epochWarmupCosine } from './schedule.js';
+import { epochWarmupCosine } from './schedule.js';
+import { epochRunData } from './epoch-run.js';
 import { gradsByName, logger, loopSummary, trainLoop } from './train-loop.js';
 import { linePlotPng } from './plot.js';
 import { formatNumber as fmt, writeSummary } from './summary.js';
@@ -58,17 +58,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
 
   // ---- data
   const dataset = scanImageFolder(resolve(cfg.data.root), cfg.data.split, { annFile: cfg.data.annFile });
-  const loader = new BatchLoader({
-    dataset, batchSize: cfg.batchSize, transform: buildPretrainTransform(cfg.data.pipeline, cfg.data.mean, cfg.data.std), seed: cfg.seed,
-    shuffle: true, dropLast: true, concurrency: cfg.data.concurrency, prefetch: cfg.data.prefetch,
-  });
-  const itersPerEpoch = Math.floor(loader.iterationsPerEpoch() / cfg.accumSteps);
-  if (itersPerEpoch < 1) {
-    throw new Error(`${cfg.data.root}: ${dataset.records.length} images give no full optimizer step of batchSize ${cfg.batchSize} × accumSteps ${cfg.accumSteps}`);
-  }
-  const totalIters = cfg.schedule.epochs * itersPerEpoch;
-  const effBatch = cfg.batchSize * cfg.accumSteps;
-  const lr = scaledLr(cfg.optim.baseLr, effBatch);
+  const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, dataset, buildPretrainTransform(cfg.data.pipeline, cfg.data.mean, cfg.data.std));
 
   // ---- model + optimizer
   const rootRng = new Rng(cfg.seed);
