@@ -1,16 +1,16 @@
 /** Tiny classification configs on the bundled Fashion-MNIST subset (or a small copy of it), for fast tests. */
-import { cpSync, mkdtempSync, mkdirSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import finetune from '../../configs/mff/benchmarks/vit-mini-p4_1xb64-coslr-30e_fashion-mnist.js';
 import linear from '../../configs/mff/benchmarks/vit-mini-p4_1xb64-linear-coslr-30e_fashion-mnist.js';
 import type { ClsConfig } from '../../src/config/cls.js';
+import { tempDir } from '../engine/temp-dirs.js';
 
 export const BUNDLED = resolve(__dirname, '../../datasets/fashion-mnist-mini');
 
 /** `perClass` train and val images of the first `classes` classes, in a temp ImageNet tree. */
 export function smallClsDataset(classes = 3, perClass = 8): string {
-  const root = mkdtempSync(join(tmpdir(), 'mff-cls-data-'));
+  const root = tempDir('mff-cls-data-');
   for (const split of ['train', 'val']) {
     for (const c of readdirSync(join(BUNDLED, split)).sort().slice(0, classes)) {
       mkdirSync(join(root, split, c), { recursive: true });
@@ -35,7 +35,7 @@ export function tinyClsConfig(mode: 'finetune' | 'linear', over: Partial<ClsConf
     },
     schedule: { ...base.schedule, epochs: 2, warmupEpochs: 0.5 },
     batchSize: 32,
-    workDir: mkdtempSync(join(tmpdir(), 'mff-cls-wd-')),
+    workDir: tempDir('mff-cls-wd-'),
     logInterval: 1,
     checkpointInterval: 1000,
     evalInterval: 0,

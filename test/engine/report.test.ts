@@ -1,15 +1,15 @@
 /** Progress lines, metrics.jsonl, PNG plots and summaries. */
 import { describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Progress, formatDuration } from '../../src/engine/progress.js';
 import { MetricsLog } from '../../src/engine/log.js';
 import { linePlotPng, linePlotSvg, logTicks, niceTicks } from '../../src/engine/plot.js';
 import { formatNumber, markdownTable, writeSummary } from '../../src/engine/summary.js';
+import { tempDir } from './temp-dirs.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'mff-engine-'));
+const tmp = () => tempDir('mff-engine-');
 
 function fakeStream(isTTY: boolean) {
   const out: string[] = [];

@@ -4,9 +4,8 @@
  * SIGINT / SIGTERM, the NaN guard, gradient accumulation = one large batch, no tensor leak.
  * The task tests (test/pretrain, test/cls, test/seg) check that each task runs through this loop.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
@@ -16,19 +15,12 @@ import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { createOptimizer, type OptimizerSpec } from '../../src/engine/optim.js';
 import { lrAt, type ScheduleSpec } from '../../src/engine/schedule.js';
 import { GradAccumulator, checkLoss, gradsByName, loopSummary, trainLoop, type LoopResult } from '../../src/engine/train-loop.js';
+import { tempDir } from './temp-dirs.js';
 
-const dirs: string[] = [];
-const workDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'mff-loop-'));
-  dirs.push(d);
-  return d;
-};
+const workDir = () => tempDir('mff-loop-');
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const N = 16; // samples per epoch

@@ -1,15 +1,15 @@
 /** A tiny pretraining config on a small copy of the bundled dataset, for fast end-to-end tests. */
-import { cpSync, mkdtempSync, readdirSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import base from '../../configs/mff/mff_vit-mini-p4_1xb64-coslr-20e_fashion-mnist.js';
 import type { PretrainConfig } from '../../src/config/pretrain.js';
+import { tempDir } from '../engine/temp-dirs.js';
 
 export const BUNDLED = resolve(__dirname, '../../datasets/fashion-mnist-mini');
 
 /** Copy `perClass` images of the first `classes` classes of the bundled train split into a temp ImageNet tree. */
 export function smallDataset(classes = 3, perClass = 8): string {
-  const root = mkdtempSync(join(tmpdir(), 'mff-data-'));
+  const root = tempDir('mff-data-');
   const names = readdirSync(join(BUNDLED, 'train')).sort().slice(0, classes);
   for (const c of names) {
     mkdirSync(join(root, 'train', c), { recursive: true });
@@ -34,7 +34,7 @@ export function tinyConfig(root: string, over: Partial<PretrainConfig> = {}): Pr
     optim: { ...base.optim, baseLr: 1e-2 },
     batchSize: 8,
     accumSteps: 1,
-    workDir: mkdtempSync(join(tmpdir(), 'mff-wd-')),
+    workDir: tempDir('mff-wd-'),
     logInterval: 1,
     checkpointInterval: 2,
     maxIters: 0,

@@ -1,10 +1,10 @@
 /** Ctrl-C during `mff pretrain` saves the resume state and exits 130; `--resume` continues from there. */
 import { expect, test } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { smallDataset } from './helpers.js';
+import { tempDir } from '../engine/temp-dirs.js';
 
 const BIN = resolve(__dirname, '../../bin/mff.js');
 
@@ -23,7 +23,7 @@ const tiny = [
 
 test('SIGINT saves the resume state, exits 130, and --resume continues', async () => {
   const data = smallDataset(2, 8);
-  const wd = mkdtempSync(join(tmpdir(), 'mff-sigint-'));
+  const wd = tempDir('mff-sigint-');
   const args = [BIN, 'pretrain', '--data', data, '--work-dir', wd, ...tiny];
   const child = spawn(process.execPath, args, { env: { ...process.env, MFF_BACKEND: 'wasm' } });
   let err = '';

@@ -1,15 +1,15 @@
 /** A tiny UperNet config on a small copy of the bundled scenes, for fast end-to-end seg tests. */
-import { cpSync, mkdtempSync, readdirSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import base from '../../configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.js';
 import type { SegConfig } from '../../src/config/seg.js';
+import { tempDir } from '../engine/temp-dirs.js';
 
 export const SCENES = resolve(__dirname, '../../datasets/scenes-mini');
 
 /** Copy the first `train` / `val` scenes (images + annotations + meta.json) into a temp ADE tree. */
 export function smallScenes(train = 8, val = 4): string {
-  const root = mkdtempSync(join(tmpdir(), 'mff-scenes-'));
+  const root = tempDir('mff-scenes-');
   cpSync(join(SCENES, 'meta.json'), join(root, 'meta.json'));
   for (const [split, n] of [['training', train], ['validation', val]] as const) {
     for (const kind of ['images', 'annotations']) {
@@ -34,7 +34,7 @@ export function tinySegConfig(root: string, over: Partial<SegConfig> = {}): SegC
     data: { ...b.data, root, concurrency: 3, prefetch: 4 },
     schedule: { ...b.schedule, maxIters: 4, warmupIters: 2 },
     batchSize: 4,
-    workDir: mkdtempSync(join(tmpdir(), 'mff-segwd-')),
+    workDir: tempDir('mff-segwd-'),
     logInterval: 1,
     checkpointInterval: 2,
     ...over,

@@ -63,7 +63,7 @@ describe('seg-train', () => {
   });
 
   test('resume after an interruption ends with the same weights as an uninterrupted run', async () => {
-    const c = tinySegConfig(root, { workDir: cfg.workDir + '-resume' });
+    const c = tinySegConfig(root);
     // stop after the 2nd step (the loop checks the flag at step boundaries)
     const poll = setInterval(() => {
       const f = join(c.workDir, 'metrics.jsonl');
