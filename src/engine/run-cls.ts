@@ -26,7 +26,7 @@ import { randomBatchAugment, type BatchAugmentCfg } from './mixup.js';
 import type { MetricsLog } from './log.js';
 import { linePlotPng } from './plot.js';
 import { writeSummary } from './summary.js';
-import { gradsByName, logger, loopSummary, trainLoop, type TrainStep } from './train-loop.js';
+import { gradsByName, logger, loopReportRows, loopSummary, trainLoop, type TrainStep } from './train-loop.js';
 import { clsReportSections } from './run-cls-eval.js';
 import { buildClsOptimizer, clsTrainPipeline, loadClsPretrained } from './cls-setup.js';
 
@@ -182,13 +182,8 @@ async function writeClsReport(workDir: string, s: ClsTrainSummary, m: ClsMetrics
     ['backbone', `${model.arch.embedDims}-d × ${model.arch.numLayers} blocks × ${model.arch.numHeads} heads, patch ${model.cfg.patchSize}, ${model.cfg.imgSize}px`],
     ['pretrained', s.pretrained ?? '(none)'],
     ['dataset', `${s.dataset.root} (${s.dataset.train_images} train / ${s.dataset.val_images} val, ${s.dataset.classes} classes)`],
-    ['iterations', `${s.iterations} / ${s.total_iterations}`],
-    ['effective batch', s.effective_batch],
+    ...loopReportRows(s),
     ['lr (scaled)', s.lr.toExponential(3)],
-    ['final loss', Number.isFinite(s.final_loss) ? s.final_loss.toFixed(4) : String(s.final_loss)],
-    ['wall time (s)', s.wall_s.toFixed(1)],
-    ['img/s (wall clock)', s.img_per_s.toFixed(1)],
-    ['img/s (model)', s.model_img_per_s.toFixed(1)],
     ['backend', s.backend],
     ['checkpoint', s.checkpoint],
   ];

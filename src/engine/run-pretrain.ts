@@ -17,7 +17,7 @@ import { createOptimizer } from './optim.js';
 import { pretrainParamGroups } from './param-groups.js';
 import { epochWarmupCosine } from './schedule.js';
 import { epochRunData } from './epoch-run.js';
-import { gradsByName, logger, loopSummary, trainLoop } from './train-loop.js';
+import { gradsByName, logger, loopReportRows, loopSummary, trainLoop } from './train-loop.js';
 import { linePlotPng } from './plot.js';
 import { formatNumber as fmt, writeSummary } from './summary.js';
 
@@ -131,14 +131,9 @@ async function writePretrainReport(workDir: string, s: PretrainSummary, history:
     ['config', s.config_file ?? '(object)'],
     ['encoder', `${model.arch.embedDims}-d × ${model.arch.numLayers} blocks × ${model.arch.numHeads} heads, patch ${model.cfg.patchSize}, ${model.cfg.imgSize}px`],
     ['dataset', `${s.dataset.root}/${s.dataset.split} (${s.dataset.images} images)`],
-    ['iterations', `${s.iterations} / ${s.total_iterations}`],
-    ['effective batch', s.effective_batch],
+    ...loopReportRows(s),
     ['lr (scaled)', s.lr.toExponential(3)],
-    ['final loss', fmt(s.final_loss, 4)],
     ['mean loss, last epoch', fmt(s.mean_loss_last_epoch, 4)],
-    ['wall time (s)', fmt(s.wall_s, 1)],
-    ['img/s (wall clock)', fmt(s.img_per_s, 1)],
-    ['img/s (model)', fmt(s.model_img_per_s, 1)],
     ['img/s (loader, lower bound)', s.loader_img_per_s === null ? '-' : fmt(s.loader_img_per_s, 1)],
     ['data wait (s)', fmt(s.data_wait_s, 1)],
     ['backend', s.backend],

@@ -22,7 +22,7 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../io/check
 import { warmupPoly } from './schedule.js';
 import { linePlotPng } from './plot.js';
 import { formatNumber as fmt, writeSummary, type SummarySection } from './summary.js';
-import { logger, loopSummary, trainLoop } from './train-loop.js';
+import { logger, loopReportRows, loopSummary, trainLoop } from './train-loop.js';
 import { runSegEval, segEvalSpeed } from './run-seg-eval.js';
 import { checkSegTrainFits, createSegTraining, segTrainPipeline, summarizeKeys } from './seg-setup.js';
 
@@ -182,14 +182,9 @@ async function writeSegTrainReport(
         ['model', `UperNet, MAE ViT ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]`],
         ['backbone init', s.pretrained ?? 'random'],
         ['dataset', `${s.dataset.root} (${s.dataset.train_images} train / ${s.dataset.val_images} val, ${s.dataset.classes} classes)`],
-        ['iterations', `${s.iterations} / ${s.total_iterations}`],
-        ['batch', s.effective_batch],
+        ...loopReportRows(s),
         ['lr / layer decay', `${s.lr.toExponential(2)} / ${cfg.optim.layerDecayRate}`],
-        ['final loss', fmt(s.final_loss, 4)],
         ['mean loss, last 10 iters', fmt(s.mean_loss_last_10, 4)],
-        ['wall time (s)', fmt(s.wall_s, 1)],
-        ['img/s (wall clock)', fmt(s.img_per_s, 2)],
-        ['img/s (model)', fmt(s.model_img_per_s, 2)],
         ['img/s (train loader, overlapping the model)', fmt(s.loader_img_per_s, 1)],
         ['data wait (s)', fmt(s.data_wait_s, 1)],
         ...(ev ? [['img/s (eval, wall clock)', fmt(ev.imgPerS, 2)], ['img/s (eval model)', fmt(ev.modelImgPerS, 2)], ['img/s (eval loader)', fmt(ev.loaderImgPerS, 1)]] : []),

@@ -22,6 +22,7 @@ import type { Optimizer } from './optim.js';
 import { groupLr, lrAt, type ScheduleSpec } from './schedule.js';
 import { MetricsLog } from './log.js';
 import { Progress } from './progress.js';
+import { formatNumber } from './summary.js';
 
 export type Log = (msg: string) => void;
 
@@ -122,6 +123,18 @@ export function loopSummary(r: LoopResult, effectiveBatch: number) {
     model_img_per_s: r.modelSeconds > 0 ? images / r.modelSeconds : 0,
     interrupted: r.interrupted,
   };
+}
+
+/** The summary.md rows every training run shares, named as the summary keys (img/s with 4 significant digits). */
+export function loopReportRows(s: ReturnType<typeof loopSummary>): [string, string | number][] {
+  return [
+    ['iterations', `${s.iterations} / ${s.total_iterations}`],
+    ['effective batch', s.effective_batch],
+    ['final loss', formatNumber(s.final_loss, 4)],
+    ['wall time (s)', formatNumber(s.wall_s, 1)],
+    ['img/s (wall clock)', formatNumber(s.img_per_s)],
+    ['img/s (model)', formatNumber(s.model_img_per_s)],
+  ];
 }
 
 /**
