@@ -111,9 +111,9 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       const labels = tf.tensor3d(Int32Array.from(batch.labels), [B, H, W], 'int32');
       try {
         const s = segTrainGrads(model, imgs, labels, { rng: dropRng, stochastic: true });
-        const log: Record<string, number> = { decode_loss: s.decodeLoss, decode_acc: s.decodeAcc };
-        if (s.auxLoss !== null) log.aux_loss = s.auxLoss;
-        return { loss: s.loss, grads: s.grads, bnUpdates: s.bnUpdates, log, show: { acc: s.decodeAcc.toFixed(1) } };
+        const extra: Record<string, number> = { decode_loss: s.decodeLoss, decode_acc: s.decodeAcc };
+        if (s.auxLoss !== null) extra.aux_loss = s.auxLoss;
+        return { loss: s.loss, grads: s.grads, bnUpdates: s.bnUpdates, log: extra, show: { acc: s.decodeAcc.toFixed(1) } };
       } finally {
         tf.dispose([imgs, labels]);
       }
