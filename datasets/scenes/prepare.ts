@@ -19,7 +19,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/io/rng.js';
 import { encodePng8 } from '../../src/data/seg/png.js';
 import { resizeBilinear, resizeNearest } from '../../src/data/seg/resize.js';
 
