@@ -42,7 +42,7 @@ export async function runSegEval(cfgOrCheckpoint: string | SegEvalTarget, opts: 
       ...opts,
       onImage: (done, total) => {
         progress ??= new Progress({ total, every: 10, label: 'seg-eval', ...(opts.quiet ? { stream: SILENT } : {}) });
-        progress.update(done, { 'img/s': (done / ((performance.now() - t0) / 1000)).toFixed(2) });
+        progress.update(done, { 'img/s': (done / ((performance.now() - t0) / 1000)).toPrecision(2) });
       },
     });
     (progress as Progress | null)?.done();

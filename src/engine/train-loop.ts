@@ -231,7 +231,7 @@ async function runIterations<B extends { files: readonly string[] }>(s: TrainLoo
             tensors: tf.memory().numTensors, ...s.afterStep?.(),
           });
         }
-        progress.update(pos.iteration, { loss: loss.toFixed(4), ...st.show, lr: lr.toExponential(2), 'img/s': imgPerS.toFixed(1) });
+        progress.update(pos.iteration, { loss: loss.toFixed(4), ...st.show, lr: lr.toExponential(2), 'img/s': imgPerS >= 10 ? imgPerS.toFixed(1) : imgPerS.toPrecision(2) });
         await s.validate?.({ pos, epochEnded: pos.epoch !== epoch, metrics });
         if (pos.iteration % s.checkpointInterval === 0 && pos.iteration < stopAt) saveResume(s, pos, (performance.now() - t0) / 1000);
         if (stop.requested) {
