@@ -1,21 +1,18 @@
 /**
- * Both CPU engines: this process runs with the native addon when it is built; here kernels.test.ts, the pretrain
- * golden parity test (forward + gradients vs mmpretrain) , the heap-growth test and the 512² mmseg parity test are rerun in a child vitest with MFF_NATIVE=0, so the
- * pure wasm fallback is exercised in every suite run. Skipped inside that child (no recursion).
+ * Both CPU engines: this process runs with the native addon when it is built; here the kernel tests, every golden
+ * parity test (pretrain, cls, seg vs the real mmpretrain/mmseg), the heap-growth test and the 512² mmseg parity test
+ * are rerun in a child vitest with MFF_NATIVE=0, so the pure wasm engine is checked in every suite run. Skipped inside
+ * that child (no recursion).
  */
-import { test, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { expect, test } from 'vitest';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectChildVitestPasses } from '../helpers/child-vitest.js';
 
-test.skipIf(process.env.MFF_NATIVE === '0')('kernels, pretrain golden and heap growth pass with MFF_NATIVE=0 (pure wasm engine)', () => {
-  const vitest = join(process.cwd(), 'node_modules', 'vitest', 'vitest.mjs');
-  const r = spawnSync(process.execPath, [vitest, 'run', 'test/engine/kernels.test.ts', 'test/golden/pretrain.test.ts', 'test/nn/heap-growth.test.ts', 'test/seg/scale-512.test.ts'], {
-    env: { ...process.env, MFF_NATIVE: '0', CI: '1' },
-    encoding: 'utf8',
-    timeout: 240_000,
-  });
-  const out = `${r.stdout}\n${r.stderr}`;
-  expect(r.status, out.slice(-4000)).toBe(0);
-  expect(out).toMatch(/Tests\s.*passed/);
-  expect(out).not.toMatch(/\bfailed\b/);
-}, 250_000);
+test.skipIf(process.env.MFF_NATIVE === '0')('kernels, golden parity, heap growth and 512² parity pass with MFF_NATIVE=0 (pure wasm engine)', () => {
+  const golden = readdirSync(join(process.cwd(), 'test', 'golden'))
+    .filter((f) => f.endsWith('.test.ts') && !['stock-cpu.test.ts', 'vendored.test.ts'].includes(f))
+    .map((f) => `test/golden/${f}`);
+  expect(golden.length).toBeGreaterThan(5);
+  expectChildVitestPasses(['test/engine/kernels.test.ts', ...golden, 'test/nn/heap-growth.test.ts', 'test/seg/scale-512.test.ts'], { MFF_NATIVE: '0' }, 280_000);
+}, 300_000);

@@ -4,32 +4,18 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
-import { buildClassifier, clsForward, loadClassifierState, type ClsModelConfig } from '../../src/models/cls/classifier.js';
-import { f32, goldenPath, loadFixture, nchwToNhwc, relErr } from '../helpers/golden.js';
+import { buildClassifier, clsForward, loadClassifierState } from '../../src/models/cls/classifier.js';
+import { f32, goldenPath, loadFixture, nchwToNhwc, relErr, clsModelConfig } from '../helpers/golden.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
 });
 
-/** Model config read from the fixture's `config` (never constants). */
-function modelConfig(c: Record<string, any>): ClsModelConfig {
-  return {
-    mode: c.out_type === 'avg_featmap' ? 'finetune' : 'linear',
-    arch: { embedDims: c.embed_dims, numLayers: c.num_layers, numHeads: c.num_heads, feedforwardChannels: c.feedforward_channels },
-    imgSize: c.img_size,
-    patchSize: c.patch_size,
-    inChannels: c.in_channels,
-    numClasses: c.num_classes,
-    dropPathRate: c.drop_path_rate ?? 0,
-    lnEps: c.ln_eps,
-    bnEps: c.neck_bn?.eps,
-  };
-}
 
 for (const name of ['cls-finetune', 'cls-linear']) {
   describe(name, () => {
     const fx = loadFixture(name);
-    const model = buildClassifier(modelConfig(fx.config), new Rng(0));
+    const model = buildClassifier(clsModelConfig(fx.config), new Rng(0));
     const ckpt = loadCheckpoint(goldenPath(fx.weights!));
     const report = loadClassifierState(model, ckpt.tensors, { file: fx.weights });
 

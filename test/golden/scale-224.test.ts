@@ -21,8 +21,8 @@ import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint, type Checkpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
 import { buildPretrainModel, pretrainForward, randomMasking, type Masking, type PretrainModel } from '../../src/models/mae.js';
-import { buildClassifier, clsForward, loadClassifierState, type ClsModel, type ClsModelConfig } from '../../src/models/cls/classifier.js';
-import { f32, i32, pretrainModelConfig, relErr, type Fixture, type JsonTensor } from '../helpers/golden.js';
+import { buildClassifier, clsForward, loadClassifierState, type ClsModel } from '../../src/models/cls/classifier.js';
+import { f32, i32, pretrainModelConfig, relErr, type Fixture, type JsonTensor, clsModelConfig } from '../helpers/golden.js';
 
 const DIR = process.env.MFF_SCALE224_DIR ? resolve(process.env.MFF_SCALE224_DIR) : resolve(import.meta.dirname, '../fixtures/scale-224');
 const REPORT = Boolean(process.env.MFF_SCALE224_DIR || process.env.MFF_SCALE224_REPORT);
@@ -211,20 +211,6 @@ for (const name of ['mff-pretrain', 'mae-pretrain']) {
   });
 }
 
-/** Classifier config read from the fixture's `config` (as test/golden/cls-transfer.test.ts does). */
-function clsConfig(c: Record<string, any>): ClsModelConfig {
-  return {
-    mode: c.out_type === 'avg_featmap' ? 'finetune' : 'linear',
-    arch: { embedDims: c.embed_dims, numLayers: c.num_layers, numHeads: c.num_heads, feedforwardChannels: c.feedforward_channels },
-    imgSize: c.img_size,
-    patchSize: c.patch_size,
-    inChannels: c.in_channels,
-    numClasses: c.num_classes,
-    dropPathRate: c.drop_path_rate ?? 0,
-    lnEps: c.ln_eps,
-    bnEps: c.neck_bn?.eps,
-  };
-}
 
 for (const name of ['cls-finetune', 'cls-linear']) {
   describe(name, () => {
@@ -234,7 +220,7 @@ for (const name of ['cls-finetune', 'cls-linear']) {
     let ckpt: Checkpoint;
 
     beforeAll(() => {
-      model = buildClassifier(clsConfig(c), new Rng(0));
+      model = buildClassifier(clsModelConfig(c), new Rng(0));
       ckpt = loadCheckpoint(join(DIR, fx.weights!));
       const report = loadClassifierState(model, ckpt.tensors, { file: fx.weights });
       expect(report.missing).toEqual([]);

@@ -4,6 +4,7 @@ import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainModelConfig } from '../../src/models/mae.js';
+import type { ClsModelConfig } from '../../src/models/cls/classifier.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /**
@@ -76,5 +77,21 @@ export function pretrainModelConfig(c: Record<string, any>): PretrainModelConfig
     decoder: { embedDims: c.decoder_embed_dim, depth: c.decoder_depth, numHeads: c.decoder_num_heads, feedforwardChannels: c.decoder_feedforward_channels },
     normPix: c.norm_pix,
     lnEps: c.ln_eps,
+  };
+}
+
+/** The classifier config of an mmpretrain cls fixture, read from its `config` (cls-transfer and scale-224 tests). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function clsModelConfig(c: Record<string, any>): ClsModelConfig {
+  return {
+    mode: c.out_type === 'avg_featmap' ? 'finetune' : 'linear',
+    arch: { embedDims: c.embed_dims, numLayers: c.num_layers, numHeads: c.num_heads, feedforwardChannels: c.feedforward_channels },
+    imgSize: c.img_size,
+    patchSize: c.patch_size,
+    inChannels: c.in_channels,
+    numClasses: c.num_classes,
+    dropPathRate: c.drop_path_rate ?? 0,
+    lnEps: c.ln_eps,
+    bnEps: c.neck_bn?.eps,
   };
 }
