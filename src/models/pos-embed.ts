@@ -100,3 +100,27 @@ export function resizePosEmbed(
   out.set(grid, extra * C);
   return out;
 }
+
+/**
+ * A checkpoint's pos_embed [1, 1+h·w, D] fitted to a model grid g×g: unchanged when it already matches, else
+ * resized bicubically (resizePosEmbed, the cls row kept). The source grid must be square, as mmpretrain's
+ * resize_pos_embed and mmseg's MAE.resize_abs_pos_embed assume (both give resizePosEmbed's numbers). `where` names the
+ * file and key in errors. Used by the classification and the segmentation backbone loaders.
+ */
+export function fitPosEmbed(
+  t: { shape: number[]; data: Float32Array | Int32Array },
+  grid: number,
+  dims: number,
+  where: string,
+): { shape: [number, number, number]; data: Float32Array; from: [number, number] | null } {
+  const want: [number, number, number] = [1, 1 + grid * grid, dims];
+  if (t.shape.length !== 3 || t.shape[0] !== 1 || t.shape[2] !== dims) {
+    throw new Error(`${where} has shape [${t.shape}] but the model expects [${want}] (embed dims must match)`);
+  }
+  const n = t.shape[1] - 1;
+  const g = Math.round(Math.sqrt(n));
+  if (g * g !== n) throw new Error(`${where} has ${n} patch positions, not a square grid`);
+  const data = Float32Array.from(t.data);
+  if (g === grid) return { shape: want, data, from: null };
+  return { shape: want, data: resizePosEmbed(data, [g, g], [grid, grid], dims, 1), from: [g, g] };
+}

@@ -9,7 +9,7 @@
  */
 import type { StTensor } from '../../io/safetensors.js';
 import type { LoadReport } from '../../nn/params.js';
-import { resizePosEmbed } from '../pos-embed.js';
+import { fitPosEmbed } from '../pos-embed.js';
 import type { ClsModel } from './classifier.js';
 
 export interface BackboneLoadReport extends LoadReport {
@@ -19,18 +19,10 @@ export interface BackboneLoadReport extends LoadReport {
   posEmbedResized?: { from: [number, number]; to: [number, number] };
 }
 
-/** Resize a checkpoint's [1, 1+h*w, D] pos_embed to the model grid (square source grid, as mmpretrain assumes). */
-function fitPosEmbed(m: ClsModel, t: StTensor, file: string, key: string): { t: StTensor; from?: [number, number] } {
-  const D = m.arch.embedDims;
-  const want = [1, 1 + m.numPatches, D];
-  if (t.shape.length === 3 && t.shape.every((d, i) => d === want[i])) return { t };
-  if (t.shape.length !== 3 || t.shape[0] !== 1 || t.shape[2] !== D) {
-    throw new Error(`${file}: '${key}' has shape [${t.shape}] but the model expects [${want}] (embed dims must match)`);
-  }
-  const g = Math.round(Math.sqrt(t.shape[1] - 1));
-  if (g * g !== t.shape[1] - 1) throw new Error(`${file}: '${key}' has ${t.shape[1] - 1} patch positions, not a square grid`);
-  const data = resizePosEmbed(Float32Array.from(t.data), [g, g], [m.grid, m.grid], D, 1);
-  return { t: { dtype: 'F32', shape: want, data }, from: [g, g] };
+/** A checkpoint's pos_embed fitted to the classifier grid (models/pos-embed.ts fitPosEmbed). */
+function fitClsPosEmbed(m: ClsModel, t: StTensor, file: string, key: string): { t: StTensor; from?: [number, number] } {
+  const r = fitPosEmbed(t, m.grid, m.arch.embedDims, `${file}: '${key}'`);
+  return r.from ? { t: { dtype: 'F32', shape: r.shape, data: r.data }, from: r.from } : { t };
 }
 
 function isDropped(m: ClsModel, key: string): boolean {
@@ -56,7 +48,7 @@ export function loadBackboneFromCheckpoint(m: ClsModel, tensors: Map<string, StT
       continue;
     }
     if (key === 'backbone.pos_embed') {
-      const r = fitPosEmbed(m, t, file, key);
+      const r = fitClsPosEmbed(m, t, file, key);
       if (r.from) posEmbedResized = { from: r.from, to: [m.grid, m.grid] };
       src.set(key, r.t);
     } else {
@@ -74,6 +66,6 @@ export function loadClassifierState(m: ClsModel, tensors: Map<string, StTensor>,
   const file = opts.file ?? '<state dict>';
   const src = new Map(tensors);
   const pe = tensors.get('backbone.pos_embed');
-  if (pe) src.set('backbone.pos_embed', fitPosEmbed(m, pe, file, 'backbone.pos_embed').t);
+  if (pe) src.set('backbone.pos_embed', fitClsPosEmbed(m, pe, file, 'backbone.pos_embed').t);
   return m.params.load(src, { file, strict: true });
 }

@@ -10,7 +10,7 @@
  */
 import type { StTensor } from '../../io/safetensors.js';
 import type { LoadReport } from '../../nn/params.js';
-import { resizePosEmbed } from '../pos-embed.js';
+import { fitPosEmbed } from '../pos-embed.js';
 import type { SegModel } from './segmentor.js';
 
 export interface PretrainLoadReport extends LoadReport {
@@ -39,18 +39,11 @@ export function loadBackboneFromPretrain(model: SegModel, ckpt: Map<string, StTe
   const pe = src.get('backbone.pos_embed');
   if (pe) {
     const c = model.cfg.backbone;
-    const D = c.embedDims;
     const g = c.imgSize / c.patchSize;
-    if (pe.shape.length !== 3 || pe.shape[0] !== 1 || pe.shape[2] !== D) {
-      throw new Error(`${file}: pos_embed has shape [${pe.shape}], expected [1, 1 + h*w, ${D}]`);
-    }
-    const n = pe.shape[1] - 1;
-    const gs = Math.round(Math.sqrt(n));
-    if (gs * gs !== n) throw new Error(`${file}: pos_embed has ${n} patch tokens, not a square grid`);
-    if (gs !== g) {
-      const data = resizePosEmbed(pe.data as Float32Array, [gs, gs], [g, g], D, 1);
-      src.set('backbone.pos_embed', { dtype: 'F32', shape: [1, 1 + g * g, D], data });
-      posEmbedResized = [[gs, gs], [g, g]];
+    const f = fitPosEmbed(pe, g, c.embedDims, `${file}: pos_embed`);
+    if (f.from) {
+      src.set('backbone.pos_embed', { dtype: 'F32', shape: f.shape, data: f.data });
+      posEmbedResized = [f.from, [g, g]];
     }
   }
 
