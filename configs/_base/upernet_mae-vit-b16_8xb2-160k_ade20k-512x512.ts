@@ -6,7 +6,7 @@
  * Every UperNet config spreads this one and overrides a few fields (one level of base).
  * mff addition: model.backbone.withCp = true (activation checkpointing of the blocks, mmseg's `with_cp`): same
  * numbers, ~1/3 more backbone compute, and the 512² training step fits the CPU engine's 4 GB heap (ViT-S batch 2:
- * 3.3 GB peak measured; without it 5.5 GB estimated). Set it to false where memory is plentiful.
+ * 2.8 GB heap peak measured; without it 5.5 GB estimated). Set it to false where memory is plentiful.
  */
 import { defineConfig, type SegConfig } from '../../src/config/seg.js';
 import { maeBaseUpernetAde20k } from '../../src/models/seg/config.js';
