@@ -1,6 +1,6 @@
 /** `mff cls-eval`: top-1/top-5 and per-class accuracy of a classifier checkpoint; per-image predictions as JSON lines. */
 import { Command } from 'commander';
-import { backendOption, collect, positiveInt, quietOption } from './common.js';
+import { backendOption, collect, positiveInt, quietOption, skipBadFilesOption } from './common.js';
 import { loadClsConfig } from '../config/cls.js';
 import { runClsEval, type ClsEvalSummary } from '../engine/run-cls-eval.js';
 import { formatClsMetrics } from '../eval/cls-metrics.js';
@@ -17,6 +17,7 @@ interface Opts {
   cfgOptions: string[];
   backend: BackendName;
   quiet: boolean;
+  skipBadFiles: boolean;
 }
 
 export function clsEvalCommand(): Command {
@@ -30,6 +31,7 @@ export function clsEvalCommand(): Command {
     .option('--work-dir <dir>', 'where summary.json/md go (default <checkpoint dir>/eval-<split>)')
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'))
     .option('--cfg-options <key=value>', 'override a value of --config (repeatable)', collect, [])
+    .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: Opts) => {
@@ -46,6 +48,7 @@ export function clsEvalCommand(): Command {
         batchSize: o.batchSize,
         backend: o.backend,
         quiet: o.quiet,
+        skipBadFiles: o.skipBadFiles,
       });
       printClsEval(s);
     });

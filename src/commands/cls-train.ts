@@ -1,6 +1,6 @@
 /** `mff cls-train`: fine-tune or linear-probe a pretrained ViT; parse options, resolve the config, call runClsTrain. */
 import { Command, Option } from 'commander';
-import { backendOption, collect, quietOption } from './common.js';
+import { backendOption, collect, forceOption, quietOption, skipBadFilesOption } from './common.js';
 import { adoptBackboneModel, DEFAULT_CLS_CONFIGS, loadClsConfig } from '../config/cls.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { runClsTrain } from '../engine/run-cls.js';
@@ -16,6 +16,8 @@ interface Opts {
   cfgOptions: string[];
   backend: BackendName;
   quiet: boolean;
+  force: boolean;
+  skipBadFiles: boolean;
 }
 
 export function clsTrainCommand(): Command {
@@ -28,6 +30,8 @@ export function clsTrainCommand(): Command {
     .option('--work-dir <dir>', 'output directory; overrides workDir')
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.epochs=10 (repeatable)', collect, [])
+    .addOption(forceOption())
+    .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: Opts) => {
@@ -38,7 +42,7 @@ export function clsTrainCommand(): Command {
         const note = adoptBackboneModel(cfg, loadCheckpoint(cfg.pretrained).meta);
         if (note && !o.quiet) console.error(`[mff] ${note}`);
       }
-      const s = await runClsTrain(cfg, { backend: o.backend, resume: o.resume, configFile: file, quiet: o.quiet });
+      const s = await runClsTrain(cfg, { backend: o.backend, resume: o.resume, configFile: file, quiet: o.quiet, force: o.force, skipBadFiles: o.skipBadFiles });
       if (s.interrupted) process.exitCode = 130;
     });
 }

@@ -24,3 +24,13 @@ export function positiveInt(name: string) {
     return n;
   };
 }
+
+/** `--skip-bad-files`: skip unreadable images / annotations and count them in the summary (default: stop, naming the file). */
+export function skipBadFilesOption(): Option {
+  return new Option('--skip-bad-files', 'skip images/annotations that cannot be used (logged, counted in summary.json bad_files) instead of stopping').default(false);
+}
+
+/** `--force`: train in a work dir that holds a finished or interrupted run (overwriting it). */
+export function forceOption(): Option {
+  return new Option('--force', 'train even if --work-dir holds a finished run or an interrupted one (overwrites it; --resume continues instead)').default(false);
+}

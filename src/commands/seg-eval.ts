@@ -1,7 +1,7 @@
 /** `mff seg-eval`: evaluate a seg checkpoint (mIoU as mmseg IoUMetric), optionally writing predictions and overlays. */
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { backendOption, collect, positiveInt, quietOption } from './common.js';
+import { backendOption, collect, positiveInt, quietOption, skipBadFilesOption } from './common.js';
 import { runSegEval, segEvalSpeed } from '../engine/run-seg-eval.js';
 import { formatSummary } from '../metrics/table.js';
 import type { IoUMetricName } from '../metrics/iou.js';
@@ -20,6 +20,7 @@ interface SegEvalOpts {
   cfgOptions: string[];
   backend: BackendName;
   quiet: boolean;
+  skipBadFiles: boolean;
 }
 
 export function segEvalCommand(): Command {
@@ -35,12 +36,13 @@ export function segEvalCommand(): Command {
     .addOption(new Option('--metrics <names...>', 'IoUMetric iou_metrics (default: the config evalMetrics)').choices(['mIoU', 'mDice', 'mFscore']))
     .option('--limit <n>', 'evaluate the first n images only', positiveInt('--limit'))
     .option('--cfg-options <key=value>', 'override a config value, e.g. data.testScale=[2048,512] (repeatable)', collect, [])
+    .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: SegEvalOpts) => {
       const r = await runSegEval(o.checkpoint, {
         backend: o.backend, quiet: o.quiet, config: o.config, data: o.data, outDir: o.outDir, showDir: o.showDir, concurrency: o.concurrency,
-        metrics: o.metrics, limit: o.limit, cfgOptions: o.cfgOptions, logTable: false, workDir: o.workDir ?? join(dirname(o.checkpoint), 'eval'),
+        metrics: o.metrics, limit: o.limit, skipBadFiles: o.skipBadFiles, cfgOptions: o.cfgOptions, logTable: false, workDir: o.workDir ?? join(dirname(o.checkpoint), 'eval'),
       });
       printSegEval(r, o.checkpoint);
     });

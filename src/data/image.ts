@@ -4,9 +4,11 @@
  * Mirrors what mmpretrain's `LoadImageFromFile` (cv2 `IMREAD_COLOR`) + `ToPIL(to_rgb=True)` hand to the
  * transforms: EXIF orientation applied, grayscale replicated to 3 channels, alpha dropped (cv2 does not
  * composite), 16-bit samples reduced to 8-bit, CMYK converted to sRGB. JPEG decoders differ between
- * libjpeg builds, so decoded pixels may differ from cv2 by a grey level on some files.
+ * libjpeg builds, so decoded pixels may differ from cv2 by a grey level on some files. Images above the
+ * decompression-bomb limit (data/limits.ts) are refused before decoding.
  */
 import sharp from 'sharp';
+import { maxImagePixels } from './limits.js';
 
 sharp.cache(false); // streaming a dataset: libvips' operation cache only costs memory here
 
@@ -30,7 +32,7 @@ export async function decodeImage(file: string, opts: DecodeOptions = {}): Promi
   try {
     // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings
     // (ImageNet has some; cv2 decodes them too).
-    let pipe = sharp(file, { failOn: 'error' }).rotate();
+    let pipe = sharp(file, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
     pipe = alpha === 'flatten' ? pipe.flatten({ background: { r: background[0], g: background[1], b: background[2] } }) : pipe.removeAlpha();
     const { data, info } = await pipe.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
@@ -39,7 +41,8 @@ export async function decodeImage(file: string, opts: DecodeOptions = {}): Promi
   } catch (err) {
     // libvips repeats its warnings; keep each distinct line once
     const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
-    const why = [...new Set(lines)].join('; ');
+    let why = [...new Set(lines)].join('; ');
+    if (/exceeds pixel limit/.test(why)) why += ` (decompression-bomb limit ${maxImagePixels()} pixels; MFF_MAX_IMAGE_PIXELS raises it)`;
     throw new Error(`${file}: cannot decode image (${why})`, { cause: err });
   }
 }

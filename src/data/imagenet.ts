@@ -7,6 +7,8 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { BadFiles } from './bad-files.js';
+import { listFilesRecursive } from './walk.js';
 
 /** mmpretrain's IMG_EXTENSIONS (plus .webp), matched case-insensitively. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'];
@@ -34,35 +36,33 @@ function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Relative paths ('/'-separated) of every file under dir, recursively. */
-function listFilesRecursive(dir: string, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const ent of readdirSync(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${ent.name}` : ent.name;
-    const full = join(dir, ent.name);
-    const isDir = ent.isDirectory() || (ent.isSymbolicLink() && statSync(full).isDirectory());
-    if (isDir) out.push(...listFilesRecursive(full, rel));
-    else out.push(rel);
-  }
-  return out;
-}
-
 function requireDir(path: string, what: string): void {
   if (!existsSync(path)) throw new Error(`${what} ${path} does not exist`);
   if (!statSync(path).isDirectory()) throw new Error(`${what} ${path} is not a directory`);
 }
 
-function scanFolders(splitDir: string): { classes: string[]; records: ImageRecord[] } {
+function isDirOrLinkToDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a broken link at class level is not a class
+  }
+}
+
+function scanFolders(splitDir: string, bad?: BadFiles): { classes: string[]; records: ImageRecord[] } {
   const classes = readdirSync(splitDir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statSync(join(splitDir, e.name)).isDirectory()))
+    .filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDirOrLinkToDir(join(splitDir, e.name))))
     .map((e) => e.name)
     .sort(byCodePoint);
   if (classes.length === 0) throw new Error(`${splitDir}: no class folders found (expected <split>/<class>/<image>)`);
   const records: ImageRecord[] = [];
   classes.forEach((cls, label) => {
-    const files = listFilesRecursive(join(splitDir, cls)).filter(isImageFile).sort(byCodePoint);
+    const files = listFilesRecursive(join(splitDir, cls), bad).filter(isImageFile).sort(byCodePoint);
     if (files.length === 0) {
-      throw new Error(`class folder ${join(splitDir, cls)} has no images (extensions: ${IMAGE_EXTENSIONS.join(' ')})`);
+      // skipping keeps the class (its label id stays), as mmpretrain does with a warning
+      const err = new Error(`class folder ${join(splitDir, cls)} has no images (extensions: ${IMAGE_EXTENSIONS.join(' ')})`);
+      if (!bad) throw err;
+      bad.handle(join(splitDir, cls), err);
     }
     for (const f of files) records.push({ file: join(splitDir, cls, f), label });
   });
@@ -90,9 +90,10 @@ function parseAnnFile(annPath: string, splitDir: string): ImageRecord[] {
 /**
  * Scan `<root>/<split>` (or read `annFile`, resolved against root when relative).
  * `classes` fixes the class names: with folders, their count must match; with an ann file, labels must be
- * below its length (default: '0'..'maxLabel').
+ * below its length (default: '0'..'maxLabel'). `bad` (skipping) leaves out symlink loops and broken links and
+ * keeps empty class folders; strict (or without it), they throw naming the path.
  */
-export function scanImageFolder(root: string, split: string, opts: { annFile?: string; classes?: string[] } = {}): ImageFolderDataset {
+export function scanImageFolder(root: string, split: string, opts: { annFile?: string; classes?: string[]; bad?: BadFiles } = {}): ImageFolderDataset {
   const absRoot = resolve(root);
   requireDir(absRoot, 'dataset root');
   const splitDir = join(absRoot, split);
@@ -110,7 +111,8 @@ export function scanImageFolder(root: string, split: string, opts: { annFile?: s
     return { root: absRoot, split, classes: [...classes], records };
   }
 
-  const { classes, records } = scanFolders(splitDir);
+  const { classes, records } = scanFolders(splitDir, opts.bad);
+  if (records.length === 0) throw new Error(`${splitDir}: no images in any class folder`);
   if (opts.classes && opts.classes.length !== classes.length) {
     throw new Error(`${splitDir}: found ${classes.length} class folders but ${opts.classes.length} classes were given`);
   }

@@ -8,7 +8,8 @@
 import pLimit from 'p-limit';
 import { Rng } from '../io/rng.js';
 import { decodeImage, type RgbImage } from './image.js';
-import type { ImageFolderDataset } from './imagenet.js';
+import type { ImageFolderDataset, ImageRecord } from './imagenet.js';
+import type { BadFiles } from './bad-files.js';
 
 export type Transform = (img: RgbImage, rng: Rng) => Promise<Float32Array>;
 
@@ -25,6 +26,12 @@ export type BatchLoaderOptions = {
   prefetch: number;
   /** image reader; default `decodeImage` */
   decode?: (file: string) => Promise<RgbImage>;
+  /**
+   * Files that fail to load: strict (default) rethrows; skipping records them and, with dropLast (training), puts
+   * the next image of the epoch order in their place (same augmentation stream, so batches stay deterministic),
+   * without dropLast (evaluation) leaves them out of the batch.
+   */
+  bad?: BadFiles;
 };
 
 export interface Batch {
@@ -130,7 +137,7 @@ export class BatchLoader {
     const order = this.epochOrder(epoch);
     const limit = pLimit(this.opts.concurrency);
     const state = { stopped: false };
-    const queue: Promise<Batch>[] = [];
+    const queue: Promise<Batch | null>[] = [];
     let next = startIter;
     const fill = () => {
       while (next < iters && queue.length <= this.opts.prefetch) {
@@ -146,7 +153,7 @@ export class BatchLoader {
         const batch = await queue.shift()!;
         this.waitMs += performance.now() - t0;
         fill();
-        yield batch;
+        if (batch) yield batch; // null: every image of an evaluation batch was skipped
       }
     } finally {
       state.stopped = true;
@@ -154,24 +161,25 @@ export class BatchLoader {
     }
   }
 
-  private async loadBatch(epoch: number, iter: number, order: Int32Array, limit: ReturnType<typeof pLimit>, state: { stopped: boolean }): Promise<Batch> {
-    const { batchSize, dataset } = this.opts;
+  private async loadBatch(epoch: number, iter: number, order: Int32Array, limit: ReturnType<typeof pLimit>, state: { stopped: boolean }): Promise<Batch | null> {
+    const { batchSize } = this.opts;
     const start = iter * batchSize;
     const end = Math.min(start + batchSize, order.length);
     const positions = Array.from({ length: end - start }, (_, k) => start + k);
-    const samples = await Promise.all(positions.map((pos) => limit(() => this.loadSample(epoch, pos, order[pos], state))));
+    const loaded = await Promise.all(positions.map((pos) => limit(() => this.loadSample(epoch, pos, order, state))));
+    const samples = loaded.filter((s): s is { out: Float32Array; rec: ImageRecord } => s !== null);
+    if (samples.length === 0) return null;
     const B = samples.length;
-    const per = samples[0].length;
+    const per = samples[0].out.length;
     const size = Math.round(Math.sqrt(per / 3));
     const images = new Float32Array(B * per);
     const labels = new Int32Array(B);
     const files: string[] = [];
-    samples.forEach((s, k) => {
-      const rec = dataset.records[order[positions[k]]];
-      if (s.length !== per) {
-        throw new Error(`${rec.file}: transform produced ${s.length} values, other images in the batch ${per}`);
+    samples.forEach(({ out, rec }, k) => {
+      if (out.length !== per) {
+        throw new Error(`${rec.file}: transform produced ${out.length} values, other images in the batch ${per}`);
       }
-      images.set(s, k * per);
+      images.set(out, k * per);
       labels[k] = rec.label;
       files.push(rec.file);
     });
@@ -179,9 +187,29 @@ export class BatchLoader {
     return { images, labels, files, epoch, iter, size, batchSize: B };
   }
 
-  private async loadSample(epoch: number, pos: number, index: number, state: { stopped: boolean }): Promise<Float32Array> {
+  /** The sample at epoch position `pos` (or, skipping a bad file in training, the next good one in epoch order). */
+  private async loadSample(epoch: number, pos: number, order: Int32Array, state: { stopped: boolean }): Promise<{ out: Float32Array; rec: ImageRecord } | null> {
+    const { bad, dropLast, dataset } = this.opts;
+    const n = order.length;
+    for (let t = 0; t < n; t++) {
+      const rec = dataset.records[order[(pos + t) % n]];
+      if (bad?.has(rec.file)) {
+        if (!dropLast) return null;
+        continue;
+      }
+      try {
+        return { out: await this.transformOne(rec, epoch, pos, state), rec };
+      } catch (err) {
+        if (state.stopped || !bad) throw err;
+        bad.handle(rec.file, err);
+        if (!dropLast) return null;
+      }
+    }
+    throw new Error(`${dataset.root}/${dataset.split}: every image failed to load (${bad?.count ?? 0} bad files)`);
+  }
+
+  private async transformOne(rec: ImageRecord, epoch: number, pos: number, state: { stopped: boolean }): Promise<Float32Array> {
     if (state.stopped) throw new Error('BatchLoader: iteration stopped');
-    const rec = this.opts.dataset.records[index];
     if (this.active++ === 0) this.busySince = performance.now();
     try {
       const img = await this.decode(rec.file);

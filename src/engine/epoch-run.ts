@@ -5,6 +5,7 @@
 import type { EpochRunConfig } from '../config/run.js';
 import type { ImageFolderDataset } from '../data/imagenet.js';
 import { BatchLoader, type Transform } from '../data/loader.js';
+import type { BadFiles } from '../data/bad-files.js';
 import { scaledLr } from './schedule.js';
 
 type EpochCfg = EpochRunConfig & {
@@ -13,9 +14,9 @@ type EpochCfg = EpochRunConfig & {
   data: { root: string; concurrency: number; prefetch: number };
 };
 
-export function epochRunData(cfg: EpochCfg, dataset: ImageFolderDataset, transform: Transform) {
+export function epochRunData(cfg: EpochCfg, dataset: ImageFolderDataset, transform: Transform, bad?: BadFiles) {
   const loader = new BatchLoader({
-    dataset, batchSize: cfg.batchSize, transform, seed: cfg.seed, shuffle: true, dropLast: true, concurrency: cfg.data.concurrency, prefetch: cfg.data.prefetch,
+    dataset, batchSize: cfg.batchSize, transform, seed: cfg.seed, shuffle: true, dropLast: true, concurrency: cfg.data.concurrency, prefetch: cfg.data.prefetch, bad,
   });
   const itersPerEpoch = Math.floor(loader.iterationsPerEpoch() / cfg.accumSteps);
   if (itersPerEpoch < 1) {

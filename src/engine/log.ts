@@ -2,19 +2,23 @@
  * metrics.jsonl: one JSON object per line, appended as training goes (as MAE's log.txt). Non-finite numbers are
  * stored as null (JSON has no NaN). On resume, lines past the restored iteration are dropped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../io/checkpoint.js';
+import { ensureDir, writeError, writeFileAtomic } from '../io/atomic.js';
 
 export type MetricsEntry = Record<string, number | string | null | boolean | number[]>;
 
 export class MetricsLog {
   constructor(readonly file: string) {
-    mkdirSync(dirname(file), { recursive: true });
+    ensureDir(dirname(file));
   }
 
   append(entry: MetricsEntry): void {
-    appendFileSync(this.file, JSON.stringify(entry) + '\n');
+    try {
+      appendFileSync(this.file, JSON.stringify(entry) + '\n');
+    } catch (err) {
+      throw writeError(this.file, err, '; lines written before are kept (a torn last line is ignored on --resume)');
+    }
   }
 
   /**

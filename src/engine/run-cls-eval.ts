@@ -6,6 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { initBackend, type BackendName } from '../backend.js';
 import { resolveDataRoot, type ClsConfig } from '../config/cls.js';
 import { scanImageFolder } from '../data/imagenet.js';
+import { badFilePolicy, type BadFiles } from '../data/bad-files.js';
+import { preflightImageFolder } from '../data/preflight.js';
 import { checkClasses, evaluate, loadClsCheckpoint } from '../eval/cls-eval.js';
 import type { ClsMetrics } from '../eval/cls-metrics.js';
 import { writeFileAtomic } from '../io/checkpoint.js';
@@ -27,6 +29,8 @@ export interface ClsEvalOptions {
   batchSize?: number;
   backend?: BackendName;
   quiet?: boolean;
+  /** Skip unreadable images (left out of the metrics, counted in the summary) instead of stopping. */
+  skipBadFiles?: boolean;
 }
 
 export interface ClsEvalSummary {
@@ -45,6 +49,7 @@ export interface ClsEvalSummary {
   wall_s: number;
   /** images / wall-clock seconds (loading included) */
   img_per_s: number;
+  bad_files: ReturnType<BadFiles['summary']>;
 }
 
 export async function runClsEval(opts: ClsEvalOptions): Promise<ClsEvalSummary> {
@@ -54,7 +59,8 @@ export async function runClsEval(opts: ClsEvalOptions): Promise<ClsEvalSummary> 
   try {
     const root = resolveDataRoot(opts.data ?? cfg.data.root);
     const split = opts.split ?? cfg.data.valSplit;
-    const dataset = scanImageFolder(root, split);
+    const bad = badFilePolicy(opts.skipBadFiles, log);
+    const dataset = await preflightImageFolder(scanImageFolder(root, split, { bad }), bad);
     checkClasses(dataset, cfg.model.numClasses, classes, opts.checkpoint);
     log(`[mff] evaluating ${opts.checkpoint} (${cfg.model.mode}, ${cfg.model.numClasses} classes) on ${dataset.records.length} images of ${root}/${split}`);
     const batchSize = Math.min(opts.batchSize ?? Math.min(cfg.batchSize, 256), dataset.records.length);
@@ -64,6 +70,7 @@ export async function runClsEval(opts: ClsEvalOptions): Promise<ClsEvalSummary> 
     const { metrics, predictions } = await evaluate(model, cfg, dataset, {
       batchSize,
       predictions: Boolean(opts.out),
+      bad,
       onBatch: (done) => progress.update(done, { 'img/s': (Math.min(done * batchSize, n) / ((performance.now() - t0) / 1000)).toFixed(1) }),
     });
     progress.done();
@@ -84,6 +91,7 @@ export async function runClsEval(opts: ClsEvalOptions): Promise<ClsEvalSummary> 
       predictions: opts.out ? resolve(opts.out) : null,
       wall_s: wall,
       img_per_s: metrics.images / wall,
+      bad_files: bad.summary(),
     };
     const workDir = resolve(opts.workDir ?? join(dirname(opts.checkpoint), `eval-${split}`));
     writeSummary(workDir, summary as unknown as Record<string, unknown>, clsReportSections(metrics, [

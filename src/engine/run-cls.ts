@@ -14,6 +14,8 @@ import type { ClsConfig } from '../config/cls.js';
 import { buildClassifier, clsForward, type BnUpdate, type ClsModel } from '../models/cls/classifier.js';
 import { buildClsTrainTransform } from '../data/cls-transforms.js';
 import { scanImageFolder } from '../data/imagenet.js';
+import { badFilePolicy, type BadFiles } from '../data/bad-files.js';
+import { preflightImageFolder } from '../data/preflight.js';
 import type { Batch } from '../data/loader.js';
 import { checkClasses, evaluate } from '../eval/cls-eval.js';
 import type { ClsMetrics } from '../eval/cls-metrics.js';
@@ -38,6 +40,10 @@ export interface RunClsOptions {
   configFile?: string;
   /** Print nothing but errors (no progress line either). */
   quiet?: boolean;
+  /** Train even if the work dir holds a finished or interrupted run. */
+  force?: boolean;
+  /** Skip unreadable images (counted in the summary) instead of stopping. */
+  skipBadFiles?: boolean;
 }
 
 export type ClsTrainSummary = ReturnType<typeof loopSummary> & {
@@ -58,6 +64,7 @@ export type ClsTrainSummary = ReturnType<typeof loopSummary> & {
   mean_class_accuracy: number;
   per_class: { label: number; class: string; images: number; top1: number }[];
   params: { total: number; trainable: number };
+  bad_files: ReturnType<BadFiles['summary']>;
 };
 
 export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Promise<ClsTrainSummary> {
@@ -68,13 +75,14 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
   const mode = cfg.model.mode;
 
   // ---- data
-  const train = scanImageFolder(resolve(cfg.data.root), cfg.data.trainSplit);
-  const val = scanImageFolder(resolve(cfg.data.root), cfg.data.valSplit);
+  const bad = badFilePolicy(opts.skipBadFiles, log);
+  const train = await preflightImageFolder(scanImageFolder(resolve(cfg.data.root), cfg.data.trainSplit, { bad }), bad);
+  const val = await preflightImageFolder(scanImageFolder(resolve(cfg.data.root), cfg.data.valSplit, { bad }), bad);
   checkClasses(val, train.classes.length, train.classes, `${cfg.data.root}/${cfg.data.trainSplit}`);
   if (cfg.model.numClasses === 0) cfg.model.numClasses = train.classes.length;
   checkClasses(train, cfg.model.numClasses, null, `the config (model.numClasses)`);
   const trainT = buildClsTrainTransform(clsTrainPipeline(cfg), cfg.data.mean, cfg.data.std);
-  const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, train, async (img, rng) => trainT(img, rng));
+  const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, train, async (img, rng) => trainT(img, rng), bad);
   const K = cfg.model.numClasses;
   const S = cfg.model.imgSize;
   const augments: BatchAugmentCfg[] = [];
@@ -122,7 +130,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
 
   let lastEval: { iter: number; m: ClsMetrics } | null = null;
   const validate = async (iter: number, epoch: number, metrics: MetricsLog): Promise<ClsMetrics> => {
-    const { metrics: vm } = await evaluate(model, cfg, val, { batchSize: Math.min(cfg.batchSize, 256) });
+    const { metrics: vm } = await evaluate(model, cfg, val, { batchSize: Math.min(cfg.batchSize, 256), bad });
     metrics.append({ iter, epoch, 'val/top1': vm.top1, 'val/top5': vm.top5, 'val/mean_class_accuracy': vm.meanClassAccuracy });
     log(`[mff] epoch ${epoch} (iteration ${iter}): val top-1 ${vm.top1.toFixed(2)}  top-${vm.topk[1]} ${vm.top5.toFixed(2)}`);
     lastEval = { iter, m: vm };
@@ -134,7 +142,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
     batches: (epoch, start) => loader.batches(epoch, start),
     itersPerEpoch, accumSteps: cfg.accumSteps, effectiveBatch: effBatch, schedule: epochWarmupCosine(cfg.schedule, itersPerEpoch), baseLr: lr,
     totalIters, maxIters: cfg.maxIters, logInterval: cfg.logInterval, checkpointInterval: cfg.checkpointInterval,
-    resume: opts.resume, quiet: opts.quiet, log, step,
+    resume: opts.resume, force: opts.force, quiet: opts.quiet, log, step,
     onFreshStart: () => {
       if (cfg.pretrained) log(`[mff] ${loadClsPretrained(model, resolve(cfg.pretrained))}`);
       else log('[mff] no pretrained backbone (pretrained: \'\'): training from random init');
@@ -168,6 +176,7 @@ export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Pro
       mean_class_accuracy: final.meanClassAccuracy,
       per_class: final.perClass.map((c) => ({ label: c.label, class: c.name, images: c.images, top1: c.top1 })),
       params: { total: p.numParams(), trainable: p.numParams(true) },
+      bad_files: bad.summary(),
     };
     await writeClsReport(workDir, summary, final, r.metrics.read(), model);
     log(`[mff] done: ${r.pos.iteration} iterations, val top-1 ${final.top1.toFixed(2)}, top-${final.topk[1]} ${final.top5.toFixed(2)}, ${summary.img_per_s.toFixed(1)} img/s; checkpoint ${ckptFile}`);

@@ -12,6 +12,8 @@ import { fusionWeights } from '../models/mff.js';
 import { Rng } from '../io/rng.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { scanImageFolder } from '../data/imagenet.js';
+import { badFilePolicy, type BadFiles } from '../data/bad-files.js';
+import { preflightImageFolder } from '../data/preflight.js';
 import { buildPretrainTransform } from '../data/transforms.js';
 import { createOptimizer } from './optim.js';
 import { pretrainParamGroups } from './param-groups.js';
@@ -31,6 +33,10 @@ export interface RunPretrainOptions {
   quiet?: boolean;
   /** Initialise the weights from a checkpoint (ours, or an mmpretrain state dict converted from a .pth); strict. */
   loadFrom?: string;
+  /** Train even if the work dir holds a finished or interrupted run. */
+  force?: boolean;
+  /** Skip unreadable images (counted in the summary) instead of stopping. */
+  skipBadFiles?: boolean;
 }
 
 export type PretrainSummary = ReturnType<typeof loopSummary> & {
@@ -49,6 +55,7 @@ export type PretrainSummary = ReturnType<typeof loopSummary> & {
   mean_loss_last_epoch: number;
   fusion_weights: { block: number; weight: number }[] | null;
   params: { total: number; trainable: number };
+  bad_files: ReturnType<BadFiles['summary']>;
 };
 
 export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions = {}): Promise<PretrainSummary> {
@@ -57,8 +64,9 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   const workDir = resolve(cfg.workDir);
 
   // ---- data
-  const dataset = scanImageFolder(resolve(cfg.data.root), cfg.data.split, { annFile: cfg.data.annFile });
-  const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, dataset, buildPretrainTransform(cfg.data.pipeline, cfg.data.mean, cfg.data.std));
+  const bad = badFilePolicy(opts.skipBadFiles, log);
+  const dataset = await preflightImageFolder(scanImageFolder(resolve(cfg.data.root), cfg.data.split, { annFile: cfg.data.annFile, bad }), bad);
+  const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, dataset, buildPretrainTransform(cfg.data.pipeline, cfg.data.mean, cfg.data.std), bad);
 
   // ---- model + optimizer
   const rootRng = new Rng(cfg.seed);
@@ -75,7 +83,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
     batches: (epoch, start) => loader.batches(epoch, start),
     itersPerEpoch, accumSteps: cfg.accumSteps, effectiveBatch: effBatch, schedule: epochWarmupCosine(cfg.schedule, itersPerEpoch), baseLr: lr,
     totalIters, maxIters: cfg.maxIters, logInterval: cfg.logInterval, checkpointInterval: cfg.checkpointInterval,
-    resume: opts.resume, quiet: opts.quiet, log,
+    resume: opts.resume, force: opts.force, quiet: opts.quiet, log,
     check: () => {
       if (!opts.loadFrom) return;
       // a full training checkpoint carries mmengine's 'state_dict.' prefix when converted naively: accept both
@@ -118,6 +126,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
       mean_loss_last_epoch: lastEpoch.length ? lastEpoch.reduce((a, b) => a + b, 0) / lastEpoch.length : NaN,
       fusion_weights: fw ? fw.map((w, i) => ({ block: model.outIndices[i], weight: w })) : null,
       params: { total: p.numParams(), trainable: p.numParams(true) },
+      bad_files: bad.summary(),
     };
     await writePretrainReport(workDir, summary, r.metrics.read(), model);
     log(`[mff] done: ${r.pos.iteration} iterations, loss ${r.finalLoss.toFixed(4)}, ${summary.img_per_s.toFixed(1)} img/s; checkpoint ${ckptFile}`);

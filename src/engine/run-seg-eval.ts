@@ -10,6 +10,7 @@ import { formatClassTableMarkdown, formatSummary } from '../metrics/table.js';
 import { Progress } from './progress.js';
 import { writeSummary, type SummarySection } from './summary.js';
 import { logger, SILENT } from './train-loop.js';
+import { badFilePolicy } from '../data/bad-files.js';
 
 export type { SegEvalResult, SegEvalTarget } from '../eval/seg-eval.js';
 
@@ -24,6 +25,8 @@ export interface SegEvalOptions extends Omit<EvaluateSegOptions, 'onImage'> {
   workDir?: string;
   /** Log the per-class table (stderr). Default true. */
   logTable?: boolean;
+  /** Skip unreadable images / annotations (left out of the metrics, counted in the summary) instead of stopping. */
+  skipBadFiles?: boolean;
 }
 
 /** `seg-eval`: evaluate a checkpoint file, or an in-memory model (`{cfg, model}`, e.g. at the end of training). */
@@ -40,6 +43,7 @@ export async function runSegEval(cfgOrCheckpoint: string | SegEvalTarget, opts: 
     const t0 = performance.now();
     const r = await evaluateSeg(target, {
       ...opts,
+      bad: opts.bad ?? badFilePolicy(opts.skipBadFiles, log),
       onImage: (done, total) => {
         progress ??= new Progress({ total, every: 10, label: 'seg-eval', ...(opts.quiet ? { stream: SILENT } : {}) });
         progress.update(done, { 'img/s': (done / ((performance.now() - t0) / 1000)).toPrecision(2) });
@@ -71,7 +75,7 @@ function segEvalSummary(r: SegEvalResult, cfg: SegConfig): Record<string, unknow
   const perClass = Object.fromEntries(Object.entries(r.result.perClassPercent).map(([k, v]) => [k, Array.from(v!)]));
   return {
     task: 'seg-eval', checkpoint: r.checkpoint, dataset: r.dataset, images: r.numImages, test_cfg: cfg.testCfg,
-    metrics: r.metrics, classes: r.classes, per_class: perClass, ...segEvalSpeed(r),
+    metrics: r.metrics, classes: r.classes, per_class: perClass, ...segEvalSpeed(r), bad_files: r.badFiles,
   };
 }
 

@@ -16,6 +16,8 @@ import { segTrainGrads } from '../models/seg/segmentor.js';
 import { loadBackboneFromPretrain } from '../models/seg/pretrained.js';
 import { loadSegMeta, scanSegDataset } from '../data/seg/ade20k.js';
 import { SegLoader } from '../data/seg/seg-loader.js';
+import { badFilePolicy, type BadFiles } from '../data/bad-files.js';
+import { preflightSegDataset } from '../data/preflight.js';
 import { checkSegClasses, type SegEvalResult } from '../eval/seg-eval.js';
 import { formatClassTableMarkdown, formatSummary } from '../metrics/table.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../io/checkpoint.js';
@@ -39,6 +41,10 @@ export interface RunSegTrainOptions {
   noEval?: boolean;
   /** Overlays rendered into <workDir>/vis for the summary. Default 4. */
   visCount?: number;
+  /** Train even if the work dir holds a finished or interrupted run. */
+  force?: boolean;
+  /** Skip unreadable images / annotations (counted in the summary) instead of stopping. */
+  skipBadFiles?: boolean;
 }
 
 export type SegTrainSummary = ReturnType<typeof loopSummary> & {
@@ -57,6 +63,7 @@ export type SegTrainSummary = ReturnType<typeof loopSummary> & {
   metrics: Record<string, number> | null;
   eval: (ReturnType<typeof segEvalSpeed> & { images: number }) | null;
   params: { total: number; trainable: number };
+  bad_files: ReturnType<BadFiles['summary']>;
 };
 
 export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {}): Promise<SegTrainSummary> {
@@ -68,8 +75,10 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   const root = resolve(cfg.data.root);
   const meta = await loadSegMeta(root);
   checkSegClasses(cfg, meta, root);
-  const trainSet = await scanSegDataset(root, cfg.data.trainSplit, { meta });
+  const bad = badFilePolicy(opts.skipBadFiles, log);
+  const trainSet = await preflightSegDataset(await scanSegDataset(root, cfg.data.trainSplit, { meta, bad }), bad);
   const loader = new SegLoader({
+    bad,
     dataset: trainSet, batchSize: cfg.batchSize, seed: cfg.seed, pipeline: segTrainPipeline(cfg),
     concurrency: cfg.data.concurrency, prefetch: cfg.data.prefetch, shuffle: true,
   });
@@ -90,7 +99,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     batches: (epoch, start) => loader.batches(epoch, start),
     itersPerEpoch, accumSteps: 1, effectiveBatch: cfg.batchSize, schedule, baseLr: cfg.optim.lr,
     totalIters: maxIters, logInterval: cfg.logInterval, checkpointInterval: cfg.checkpointInterval,
-    resume: opts.resume, quiet: opts.quiet, log,
+    resume: opts.resume, force: opts.force, quiet: opts.quiet, log,
     check: () => checkSegTrainFits(cfg, p.numParams(), backend),
     onFreshStart: () => {
       if (!cfg.pretrained) return;
@@ -120,7 +129,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     },
     validate: async ({ pos, metrics }) => {
       if (!(cfg.valInterval > 0 && pos.iteration % cfg.valInterval === 0 && pos.iteration < maxIters)) return;
-      lastEval = await runSegEval({ cfg, model }, { quiet: true });
+      lastEval = await runSegEval({ cfg, model }, { quiet: true, bad });
       metrics.append({ iter: pos.iteration, ...prefixKeys(lastEval.metrics, 'val_') });
       log(`[mff] iter ${pos.iteration}: ${formatSummary(lastEval.metrics)}`);
     },
@@ -134,7 +143,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     if (!r.interrupted && !opts.noEval) {
       const visDir = join(workDir, 'vis');
       rmSync(visDir, { recursive: true, force: true });
-      lastEval = await runSegEval({ cfg, model, checkpoint: ckptFile }, { quiet: opts.quiet, showDir: visDir });
+      lastEval = await runSegEval({ cfg, model, checkpoint: ckptFile }, { quiet: opts.quiet, showDir: visDir, bad });
       ckMeta.metrics = { loss: r.finalLoss, ...lastEval.metrics };
       r.metrics.append({ iter: r.pos.iteration, ...prefixKeys(lastEval.metrics, 'val_') });
     }
@@ -153,6 +162,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       metrics: ev ? ev.metrics : null,
       eval: ev ? { ...segEvalSpeed(ev), images: ev.numImages } : null,
       params: { total: p.numParams(), trainable: p.numParams(true) },
+      bad_files: bad.summary(),
     };
     await writeSegTrainReport(workDir, summary, r.metrics.read(), ev, cfg, opts.visCount ?? 4);
     log(

@@ -10,14 +10,15 @@
  *   img_per_s        images per second of wall-clock time (what a user waits for, data loading included)
  *   model_img_per_s  images per second of model time only (step + optimizer.step + BN update)
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/params.js';
 import { applyBnUpdates, disposeBnUpdates } from '../nn/conv.js';
 import type { Rng } from '../io/rng.js';
 import { writeFileAtomic } from '../io/checkpoint.js';
-import { restoreRun, resumePath, saveResumeState, type LoopPosition } from '../io/train-state.js';
+import { restoreRun, resumePath, RESUME_FILE, saveResumeState, type LoopPosition } from '../io/train-state.js';
+import { checkWorkDir, lockWorkDir } from '../io/work-dir.js';
 import type { Optimizer } from './optim.js';
 import { groupLr, lrAt, type ScheduleSpec } from './schedule.js';
 import { MetricsLog } from './log.js';
@@ -88,6 +89,8 @@ export interface TrainLoopSpec<B extends { files: readonly string[] }> {
   /** One line describing the run, logged once it is set up. */
   describe?: () => string;
   resume?: boolean;
+  /** Train even if the work dir holds a finished or interrupted run (io/work-dir.ts). */
+  force?: boolean;
   quiet?: boolean;
   log: Log;
 }
@@ -145,23 +148,30 @@ export async function trainLoop<B extends { files: readonly string[] }, T>(s: Tr
   const { workDir, params: p, optimizer, log } = s;
   try {
     s.check?.();
-    mkdirSync(workDir, { recursive: true });
-    const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
-    const restored = restoreRun({
-      workDir, task: s.task, resume: Boolean(s.resume), params: p, optimizer, rngs: s.rngs, metrics, log, total: s.totalIters,
-    });
-    if (!restored) s.onFreshStart?.();
-    const pos: LoopPosition = restored ?? { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
-    writeFileAtomic(join(workDir, 'config.json'), JSON.stringify(s.config, null, 2) + '\n');
-    if (s.describe) log(s.describe());
-    const r = await runIterations(s, pos, metrics);
-    if (r.interrupted || pos.iteration < s.totalIters) {
-      saveResume(s, pos, r.loopSeconds);
-      log(`[mff] saved resume state at iteration ${pos.iteration}/${s.totalIters}: continue with --resume`);
+    const release = lockWorkDir(workDir, log);
+    try {
+      // --resume on a finished run: nothing to do; its summary.json is what `finish` returned then
+      const done = checkWorkDir(workDir, RESUME_FILE, { resume: Boolean(s.resume), force: Boolean(s.force), log });
+      if (done) return done as T;
+      const metrics = new MetricsLog(join(workDir, 'metrics.jsonl'));
+      const restored = restoreRun({
+        workDir, task: s.task, resume: Boolean(s.resume), params: p, optimizer, rngs: s.rngs, metrics, log, total: s.totalIters,
+      });
+      if (!restored) s.onFreshStart?.();
+      const pos: LoopPosition = restored ?? { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
+      writeFileAtomic(join(workDir, 'config.json'), JSON.stringify(s.config, null, 2) + '\n');
+      if (s.describe) log(s.describe());
+      const r = await runIterations(s, pos, metrics);
+      if (r.interrupted || pos.iteration < s.totalIters) {
+        saveResume(s, pos, r.loopSeconds);
+        log(`[mff] saved resume state at iteration ${pos.iteration}/${s.totalIters}: continue with --resume`);
+      }
+      const out = await finish(r);
+      if (!r.interrupted && pos.iteration >= s.totalIters && existsSync(resumePath(workDir))) rmSync(resumePath(workDir));
+      return out;
+    } finally {
+      release();
     }
-    const out = await finish(r);
-    if (!r.interrupted && pos.iteration >= s.totalIters && existsSync(resumePath(workDir))) rmSync(resumePath(workDir));
-    return out;
   } finally {
     optimizer.dispose();
     p.dispose();

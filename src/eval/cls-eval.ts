@@ -13,6 +13,7 @@ import { buildClassifier, clsForward, loadClassifierState, type ClsModel } from 
 import { buildClsTestTransform } from '../data/cls-transforms.js';
 import type { ImageFolderDataset } from '../data/imagenet.js';
 import { BatchLoader } from '../data/loader.js';
+import type { BadFiles } from '../data/bad-files.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { Rng } from '../io/rng.js';
 import { ClsAccuracy, softmaxRow, type ClsMetrics } from './cls-metrics.js';
@@ -24,6 +25,8 @@ export interface EvaluateOptions {
   predictions?: boolean;
   /** Called after each batch with the batches done and the total (a progress line). */
   onBatch?: (done: number, total: number) => void;
+  /** Unreadable images: strict (default) or skipped and left out of the metrics. */
+  bad?: BadFiles;
 }
 
 export interface Prediction {
@@ -60,6 +63,7 @@ export async function evaluate(
     dropLast: false,
     concurrency: opts.concurrency ?? cfg.data.concurrency,
     prefetch: 2,
+    bad: opts.bad,
   });
   const acc = new ClsAccuracy(dataset.classes);
   const predictions: Prediction[] = [];

@@ -16,6 +16,8 @@ import { loadSegMeta, scanSegDataset, type SegDataset, type SegDatasetMeta } fro
 import { SegLoader } from '../data/seg/seg-loader.js';
 import { writeLabelPng, writeOverlayPng } from '../data/seg/labels.js';
 import { decodeImage } from '../data/image.js';
+import type { BadFiles } from '../data/bad-files.js';
+import { preflightSegDataset } from '../data/preflight.js';
 import { IoUAccumulator, type IoUMetricName, type IoUResult } from '../metrics/iou.js';
 import { formatClassTable } from '../metrics/table.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -27,6 +29,8 @@ export interface SegEvalTarget {
   cfg: SegConfig;
   model: SegModel;
   checkpoint?: string;
+  /** The class names the checkpoint was trained on (its metadata), checked against the dataset's. */
+  classes?: readonly string[];
 }
 
 export interface EvaluateSegOptions {
@@ -42,6 +46,8 @@ export interface EvaluateSegOptions {
   limit?: number;
   /** Called after each image with the images done and the total (a progress line). */
   onImage?: (done: number, total: number) => void;
+  /** Unreadable images / annotations: strict (default) or skipped and left out of the metrics. */
+  bad?: BadFiles;
 }
 
 export interface SegEvalResult {
@@ -60,6 +66,8 @@ export interface SegEvalResult {
   dataset: string;
   /** The per-class IoU/Acc table (class names). */
   table: string;
+  /** Files skipped by --skip-bad-files. */
+  badFiles: ReturnType<BadFiles['summary']>;
 }
 
 /** The dataset's classes must be the model's classes (names the meta file and the config field). */
@@ -100,7 +108,8 @@ export async function loadSegCheckpoint(
     throw new Error(`${file}: checkpoint does not fit the config; missing ${r.missing.length} keys: ${r.missing.slice(0, 8).join(', ')}${r.missing.length > 8 ? ', ...' : ''}`);
   }
   if (unexpected.length) opts.log?.(`[mff] ${file}: ignoring ${unexpected.length} unexpected keys: ${unexpected.slice(0, 8).join(', ')}`);
-  return { cfg, model, checkpoint: file };
+  const classes = ck.meta && Array.isArray(ck.meta.classes) ? (ck.meta.classes as string[]) : undefined;
+  return { cfg, model, checkpoint: file, classes };
 }
 
 /** Evaluate a loaded model on the config's validation split. The model stays the caller's. */
@@ -109,11 +118,18 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
   const root = resolve(opts.data ?? cfg.data.root);
   const meta = await loadSegMeta(root);
   checkSegClasses(cfg, meta, root);
-  const full = await scanSegDataset(root, cfg.data.valSplit, { meta });
+  if (target.classes) {
+    const i = target.classes.findIndex((c, k) => c !== meta.classes[k]);
+    if (i >= 0) {
+      throw new Error(`${join(root, 'meta.json')}: class ${i} is '${meta.classes[i]}', but ${target.checkpoint ?? 'the checkpoint'} was trained with '${target.classes[i]}' there`);
+    }
+  }
+  const scanned = await scanSegDataset(root, cfg.data.valSplit, { meta, bad: opts.bad });
+  const full = opts.bad ? await preflightSegDataset(scanned, opts.bad) : scanned;
   const dataset: SegDataset = opts.limit ? { ...full, samples: full.samples.slice(0, opts.limit) } : full;
   const concurrency = opts.concurrency ?? cfg.data.concurrency;
   const loader = new SegLoader({
-    dataset, batchSize: 1, seed: cfg.seed, testScale: cfg.data.testScale, concurrency, prefetch: Math.max(concurrency, cfg.data.prefetch), shuffle: false,
+    dataset, batchSize: 1, seed: cfg.seed, testScale: cfg.data.testScale, concurrency, prefetch: Math.max(concurrency, cfg.data.prefetch), shuffle: false, bad: opts.bad,
   });
   const S = cfg.model.backbone.imgSize;
   const test = cfg.testCfg;
@@ -169,5 +185,6 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
     checkpoint: target.checkpoint ?? null,
     dataset: `${root}/${cfg.data.valSplit}`,
     table: formatClassTable(result, meta.classes),
+    badFiles: opts.bad?.summary() ?? { skipped: 0, files: [] },
   };
 }

@@ -3,9 +3,10 @@
  * PyTorch layouts, plus `__metadata__.mff` = JSON {task, config, iteration, epoch, metrics, ...}, so a checkpoint
  * needs no extra flags to load. Writes are atomic: temp file in the same directory, fsync, rename.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, rmSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
 import { readSafetensors, serializeSafetensors, type StTensor } from './safetensors.js';
+
+export { writeFileAtomic };
 
 export const FORMAT_VERSION = 1;
 
@@ -25,24 +26,6 @@ export interface Checkpoint {
   tensors: Map<string, StTensor>;
   /** null for a bare state dict (e.g. converted from an mmpretrain .pth). */
   meta: CheckpointMeta | null;
-}
-
-export function writeFileAtomic(file: string, data: Buffer | string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
 }
 
 export function saveCheckpoint(file: string, tensors: Map<string, StTensor>, meta: CheckpointMeta): void {

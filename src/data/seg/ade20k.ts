@@ -7,10 +7,12 @@
  * A dataset root may hold a `meta.json` ({ classes, palette, reduce_zero_label, img_suffix?, seg_map_suffix? });
  * without one the root is taken to be ADE20K (150 classes, reduce_zero_label = true, .jpg / .png).
  */
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { decodeImage, type RgbImage } from '../image.js';
+import type { BadFiles } from '../bad-files.js';
+import { listFilesRecursive } from '../walk.js';
 import { readLabelPng, reduceZeroLabel, type LabelMap } from './labels.js';
 import { ADE20K_CLASSES, ADE20K_PALETTE } from './palette.js';
 
@@ -58,6 +60,7 @@ export interface SegPair {
 
 /** Read `<root>/meta.json`, or fall back to ADE20K. Validates the fields it reads. */
 export async function loadSegMeta(root: string): Promise<SegDatasetMeta> {
+  requireRootDir(root);
   const file = join(root, 'meta.json');
   if (!existsSync(file)) return ADE20K_META;
   let j: Record<string, unknown>;
@@ -91,28 +94,44 @@ export async function loadSegMeta(root: string): Promise<SegDatasetMeta> {
   });
 }
 
-/** List the image/annotation pairs of one split. Throws naming the first image without an annotation. */
-export async function scanSegDataset(root: string, split: Split, opts: { meta?: SegDatasetMeta } = {}): Promise<SegDataset> {
+function requireRootDir(root: string): void {
+  const s = statSync(root, { throwIfNoEntry: false });
+  if (!s) throw new Error(`${root}: dataset root does not exist`);
+  if (!s.isDirectory()) throw new Error(`${root}: dataset root is a file, not a directory (expected <root>/images and <root>/annotations)`);
+}
+
+/**
+ * List the image/annotation pairs of one split. Strict: an image without annotation, an annotation without image,
+ * a symlink loop or a broken link throws naming the file; with `bad` skipping they are left out and counted.
+ */
+export async function scanSegDataset(root: string, split: Split, opts: { meta?: SegDatasetMeta; bad?: BadFiles } = {}): Promise<SegDataset> {
   const meta = opts.meta ?? (await loadSegMeta(root));
+  requireRootDir(root);
   const imgDir = join(root, 'images', split);
   const annDir = join(root, 'annotations', split);
   for (const d of [imgDir, annDir]) {
     const s = await stat(d).catch(() => null);
     if (!s?.isDirectory()) throw new Error(`${d}: dataset directory not found (expected <root>/images/${split} and <root>/annotations/${split})`);
   }
-  const entries = await readdir(imgDir, { recursive: true, withFileTypes: true });
-  const imgs = entries
-    .filter((e) => e.isFile() && e.name.endsWith(meta.imgSuffix))
-    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-    .sort();
+  const stem = (rel: string, suffix: string) => rel.slice(0, rel.length - suffix.length);
+  const imgs = listFilesRecursive(imgDir, opts.bad).filter((f) => f.endsWith(meta.imgSuffix)).sort();
+  const anns = new Set(listFilesRecursive(annDir, opts.bad).filter((f) => f.endsWith(meta.segMapSuffix)).map((f) => stem(f, meta.segMapSuffix)));
   if (imgs.length === 0) throw new Error(`${imgDir}: no '*${meta.imgSuffix}' images found`);
+  const fail = (file: string, msg: string) => {
+    const err = new Error(`${file}: ${msg}`);
+    if (!opts.bad) throw err;
+    opts.bad.handle(file, err);
+  };
   const samples: SegSample[] = [];
-  for (const img of imgs) {
-    const rel = relative(imgDir, img);
-    const ann = join(annDir, rel.slice(0, rel.length - meta.imgSuffix.length) + meta.segMapSuffix);
-    if (!existsSync(ann)) throw new Error(`${img}: missing annotation ${ann}`);
-    samples.push({ img, ann });
+  for (const rel of imgs) {
+    const img = join(imgDir, rel);
+    const key = stem(rel, meta.imgSuffix);
+    const ann = join(annDir, key + meta.segMapSuffix);
+    if (anns.delete(key)) samples.push({ img, ann });
+    else fail(img, `missing annotation ${ann}`);
   }
+  for (const key of [...anns].sort()) fail(join(annDir, key + meta.segMapSuffix), `annotation without an image (no ${join(imgDir, key + meta.imgSuffix)})`);
+  if (samples.length === 0) throw new Error(`${imgDir}: no image has an annotation in ${annDir}`);
   return { root, split, meta, samples };
 }
 

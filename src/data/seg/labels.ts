@@ -5,11 +5,11 @@
  * 8-bit grayscale PNG -> the stored values; palette PNG -> palette INDICES (what PIL's np.array gives for mode 'P').
  * 16-bit, sub-8-bit grayscale, interlaced and multi-channel PNGs are rejected: they are not label maps mmseg reads as-is.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodePngSamples, encodePng8 } from './png.js';
 import type { RgbImage } from '../image.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 
 /** A label map, row-major HW: data[y * width + x]. */
 export interface LabelMap {
@@ -52,11 +52,10 @@ export function reduceZeroLabel(label: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Write an 8-bit grayscale PNG (e.g. a prediction map; add 1 first for ADE submission format). */
+/** Write an 8-bit grayscale PNG atomically (e.g. a prediction map; add 1 first for ADE submission format). */
 export async function writeLabelPng(file: string, data: Uint8Array, width: number, height: number): Promise<void> {
   if (data.length !== width * height) throw new Error(`writeLabelPng ${file}: ${data.length} values for ${width}x${height}`);
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, encodePng8(data, width, height));
+  writeFileAtomic(file, encodePng8(data, width, height));
 }
 
 /**
@@ -88,6 +87,5 @@ export async function writeOverlayPng(
 ): Promise<void> {
   const rgb = overlay(image, label, palette, opts);
   const png = await sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, png);
+  writeFileAtomic(file, png);
 }

@@ -4,6 +4,7 @@
  * chunks, inflate IDAT with node:zlib and undo the scanline filters ourselves.
  */
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { checkPixels } from '../limits.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -60,15 +61,17 @@ export function decodePngSamples(buf: Uint8Array, name = 'PNG'): PngSamples {
   if (![1, 2, 4, 8].includes(bitDepth)) throw new Error(`${name}: invalid PNG bit depth ${bitDepth}`);
   if (interlace !== 0) throw new Error(`${name}: interlaced (Adam7) PNG is not supported for label maps`);
   if (idat.length === 0) throw new Error(`${name}: PNG has no image data (IDAT)`);
+  checkPixels(name, width, height);
 
+  const bitsPerPixel = bitDepth * channels;
+  const stride = Math.ceil((width * bitsPerPixel) / 8);
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    // never inflate more than the header promises (a zip bomb in IDAT)
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: height * (stride + 1) });
   } catch (err) {
     throw new Error(`${name}: corrupt PNG image data (${(err as Error).message})`, { cause: err });
   }
-  const bitsPerPixel = bitDepth * channels;
-  const stride = Math.ceil((width * bitsPerPixel) / 8);
   const bpp = Math.max(1, bitsPerPixel >> 3); // filter byte distance
   if (raw.length < height * (stride + 1)) throw new Error(`${name}: truncated PNG image data (${raw.length} bytes for ${width}x${height})`);
 

@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import { Rng } from '../../io/rng.js';
 import { loadSegLabel, loadSegPair, type SegDataset } from './ade20k.js';
 import { decodeImage } from '../image.js';
+import type { BadFiles } from '../bad-files.js';
 import { segTestTransform, segTrainTransform, type SegTrainPipeline } from './seg-transforms.js';
 
 export interface SegBatch {
@@ -46,6 +47,11 @@ export interface SegLoaderOptions {
   /** Samples loaded ahead of the consumer (>= concurrency). Default 2 * batchSize. */
   prefetch?: number;
   shuffle?: boolean;
+  /**
+   * Pairs that fail to load: strict (default) rethrows; skipping records them and puts the next pair of the epoch
+   * order in their place in training (same augmentation stream: deterministic), leaves them out in evaluation.
+   */
+  bad?: BadFiles;
 }
 
 export interface LoaderStats {
@@ -73,7 +79,7 @@ export function mixSeed(...parts: number[]): number {
 }
 
 export class SegLoader {
-  private readonly opts: Required<Omit<SegLoaderOptions, 'pipeline' | 'testScale'>> & Pick<SegLoaderOptions, 'pipeline' | 'testScale'>;
+  private readonly opts: Required<Omit<SegLoaderOptions, 'pipeline' | 'testScale' | 'bad'>> & Pick<SegLoaderOptions, 'pipeline' | 'testScale' | 'bad'>;
   private counters = { samples: 0, loadMs: 0, waitMs: 0, active: 0, activeSince: 0 };
 
   constructor(opts: SegLoaderOptions) {
@@ -103,10 +109,21 @@ export class SegLoader {
     const iters = this.itersPerEpoch();
     const [H, W] = pipeline.cropSize;
     const first = startIter * B;
+    const { bad } = this.opts;
+    const n = order.length;
     const load = async (pos: number) => {
-      const sample = dataset.samples[order[pos]];
-      const pair = await loadSegPair(sample, dataset.meta);
-      return { ...segTrainTransform(pair.image, pair.label, pipeline, new Rng(mixSeed(seed, epoch, pos))), file: sample.img };
+      for (let t = 0; t < n; t++) {
+        const sample = dataset.samples[order[(pos + t) % n]];
+        if (bad?.has(sample.img)) continue;
+        try {
+          const pair = await loadSegPair(sample, dataset.meta);
+          return { ...segTrainTransform(pair.image, pair.label, pipeline, new Rng(mixSeed(seed, epoch, pos))), file: sample.img };
+        } catch (err) {
+          if (!bad) throw err;
+          bad.handle(sample.img, err);
+        }
+      }
+      throw new Error(`${dataset.root}/images/${dataset.split}: every image failed to load (${bad?.count ?? 0} bad files)`);
     };
     let batch: SegBatch | null = null;
     let k = 0;
@@ -126,17 +143,23 @@ export class SegLoader {
 
   /** Validation samples one at a time, in dataset order. */
   async *evalSamples(): AsyncGenerator<SegEvalSample> {
-    const { dataset, testScale = [2048, 512] } = this.opts;
-    const load = async (pos: number): Promise<SegEvalSample> => {
+    const { dataset, testScale = [2048, 512], bad } = this.opts;
+    const load = async (pos: number): Promise<SegEvalSample | null> => {
       const sample = dataset.samples[pos];
-      const [img, label] = await Promise.all([decodeImage(sample.img), loadSegLabel(sample.ann, dataset.meta)]);
-      if (img.width !== label.width || img.height !== label.height) {
-        throw new Error(`${sample.ann}: annotation is ${label.width}x${label.height} but image ${sample.img} is ${img.width}x${img.height}`);
+      try {
+        const [img, label] = await Promise.all([decodeImage(sample.img), loadSegLabel(sample.ann, dataset.meta)]);
+        if (img.width !== label.width || img.height !== label.height) {
+          throw new Error(`${sample.ann}: annotation is ${label.width}x${label.height} but image ${sample.img} is ${img.width}x${img.height}`);
+        }
+        const t = segTestTransform(img, testScale);
+        return { image: t.image, height: t.height, width: t.width, label: label.data, origHeight: label.height, origWidth: label.width, file: sample.img };
+      } catch (err) {
+        if (!bad) throw err;
+        bad.handle(sample.img, err);
+        return null;
       }
-      const t = segTestTransform(img, testScale);
-      return { image: t.image, height: t.height, width: t.width, label: label.data, origHeight: label.height, origWidth: label.width, file: sample.img };
     };
-    yield* this.prefetched(0, dataset.samples.length, load);
+    for await (const s of this.prefetched(0, dataset.samples.length, load)) if (s) yield s;
   }
 
   stats(): LoaderStats {
