@@ -28,23 +28,33 @@ export type DecodeOptions = {
 
 /** Decode an image file (JPEG, PNG, WebP, TIFF, ...) to 8-bit RGB. Throws `<file>: cannot decode image (<why>)`. */
 export async function decodeImage(file: string, opts: DecodeOptions = {}): Promise<RgbImage> {
-  const { alpha = 'drop', background = [255, 255, 255] } = opts;
   try {
-    // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings
-    // (ImageNet has some; cv2 decodes them too).
-    let pipe = sharp(file, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
-    pipe = alpha === 'flatten' ? pipe.flatten({ background: { r: background[0], g: background[1], b: background[2] } }) : pipe.removeAlpha();
-    const { data, info } = await pipe.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-    if (data.length !== info.width * info.height * 3) throw new Error(`decoded ${data.length} bytes for ${info.width}x${info.height}x3`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    return await decodeOnce(file, opts);
   } catch (err) {
-    // libvips repeats its warnings; keep each distinct line once
-    const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
-    let why = [...new Set(lines)].join('; ');
+    let why = reason(err);
+    // libvips keeps one error buffer per process: a failure among concurrent decodes may lose its message
+    if (/^unknown error$/i.test(why) || why === '') why = await decodeOnce(file, opts).then(() => why, (e: unknown) => reason(e) || why);
     if (/exceeds pixel limit/.test(why)) why += ` (decompression-bomb limit ${maxImagePixels()} pixels; MFF_MAX_IMAGE_PIXELS raises it)`;
     throw new Error(`${file}: cannot decode image (${why})`, { cause: err });
   }
+}
+
+async function decodeOnce(file: string, opts: DecodeOptions): Promise<RgbImage> {
+  const { alpha = 'drop', background = [255, 255, 255] } = opts;
+  // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings
+  // (ImageNet has some; cv2 decodes them too).
+  let pipe = sharp(file, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
+  pipe = alpha === 'flatten' ? pipe.flatten({ background: { r: background[0], g: background[1], b: background[2] } }) : pipe.removeAlpha();
+  const { data, info } = await pipe.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+  if (data.length !== info.width * info.height * 3) throw new Error(`decoded ${data.length} bytes for ${info.width}x${info.height}x3`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+/** libvips repeats its warnings; keep each distinct line once. */
+function reason(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+  return [...new Set(lines)].join('; ');
 }
 
 /** Make an RgbImage from raw HWC bytes, checking the size. */

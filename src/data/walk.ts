@@ -3,7 +3,7 @@
  * into place) but never around a symlink loop, which is reported naming the link.
  */
 import { readdirSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { BadFiles } from './bad-files.js';
 
 /**
@@ -32,7 +32,8 @@ export function listFilesRecursive(dir: string, bad?: BadFiles): string[] {
         continue;
       }
       const real = realpathSync(full);
-      if (ancestors.has(real)) {
+      // a link to a directory that holds this one (itself, a parent, or higher) leads back here forever
+      if ([...ancestors].some((a) => a === real || a.startsWith(real + sep))) {
         handle(bad, full, new Error(`${full}: symlink loop (points to ${real}, a directory above it)`));
         continue;
       }

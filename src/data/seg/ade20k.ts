@@ -98,6 +98,8 @@ function requireRootDir(root: string): void {
   const s = statSync(root, { throwIfNoEntry: false });
   if (!s) throw new Error(`${root}: dataset root does not exist`);
   if (!s.isDirectory()) throw new Error(`${root}: dataset root is a file, not a directory (expected <root>/images and <root>/annotations)`);
+  const missing = ['images', 'annotations'].filter((d) => !statSync(join(root, d), { throwIfNoEntry: false })?.isDirectory());
+  if (missing.length) throw new Error(`${root}: no ${missing.map((d) => `${d}/`).join(' or ')} folder (expected the ADE20K layout <root>/images/<split>, <root>/annotations/<split>)`);
 }
 
 /**
