@@ -32,7 +32,7 @@ export async function imageHeader(file: string): Promise<{ width: number; height
   try {
     m = await sharp(file, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new Error(`${file}: not a readable image (${(err as Error).message.split('\n')[0]})`, { cause: err });
+    throw new Error(`${file}: cannot decode image (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
   if (!m.width || !m.height) throw new Error(`${file}: image header has no size`);
   checkPixels(file, m.width, m.height);
