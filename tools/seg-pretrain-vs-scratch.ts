@@ -213,7 +213,7 @@ async function pretrainCheckpoint(): Promise<{ file: string; info: Record<string
     emit(info);
     return { file, info };
   }
-  const s = await runPretrain(cfg, { configFile: a['pretrain-config'], quiet: true });
+  const s = await runPretrain(cfg, { configFile: a['pretrain-config'], quiet: true, force: true }); // a stale cached run is redone
   writeFileSync(keyFile, key);
   const info = {
     run: 'pretrain', config: a['pretrain-config'], data: pretrainMode, cfg_options: opts, checkpoint: s.checkpoint, images: s.dataset.images,
@@ -254,7 +254,7 @@ for (const seed of seeds) {
       const s = JSON.parse(readFileSync(summaryFile, 'utf8'));
       r = { arm, seed, ...s.metrics, final_loss: s.final_loss, wall_s: s.wall_s ?? s.wall_time_s, backend: s.backend }; // wall_time_s: summaries written before the rename
     } else {
-      const s = await runSegTrain(cfg, { configFile: a.config, quiet: true });
+      const s = await runSegTrain(cfg, { configFile: a.config, quiet: true, force: true }); // a stale cached run is redone
       writeFileSync(keyFile, key);
       r = { arm, seed, ...(s.metrics as { mIoU: number; aAcc: number; mAcc: number }), final_loss: s.final_loss, wall_s: s.wall_s, backend: s.backend };
     }

@@ -62,7 +62,10 @@ export interface SegPair {
 export async function loadSegMeta(root: string): Promise<SegDatasetMeta> {
   requireRootDir(root);
   const file = join(root, 'meta.json');
-  if (!existsSync(file)) return ADE20K_META;
+  if (!existsSync(file)) {
+    requireLayout(root);
+    return ADE20K_META;
+  }
   let j: Record<string, unknown>;
   try {
     j = JSON.parse(await readFile(file, 'utf8'));
@@ -98,6 +101,10 @@ function requireRootDir(root: string): void {
   const s = statSync(root, { throwIfNoEntry: false });
   if (!s) throw new Error(`${root}: dataset root does not exist`);
   if (!s.isDirectory()) throw new Error(`${root}: dataset root is a file, not a directory (expected <root>/images and <root>/annotations)`);
+}
+
+/** A root without meta.json is taken to be ADE20K only if it has the ADE20K layout. */
+function requireLayout(root: string): void {
   const missing = ['images', 'annotations'].filter((d) => !statSync(join(root, d), { throwIfNoEntry: false })?.isDirectory());
   if (missing.length) throw new Error(`${root}: no ${missing.map((d) => `${d}/`).join(' or ')} folder (expected the ADE20K layout <root>/images/<split>, <root>/annotations/<split>)`);
 }
