@@ -2,18 +2,24 @@
  * Taking a work dir for a training run: one run per work dir (a lock file), a finished run is not overwritten by
  * accident, an interrupted one not restarted by accident, and temp files left by a killed process are removed.
  *
- *   mff.lock      {pid, host, started, argv} of the run holding the dir; a lock whose pid is dead on this host is
- *                 stale (kill -9, power loss) and taken over with a note. Removed when the run ends.
+ *   mff.lock      {pid, host, started, argv} of the run holding the dir, touched every minute while it runs. Stale,
+ *                 and taken over with a note: a pid that is dead on this host (kill -9, power loss), or a lock of
+ *                 another host untouched for STALE_LOCK_S (a preempted pod or node: clusters restart jobs elsewhere).
+ *                 Removed when the run ends.
  *   finished run  summary.json says not interrupted and iteration = total, and there is no resume state:
  *                 refused unless --force (train again) or --resume (nothing left to do: the stored summary).
  *   interrupted   resume.safetensors exists: refused unless --resume (continue) or --force (start over).
  */
-import { existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureDir, TEMP_FILE, writeError } from './atomic.js';
 
 export const LOCK_FILE = 'mff.lock';
+
+/** A lock of another host untouched this long (seconds) is stale. */
+export const STALE_LOCK_S = 15 * 60;
+const TOUCH_MS = 60_000;
 
 interface LockInfo {
   pid: number;
@@ -53,19 +59,21 @@ export function lockWorkDir(workDir: string, log: (msg: string) => void): () => 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw writeError(file, err);
       const other = readLock(file);
-      if (other && other.host !== me.host) {
+      const idle = (Date.now() - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0)) / 1000;
+      if (other && other.host !== me.host && idle < STALE_LOCK_S) {
         throw new Error(
           `${workDir} is in use by another run (pid ${other.pid} on host ${other.host}, started ${other.started}; lock file ${file}): ` +
             'use another --work-dir, or delete the lock file if that run is gone',
         );
       }
-      if (other && pidAlive(other.pid)) {
+      if (other && other.host === me.host && pidAlive(other.pid)) {
         throw new Error(
           `${workDir} is in use by another run (pid ${other.pid}, started ${other.started}: ${other.argv.join(' ')}; lock file ${file}): ` +
             'wait for it to finish or use another --work-dir',
         );
       }
-      log(`[mff] ${file}: stale lock of ${other ? `pid ${other.pid} (no longer running)` : 'an unreadable lock file'}, taking over`);
+      const why = !other ? 'an unreadable lock file' : other.host !== me.host ? `pid ${other.pid} on ${other.host}, untouched for ${Math.round(idle / 60)} min` : `pid ${other.pid} (no longer running)`;
+      log(`[mff] ${file}: stale lock of ${why}, taking over`);
       rmSync(file, { force: true });
       continue;
     }
@@ -81,9 +89,18 @@ export function lockWorkDir(workDir: string, log: (msg: string) => void): () => 
   }
   removeStaleTempFiles(workDir);
   let held = true;
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    try {
+      utimesSync(file, now, now);
+    } catch {
+      /* a vanished lock is not this run's problem to report */
+    }
+  }, TOUCH_MS).unref();
   const release = () => {
     if (!held) return;
     held = false;
+    clearInterval(heartbeat);
     process.off('exit', release);
     const cur = readLock(file);
     if (cur && cur.pid === process.pid) rmSync(file, { force: true });

@@ -5,7 +5,7 @@
  * last good state.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -15,7 +15,7 @@ import { runSegTrain } from '../../src/engine/run-seg.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { fsOps, writeFileAtomic } from '../../src/io/atomic.js';
-import { LOCK_FILE } from '../../src/io/work-dir.js';
+import { LOCK_FILE, STALE_LOCK_S } from '../../src/io/work-dir.js';
 import { CASES, makeCase } from '../fixtures/faults/make.js';
 import { tinyLinear, tinyPretrain, tinySeg } from '../fixtures/faults/run.js';
 import { tempDir } from '../engine/temp-dirs.js';
@@ -112,6 +112,14 @@ describe('work dir', () => {
     const s = await runPretrain(cfg, { quiet: true });
     expect(s.interrupted).toBe(false);
     expect(readdirSync(cfg.workDir).filter((f) => f.endsWith('.tmp') || f === LOCK_FILE)).toEqual([]);
+    // another host's lock (shared storage): refused while it is touched, taken over once it is stale (a preempted pod)
+    const other = tinyPretrain(data.cls, tempDir('mff-lock-host-'));
+    const lock = join(other.workDir, LOCK_FILE);
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: 'node-7', started: 'then', argv: [] }));
+    await expect(runPretrain(other, { quiet: true })).rejects.toThrow(`in use by another run (pid 1 on host node-7, started then; lock file ${lock})`);
+    const old = new Date(Date.now() - (STALE_LOCK_S + 60) * 1000);
+    utimesSync(lock, old, old);
+    expect((await runPretrain(other, { quiet: true })).interrupted).toBe(false);
   });
 
   test('a finished run is refused unless --force; --resume has nothing to do; an interrupted one needs --resume or --force', async () => {
