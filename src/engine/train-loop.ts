@@ -1,7 +1,8 @@
 /**
  * The one training loop of every task (mmengine's Runner + Iter/EpochBasedTrainLoop, MAE's `train_one_epoch`).
  * A task hands over its batches, parameters, optimizer, schedule and one `step(batch)` (forward + backward); the
- * loop owns everything else: the loop position and epoch rollover, `--resume`, config.json, the stop signal
+ * loop owns everything else: the work-dir lock and the finished / interrupted run policy (`--force`, io/work-dir.ts),
+ * the loop position and epoch rollover, `--resume`, config.json, the stop signal
  * (SIGINT / SIGTERM: finish the step, save, stop), gradient accumulation, the NaN/Inf guard, the lr of every
  * iteration, optimizer.step, BatchNorm running-stat updates, the metrics.jsonl line, the progress line, periodic
  * and final resume saves, removal of the resume state once the run is complete, and disposal (also on error).
