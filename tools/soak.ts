@@ -17,7 +17,10 @@ try {
   const r = await soakPretrain(cls, join(dir, 'wd'), steps);
   const tensors = new Set(readFileSync(join(r.workDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).tensors));
   const every = Math.max(1, Math.floor(r.samples.length / 20));
-  for (const [s, m] of r.samples.filter((_, i) => i % every === 0)) console.log(`step ${String(s).padStart(6)}  RSS ${m.toFixed(0)} MB`);
+  r.samples.forEach(([s, m], i) => {
+    const d = r.detail[i];
+    if (i % every === 0) console.log(`step ${String(s).padStart(6)}  RSS ${m.toFixed(0)} MB  JS heap ${d.heapUsed.toFixed(1)} MB  external ${d.external.toFixed(1)} MB  array buffers ${d.arrayBuffers.toFixed(1)} MB`);
+  });
   console.log(`[soak] ${steps} steps in ${r.seconds.toFixed(1)} s; tensor counts seen: ${[...tensors].join(', ')}; RSS median ${r.rssMb.early.toFixed(0)} -> ${r.rssMb.late.toFixed(0)} MB`);
   if (tensors.size !== 1) process.exitCode = 1;
 } finally {
