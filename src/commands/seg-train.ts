@@ -1,5 +1,5 @@
 /** `mff seg-train`: parse options, resolve the seg config, call runSegTrain. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { backendOption, collect, quietOption } from './common.js';
 import { DEFAULT_SEG_CONFIG, loadSegConfig } from '../config/seg.js';
 import { runSegTrain } from '../engine/run-seg.js';
@@ -13,6 +13,8 @@ interface SegTrainOpts {
   resume: boolean;
   eval: boolean;
   cfgOptions: string[];
+  frozenBackbone: boolean;
+  head?: 'uper' | 'linear';
   backend: BackendName;
   quiet: boolean;
 }
@@ -24,13 +26,15 @@ export function segTrainCommand(): Command {
     .option('--backbone <ckpt>', 'initialise the backbone from an MFF/MAE pretraining checkpoint (sets pretrained)')
     .option('--data <dir>', 'dataset root in ADE20K layout (images/, annotations/, optional meta.json); overrides data.root')
     .option('--work-dir <dir>', 'output directory; overrides workDir')
+    .option('--frozen-backbone', 'keep the backbone weights fixed (eval mode, no drop path; model.backbone.frozenStages = numLayers); train neck and heads', false)
+    .addOption(new Option('--head <type>', "decode head: 'uper' (the config's UPerHead) or 'linear' (frozen-feature probe: BN + 1×1 conv on the backbone taps, no neck, no auxiliary head)").choices(['uper', 'linear']))
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
     .option('--no-eval', 'skip the validation at the end')
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.maxIters=1000 (repeatable)', collect, [])
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: SegTrainOpts) => {
-      const cfg = await loadSegConfig(o.config, { data: o.data, workDir: o.workDir, backbone: o.backbone, cfgOptions: o.cfgOptions });
+      const cfg = await loadSegConfig(o.config, { data: o.data, workDir: o.workDir, backbone: o.backbone, cfgOptions: o.cfgOptions, frozenBackbone: o.frozenBackbone, head: o.head });
       const s = await runSegTrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, noEval: !o.eval, quiet: o.quiet });
       if (s.metrics) console.log(JSON.stringify({ checkpoint: s.checkpoint, iterations: s.iterations, ...s.metrics }));
       if (s.interrupted) process.exitCode = 130;

@@ -103,10 +103,11 @@ export const SEG_SCHEMA: Schema = {
     backbone: {
       imgSize: 'integer', patchSize: 'integer', inChannels: 'integer', embedDims: 'integer', numLayers: 'integer',
       numHeads: 'integer', mlpRatio: 'number', outIndices: { $array: 'integer' }, dropPathRate: 'number',
-      initValues: 'number', lnEps: 'number', withCp: { $optional: 'boolean' },
+      initValues: 'number', lnEps: 'number', withCp: { $optional: 'boolean' }, frozenStages: { $optional: 'integer' },
     },
     neck: { rescales: { $array: 'number' } },
     decodeHead: {
+      type: { $optional: ['uper', 'linear'] },
       inChannels: { $array: 'integer' }, inIndex: { $array: 'integer' }, channels: 'integer', poolScales: { $array: 'integer' },
       dropoutRatio: 'number', numClasses: 'integer', lossWeight: 'number',
     },
@@ -139,6 +140,9 @@ export const SEG_SCHEMA: Schema = {
   logInterval: 'integer',
   checkpointInterval: 'integer',
 };
+
+/** Optional config keys that --cfg-options may set although a config leaves them out, with their types. */
+const SEG_OPTIONAL_KEYS: Record<string, string> = { 'model.backbone.withCp': 'boolean', 'model.backbone.frozenStages': 'number', 'model.decodeHead.type': 'string' };
 
 /** Schema + cross-field checks; every message starts with `file`. */
 export function validateSegTaskConfig(cfg: unknown, file: string): SegConfig {
@@ -174,6 +178,10 @@ export interface SegFlags {
   workDir?: string;
   backbone?: string;
   cfgOptions?: string[];
+  /** `--frozen-backbone`: model.backbone.frozenStages = numLayers. */
+  frozenBackbone?: boolean;
+  /** `--head linear`: the frozen-feature probe head (model.decodeHead.type 'linear', no auxiliary head). */
+  head?: 'uper' | 'linear';
 }
 
 /** Import a seg config file (cwd-relative, else package-relative), apply --cfg-options and flags, validate. */
@@ -185,7 +193,14 @@ export async function loadSegConfig(file: string, flags: SegFlags = {}): Promise
 
 /** Overrides + validation for an already-loaded config object (e.g. the one stored in a checkpoint). */
 export function finishSegConfig(raw: Record<string, unknown>, file: string, flags: SegFlags = {}): SegConfig {
-  applyOverrides(raw, flags.cfgOptions ?? []);
+  applyOverrides(raw, flags.cfgOptions ?? [], SEG_OPTIONAL_KEYS);
+  const model = raw.model as SegModelConfig | undefined;
+  if (model && flags.frozenBackbone) model.backbone.frozenStages = model.backbone.numLayers;
+  if (model && flags.head) {
+    if (flags.head !== 'uper' && flags.head !== 'linear') throw new Error(`--head: expected 'uper' or 'linear', got '${flags.head}'`);
+    model.decodeHead.type = flags.head;
+    if (flags.head === 'linear') model.auxiliaryHead = null;
+  }
   const cfg = validateSegTaskConfig(raw, file);
   if (flags.data) cfg.data.root = flags.data;
   if (flags.workDir) cfg.workDir = flags.workDir;

@@ -104,7 +104,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     describe: () =>
       `[mff] UperNet ${b.embedDims}-d × ${b.numLayers} blocks, patch ${b.patchSize}, ${b.imgSize}px, ${(p.numParams() / 1e6).toFixed(2)}M params; ` +
       `${trainSet.samples.length} images (${root}/${cfg.data.trainSplit}), ${meta.classes.length} classes; ${maxIters} iters × batch ${cfg.batchSize}; ` +
-      `lr ${cfg.optim.lr.toExponential(2)} layer decay ${cfg.optim.layerDecayRate}; init ${cfg.pretrained || 'random'}`,
+      `lr ${cfg.optim.lr.toExponential(2)} layer decay ${cfg.optim.layerDecayRate}; init ${cfg.pretrained || 'random'}${segModeNote(cfg)}`,
     step: (batch) => {
       const { batchSize: B, height: H, width: W } = batch;
       const imgs = tf.tensor4d(batch.images, [B, H, W, 3]);
@@ -163,6 +163,14 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   });
 }
 
+/** '; backbone frozen; linear head' style suffix for the probing modes (empty for the default fine-tuning). */
+function segModeNote(cfg: SegConfig): string {
+  const b = cfg.model.backbone;
+  const fs = b.frozenStages ?? 0;
+  const parts = [fs >= b.numLayers ? 'backbone frozen' : fs > 0 ? `frozen stages ${fs}` : '', cfg.model.decodeHead.type === 'linear' ? 'linear head (BN + 1×1 conv on the taps)' : ''];
+  return parts.filter(Boolean).map((x) => `; ${x}`).join('');
+}
+
 function prefixKeys(m: Record<string, number>, prefix: string): Record<string, number> {
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [prefix + k, v]));
 }
@@ -179,7 +187,7 @@ async function writeSegTrainReport(
       header: ['key', 'value'],
       rows: [
         ['config', s.config_file ?? '(object)'],
-        ['model', `UperNet, MAE ViT ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]`],
+        ['model', `${cfg.model.decodeHead.type === 'linear' ? 'linear probe' : 'UperNet'}, MAE ViT ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]${segModeNote(cfg)}`],
         ['backbone init', s.pretrained ?? 'random'],
         ['dataset', `${s.dataset.root} (${s.dataset.train_images} train / ${s.dataset.val_images} val, ${s.dataset.classes} classes)`],
         ...loopReportRows(s),
