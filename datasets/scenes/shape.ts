@@ -10,8 +10,10 @@
  * - appearance drawn independently of the class: a random item colour (kept ≥ MIN_CONTRAST away from the background's
  *   base colour so the item stays visible), a random contrast of the item's own texture and a 50 % chance of
  *   inverting that texture; the background is textured (two oriented sinusoids + noise) with a random base colour;
- * - item size 20–32 px on a 64 px canvas, independent of the class: 5–8 patches of 4 px, as a 28 px Fashion-MNIST
- *   image resized to the pretraining's 32 px spans 8; position uniform; later items occlude earlier ones;
+ * - 2–3 items of 24–40 px on a 64 px canvas, size independent of the class: 3–5 patches of the benchmark's 8-px
+ *   patches; the unlabeled pretraining pool comes from the same generator, so pretraining sees the items at the same
+ *   scale (its RandomResizedCrop also zooms them up to ~2×, the scale of a whole Fashion-MNIST image at 64 px);
+ *   position uniform; later items occlude earlier ones;
  * - the item's silhouette (intensity > ITEM_T) is labelled, its soft edge (EDGE_T, ITEM_T] over background ignored.
  * Deterministic: scene i of a split is drawn from Rng(SEED + offset + i) alone.
  */
@@ -94,12 +96,12 @@ export function shapeScene(rng: Rng, items: Items): { rgb: Uint8Array; ann: Uint
   const S = SHAPE_SIZE;
   const { img, base } = background(rng);
   const ann = new Uint8Array(S * S).fill(1);
-  const count = 2 + rng.int(3);
+  const count = 2 + rng.int(2);
   for (let k = 0; k < count; k++) {
     const group = rng.int(SHAPE_GROUPS.length);
     const members = items.byGroup[group];
     const idx = members[rng.int(members.length)];
-    const s = 20 + rng.int(13); // 20..32 px
+    const s = 24 + rng.int(17); // 24..40 px
     const item28 = items.images.subarray(idx * 784, (idx + 1) * 784);
     const item = rng.random() < 0.5 ? resizeNearest(item28, 28, 28, 1, s, s) : resizeBilinear(item28, 28, 28, 1, s, s);
     const x0 = rng.int(S - s + 1);
@@ -171,6 +173,7 @@ export async function prepareShapeScenes(src: string, out: string, log: (line: s
  * are kept (the pool is deterministic). Returns the paths.
  */
 export async function generateUnlabeledShapeScenes(src: string, outDir: string, count: number): Promise<string[]> {
+  // (ImageNet layout for `mff pretrain --data`: pass <root>/train/pool as outDir)
   if (!Number.isInteger(count) || count < 0) throw new Error(`generateUnlabeledShapeScenes: bad count ${count}`);
   const items = readShapeItems(src, 'train');
   await mkdir(outDir, { recursive: true });

@@ -55,6 +55,8 @@ export type SegTrainSummary = ReturnType<typeof loopSummary> & {
   /** Seconds the training loop waited for data (0 = the loader kept up). */
   data_wait_s: number;
   metrics: Record<string, number> | null;
+  /** Per-class IoU / Acc in percent (mmseg's table values; NaN for a class absent from both prediction and label). */
+  per_class: { class: string; IoU: number; Acc: number }[] | null;
   eval: (ReturnType<typeof segEvalSpeed> & { images: number }) | null;
   params: { total: number; trainable: number };
 };
@@ -151,6 +153,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       loader_img_per_s: ls.imgPerSec,
       data_wait_s: ls.waitSeconds,
       metrics: ev ? ev.metrics : null,
+      per_class: ev ? ev.classes.map((c, i) => ({ class: c, IoU: ev.result.perClassPercent.IoU?.[i] ?? NaN, Acc: ev.result.perClassPercent.Acc?.[i] ?? NaN })) : null,
       eval: ev ? { ...segEvalSpeed(ev), images: ev.numImages } : null,
       params: { total: p.numParams(), trainable: p.numParams(true) },
     };
