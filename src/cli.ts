@@ -5,6 +5,7 @@ import { clsTrainCommand } from './commands/cls-train.js';
 import { clsEvalCommand } from './commands/cls-eval.js';
 import { segTrainCommand } from './commands/seg-train.js';
 import { segEvalCommand } from './commands/seg-eval.js';
+import { mergeEvalCommand } from './commands/merge-eval.js';
 
 const program = new Command()
   .name('mff')
@@ -14,7 +15,8 @@ const program = new Command()
   .addCommand(clsTrainCommand())
   .addCommand(clsEvalCommand())
   .addCommand(segTrainCommand())
-  .addCommand(segEvalCommand());
+  .addCommand(segEvalCommand())
+  .addCommand(mergeEvalCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`mff: error: ${e instanceof Error ? e.message : String(e)}`);
