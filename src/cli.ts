@@ -6,6 +6,7 @@ import { clsEvalCommand } from './commands/cls-eval.js';
 import { segTrainCommand } from './commands/seg-train.js';
 import { segEvalCommand } from './commands/seg-eval.js';
 import { mergeEvalCommand } from './commands/merge-eval.js';
+import { exportCommand } from './commands/export.js';
 
 const program = new Command()
   .name('mff')
@@ -16,7 +17,8 @@ const program = new Command()
   .addCommand(clsEvalCommand())
   .addCommand(segTrainCommand())
   .addCommand(segEvalCommand())
-  .addCommand(mergeEvalCommand());
+  .addCommand(mergeEvalCommand())
+  .addCommand(exportCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`mff: error: ${e instanceof Error ? e.message : String(e)}`);
