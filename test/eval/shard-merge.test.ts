@@ -24,6 +24,7 @@ import { parseShard, shardIndices } from '../../src/eval/shard.js';
 import { smallScenes, tinySegConfig } from '../seg/helpers.js';
 import { smallClsDataset, tinyClsConfig } from '../cls/helpers.js';
 import { tempDir } from '../engine/temp-dirs.js';
+import { defaultEvalWorkDir } from '../../src/engine/eval-dirs.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
@@ -203,11 +204,18 @@ describe('default output location', () => {
     process.chdir(here);
     try {
       await stdout(clsEvalCommand(), ['--checkpoint', ckpt, '-q']);
-      await stdout(segEvalCommand(), ['--help']).catch(() => {});
     } finally {
       process.chdir(cwd);
     }
     expect(readdirSync(ckDir)).toEqual(['probe.ckpt']);
     expect(existsSync(join(here, 'work_dirs', 'my-probe', 'eval_probe_val', 'summary.json'))).toBe(true);
+  });
+
+  test('the default dir: --config name, else the run name, else the checkpoint name; shards in a subfolder', () => {
+    const o = { checkpoint: '/models/x/iter_8000.ckpt', split: 'validation', cwd: '/home/u' };
+    expect(defaultEvalWorkDir(o)).toBe('/home/u/work_dirs/iter_8000/eval_iter_8000_validation');
+    expect(defaultEvalWorkDir({ ...o, runWorkDir: 'work_dirs/upernet_x' })).toBe('/home/u/work_dirs/upernet_x/eval_iter_8000_validation');
+    expect(defaultEvalWorkDir({ ...o, runWorkDir: 'work_dirs/upernet_x', configFile: 'configs/my_cfg.ts', shard: { index: 1, count: 4 } }))
+      .toBe('/home/u/work_dirs/my_cfg/eval_iter_8000_validation/shard-1-of-4');
   });
 });
