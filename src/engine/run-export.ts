@@ -32,6 +32,8 @@ export interface ExportOptions {
   to: ExportTo;
   /** A cls or seg config to train from a pretraining checkpoint's backbone (else the checkpoint's own run continues). */
   config?: string;
+  /** Overrides of --config (key=value). */
+  cfgOptions?: string[];
   /** Default ./work_dirs/<run>/export_<to>. */
   outDir?: string;
   /** GPUs of the OpenMMLab job; the per-GPU batch is the run's effective batch / gpus. Default 8 (OpenMMLab's 8×b). */
@@ -69,6 +71,7 @@ export async function runExport(checkpoint: string, opts: ExportOptions): Promis
   let weights = ck.tensors;
   let build: (pth: string) => [string, unknown][];
   const other = opts.config ? await importConfig<{ task?: string }>(findConfigFile(opts.config)) : null;
+  if (opts.cfgOptions?.length && !other) throw new Error('--cfg-options needs --config');
   if (other && task !== 'pretrain') throw new Error(`--config ${opts.config}: only a pretraining checkpoint takes a config to train with; ${checkpoint} is a '${task}' checkpoint with its own`);
   if (task === 'pretrain' && !other) {
     if (opts.to !== 'mmpretrain') throw new Error(`${checkpoint}: a pretraining checkpoint exports to mmpretrain, or to mmseg with --config <seg config> (the segmentation run to start from it)`);
@@ -79,14 +82,14 @@ export async function runExport(checkpoint: string, opts: ExportOptions): Promis
   } else if (task === 'pretrain' && other) {
     if (other.task === 'cls') {
       if (opts.to !== 'mmpretrain') throw new Error(`--config ${opts.config}: a classification config exports to mmpretrain, not ${opts.to}`);
-      const cfg = await loadClsConfig(opts.config!);
-      if (cfg.model.numClasses < 1) throw new Error(`--config ${opts.config}: model.numClasses is ${cfg.model.numClasses}; set the number of classes (mmpretrain's head needs it)`);
+      const cfg = await loadClsConfig(opts.config!, { cfgOptions: opts.cfgOptions });
+      if (cfg.model.numClasses < 1) throw new Error(`--config ${opts.config}: model.numClasses is ${cfg.model.numClasses}; set the number of classes with --cfg-options model.numClasses=K (mmpretrain's head needs it)`);
       kind = `cls-${cfg.model.mode}`;
       run = stem(opts.config!);
       build = (pth) => clsToMmpretrain(cfg, cfg.model.numClasses, { gpus, loadFrom: null, backboneFrom: pth });
     } else if (other.task === 'seg') {
       if (opts.to !== 'mmseg') throw new Error(`--config ${opts.config}: a segmentation config exports to mmseg, not ${opts.to}`);
-      const cfg = await loadSegConfig(opts.config!);
+      const cfg = await loadSegConfig(opts.config!, { cfgOptions: opts.cfgOptions });
       const ds = await datasetInfo(cfg, null);
       kind = 'seg';
       run = stem(opts.config!);

@@ -1,6 +1,6 @@
 /** Pieces every exported OpenMMLab config shares: arch dims, per-GPU batch, epoch schedules, runtime keys. */
 import { resolveArch, type ViTArch } from '../models/arch.js';
-import { tuple } from './py.js';
+import { fl, tuple } from './py.js';
 
 export interface ExportTarget {
   /** GPUs the OpenMMLab job runs on (torchrun --nproc_per_node × nodes): the per-GPU batch is the effective batch / gpus. */
@@ -25,11 +25,11 @@ export function perGpuBatch(effective: number, gpus: number, field: string): num
 /** LinearLR warmup + CosineAnnealingLR over epochs, stepped per iteration (mmpretrain's convert_to_iter_based). */
 export function epochCosine(s: { epochs: number; warmupEpochs: number; warmupStartFactor: number; etaMin: number }): unknown[] {
   const warm = s.warmupEpochs > 0
-    ? [{ type: 'LinearLR', start_factor: s.warmupStartFactor, by_epoch: true, begin: 0, end: s.warmupEpochs, convert_to_iter_based: true }]
+    ? [{ type: 'LinearLR', start_factor: fl(s.warmupStartFactor), by_epoch: true, begin: 0, end: s.warmupEpochs, convert_to_iter_based: true }]
     : [];
   return [
     ...warm,
-    { type: 'CosineAnnealingLR', T_max: s.epochs - s.warmupEpochs, by_epoch: true, begin: s.warmupEpochs, end: s.epochs, eta_min: s.etaMin, convert_to_iter_based: true },
+    { type: 'CosineAnnealingLR', T_max: s.epochs - s.warmupEpochs, by_epoch: true, begin: s.warmupEpochs, end: s.epochs, eta_min: fl(s.etaMin), convert_to_iter_based: true },
   ];
 }
 

@@ -7,7 +7,7 @@ import type { PretrainConfig } from '../config/pretrain.js';
 import type { ClsConfig } from '../config/cls.js';
 import { resolveArch } from '../models/arch.js';
 import { archDict, envCfg, epochCosine, perGpuBatch, rgb, type ExportTarget } from './common.js';
-import { tuple } from './py.js';
+import { fl, tuple } from './py.js';
 
 const runtime = (logInterval: number, seed: number, loadFrom: string | null, checkpoint: Record<string, unknown>): [string, unknown][] => [
   ['default_scope', 'mmpretrain'],
@@ -41,14 +41,14 @@ export function pretrainToMmpretrain(cfg: PretrainConfig, t: ExportTarget): [str
         { type: 'ToPIL', to_rgb: true },
         { type: 'torchvision/Resize', size: p.size, ...(p.interp === 'bicubic' ? { interpolation: 'bicubic' } : {}) },
         { type: 'torchvision/RandomCrop', size: p.size, padding: p.padding, padding_mode: 'reflect' },
-        ...(p.flip ? [{ type: 'torchvision/RandomHorizontalFlip', p: 0.5 }] : []),
+        ...(p.flip ? [{ type: 'torchvision/RandomHorizontalFlip', p: fl(0.5) }] : []),
         { type: 'ToNumpy', to_bgr: true },
         { type: 'PackInputs' },
       ]
     : [
         { type: 'LoadImageFromFile' },
-        { type: 'RandomResizedCrop', scale: p.size, crop_ratio_range: tuple(...p.scale), backend: 'pillow', interpolation: p.interp },
-        ...(p.flip ? [{ type: 'RandomFlip', prob: 0.5 }] : []),
+        { type: 'RandomResizedCrop', scale: p.size, crop_ratio_range: tuple(...p.scale.map(fl)), backend: 'pillow', interpolation: p.interp },
+        ...(p.flip ? [{ type: 'RandomFlip', prob: fl(0.5) }] : []),
         { type: 'PackInputs' },
       ];
   const mff = m.algorithm === 'mff';
@@ -56,14 +56,14 @@ export function pretrainToMmpretrain(cfg: PretrainConfig, t: ExportTarget): [str
     ['model', {
       type: mff ? 'MFF' : 'MAE',
       backbone: {
-        type: mff ? 'MFFViT' : 'MAEViT', arch: archDict(m.arch), img_size: m.imgSize, patch_size: m.patchSize, mask_ratio: m.maskRatio,
-        ...(mff ? { out_indices: [...m.outIndices] } : {}), norm_cfg: { type: 'LN', eps: m.lnEps },
+        type: mff ? 'MFFViT' : 'MAEViT', arch: archDict(m.arch), img_size: m.imgSize, patch_size: m.patchSize, mask_ratio: fl(m.maskRatio),
+        ...(mff ? { out_indices: [...m.outIndices] } : {}), norm_cfg: { type: 'LN', eps: fl(m.lnEps) },
         ...(m.inChannels !== 3 ? { patch_cfg: { in_channels: m.inChannels } } : {}),
       },
       neck: {
         type: 'MAEPretrainDecoder', num_patches: grid * grid, patch_size: m.patchSize, in_chans: m.inChannels, embed_dim: D,
         decoder_embed_dim: m.decoder.embedDims, decoder_depth: m.decoder.depth, decoder_num_heads: m.decoder.numHeads,
-        mlp_ratio: (m.decoder.feedforwardChannels ?? 4 * m.decoder.embedDims) / m.decoder.embedDims, norm_cfg: { type: 'LN', eps: m.lnEps },
+        mlp_ratio: fl((m.decoder.feedforwardChannels ?? 4 * m.decoder.embedDims) / m.decoder.embedDims), norm_cfg: { type: 'LN', eps: fl(m.lnEps) },
       },
       head: { type: 'MAEPretrainHead', norm_pix: m.normPix, patch_size: m.patchSize, loss: { type: 'PixelReconstructionLoss', criterion: 'L2' } },
       init_cfg: [{ type: 'Xavier', layer: 'Linear', distribution: 'uniform' }, { type: 'Constant', layer: 'LayerNorm', val: 1.0, bias: 0.0 }],
@@ -77,7 +77,7 @@ export function pretrainToMmpretrain(cfg: PretrainConfig, t: ExportTarget): [str
     }],
     ['optim_wrapper', {
       type: 'OptimWrapper',
-      optimizer: { type: 'AdamW', lr: (cfg.optim.baseLr * effective) / 256, betas: tuple(...cfg.optim.betas), eps: cfg.optim.eps, weight_decay: cfg.optim.weightDecay },
+      optimizer: { type: 'AdamW', lr: fl((cfg.optim.baseLr * effective) / 256), betas: tuple(...cfg.optim.betas.map(fl)), eps: fl(cfg.optim.eps), weight_decay: fl(cfg.optim.weightDecay) },
       paramwise_cfg: { custom_keys: { ln: { decay_mult: 0.0 }, bias: { decay_mult: 0.0 }, pos_embed: { decay_mult: 0.0 }, mask_token: { decay_mult: 0.0 }, cls_token: { decay_mult: 0.0 } } },
     }],
     ['param_scheduler', epochCosine(cfg.schedule)],
@@ -100,14 +100,14 @@ export function clsToMmpretrain(cfg: ClsConfig, numClasses: number, t: ExportTar
   const trainPipeline = tp.kind === 'finetune'
     ? [
         { type: 'LoadImageFromFile' },
-        { type: 'RandomResizedCrop', scale: tp.size, crop_ratio_range: tuple(...tp.scale), backend: 'pillow', interpolation: 'bicubic' },
-        { type: 'RandomFlip', prob: tp.flipProb, direction: 'horizontal' },
+        { type: 'RandomResizedCrop', scale: tp.size, crop_ratio_range: tuple(...tp.scale.map(fl)), backend: 'pillow', interpolation: 'bicubic' },
+        { type: 'RandomFlip', prob: fl(tp.flipProb), direction: 'horizontal' },
         ...(tp.randAugment ? [{
           type: 'RandAugment', policies: 'timm_increasing', num_policies: 2, total_level: 10, magnitude_level: 9, magnitude_std: 0.5,
           hparams: { pad_val: [104, 116, 124], interpolation: 'bicubic' },
         }] : []),
         ...(tp.erasingProb > 0 ? [{
-          type: 'RandomErasing', erase_prob: tp.erasingProb, mode: 'rand', min_area_ratio: 0.02, max_area_ratio: 1 / 3,
+          type: 'RandomErasing', erase_prob: fl(tp.erasingProb), mode: 'rand', min_area_ratio: 0.02, max_area_ratio: 1 / 3,
           fill_color: [...cfg.data.mean].reverse(), fill_std: [...cfg.data.std].reverse(),
         }] : []),
         { type: 'PackInputs' },
@@ -115,8 +115,8 @@ export function clsToMmpretrain(cfg: ClsConfig, numClasses: number, t: ExportTar
     : [
         { type: 'LoadImageFromFile' },
         { type: 'ToPIL', to_rgb: true },
-        { type: 'MAERandomResizedCrop', size: tp.size, scale: tuple(...tp.scale), interpolation: 3 },
-        { type: 'torchvision/RandomHorizontalFlip', p: tp.flipProb },
+        { type: 'MAERandomResizedCrop', size: tp.size, scale: tuple(...tp.scale.map(fl)), interpolation: 3 },
+        { type: 'torchvision/RandomHorizontalFlip', p: fl(tp.flipProb) },
         { type: 'ToNumpy', to_bgr: true },
         { type: 'PackInputs' },
       ];
@@ -132,24 +132,24 @@ export function clsToMmpretrain(cfg: ClsConfig, numClasses: number, t: ExportTar
   const backbone = {
     type: 'VisionTransformer', arch: archDict(m.arch), img_size: m.imgSize, patch_size: m.patchSize,
     ...((m.inChannels ?? 3) !== 3 ? { in_channels: m.inChannels } : {}),
-    drop_path_rate: m.dropPathRate ?? (linear ? 0 : 0.1), norm_cfg: { type: 'LN', eps: lnEps },
+    drop_path_rate: fl(m.dropPathRate ?? (linear ? 0 : 0.1)), norm_cfg: { type: 'LN', eps: fl(lnEps) },
     ...(linear ? { frozen_stages: resolveArch(m.arch).numLayers, out_type: 'cls_token', final_norm: true } : { out_type: 'avg_featmap', final_norm: false }),
     ...(backboneFrom ? { init_cfg: { type: 'Pretrained', checkpoint: backboneFrom, prefix: 'backbone.' } } : {}),
   };
-  const loss = linear || cfg.labelSmooth === 0 ? { type: 'CrossEntropyLoss' } : { type: 'LabelSmoothLoss', label_smooth_val: cfg.labelSmooth, mode: 'original' };
+  const loss = linear || cfg.labelSmooth === 0 ? { type: 'CrossEntropyLoss' } : { type: 'LabelSmoothLoss', label_smooth_val: fl(cfg.labelSmooth), mode: 'original' };
   const augments = [
-    ...(cfg.batchAugments.mixupAlpha > 0 ? [{ type: 'Mixup', alpha: cfg.batchAugments.mixupAlpha }] : []),
-    ...(cfg.batchAugments.cutmixAlpha > 0 ? [{ type: 'CutMix', alpha: cfg.batchAugments.cutmixAlpha }] : []),
+    ...(cfg.batchAugments.mixupAlpha > 0 ? [{ type: 'Mixup', alpha: fl(cfg.batchAugments.mixupAlpha) }] : []),
+    ...(cfg.batchAugments.cutmixAlpha > 0 ? [{ type: 'CutMix', alpha: fl(cfg.batchAugments.cutmixAlpha) }] : []),
   ];
   const o = cfg.optim;
-  const lr = (o.baseLr * effective) / 256;
+  const lr = fl((o.baseLr * effective) / 256);
   const optimizer = o.type === 'AdamW'
-    ? { type: 'AdamW', lr, weight_decay: o.weightDecay, betas: tuple(...o.betas), eps: o.eps }
-    : { type: o.type, lr, weight_decay: o.weightDecay, momentum: o.momentum };
+    ? { type: 'AdamW', lr, weight_decay: fl(o.weightDecay), betas: tuple(...o.betas.map(fl)), eps: fl(o.eps) }
+    : { type: o.type, lr, weight_decay: fl(o.weightDecay), momentum: fl(o.momentum) };
   const optimWrapper: Record<string, unknown> = o.type === 'AdamW' && o.layerDecayRate !== 1
     ? {
         type: 'OptimWrapper', optimizer, constructor: 'LearningRateDecayOptimWrapperConstructor',
-        paramwise_cfg: { layer_decay_rate: o.layerDecayRate, custom_keys: { '.ln': { decay_mult: 0.0 }, '.bias': { decay_mult: 0.0 }, '.cls_token': { decay_mult: 0.0 }, '.pos_embed': { decay_mult: 0.0 } } },
+        paramwise_cfg: { layer_decay_rate: fl(o.layerDecayRate), custom_keys: { '.ln': { decay_mult: 0.0 }, '.bias': { decay_mult: 0.0 }, '.cls_token': { decay_mult: 0.0 }, '.pos_embed': { decay_mult: 0.0 } } },
       }
     : { type: 'OptimWrapper', optimizer };
   const loader = (split: string, pipeline: unknown, train: boolean) => ({
@@ -164,7 +164,7 @@ export function clsToMmpretrain(cfg: ClsConfig, numClasses: number, t: ExportTar
       neck: linear ? { type: 'ClsBatchNormNeck', input_features: D } : null,
       head: {
         type: linear ? 'VisionTransformerClsHead' : 'LinearClsHead', num_classes: numClasses, in_channels: D, loss,
-        init_cfg: [{ type: 'TruncNormal', layer: 'Linear', std: m.headInitStd ?? (linear ? 0.01 : 2e-5) }],
+        init_cfg: [{ type: 'TruncNormal', layer: 'Linear', std: fl(m.headInitStd ?? (linear ? 0.01 : 2e-5)) }],
       },
       ...(augments.length && !linear ? { train_cfg: { augments } } : {}),
     }],

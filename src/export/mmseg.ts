@@ -6,7 +6,7 @@
  */
 import type { SegConfig } from '../config/seg.js';
 import { envCfg, perGpuBatch, rgb, type ExportTarget } from './common.js';
-import { tuple } from './py.js';
+import { fl, tuple } from './py.js';
 
 export interface SegDatasetInfo {
   classes: readonly string[];
@@ -23,30 +23,31 @@ export function segToMmseg(cfg: SegConfig, ds: SegDatasetInfo, t: ExportTarget &
   const b = m.backbone;
   if ((m.decodeHead.type ?? 'uper') !== 'uper') throw new Error(`model.decodeHead.type '${m.decodeHead.type}' (the frozen-feature probe) has no mmseg counterpart; only UPerHead models export to mmseg`);
   const crop = cfg.data.train.cropSize;
-  const norm = { type: 'SyncBN', requires_grad: true, eps: m.bnEps, momentum: m.bnMomentum };
+  const norm = { type: 'SyncBN', requires_grad: true, eps: fl(m.bnEps), momentum: fl(m.bnMomentum) };
   const backboneFrom = t.backboneFrom ?? (cfg.pretrained || null);
-  const ce = (w: number) => ({ type: 'CrossEntropyLoss', use_sigmoid: false, loss_weight: w });
+  const ce = (w: number) => ({ type: 'CrossEntropyLoss', use_sigmoid: false, loss_weight: fl(w) });
   const aux = m.auxiliaryHead;
   const model = {
     type: 'EncoderDecoder',
     data_preprocessor: { type: 'SegDataPreProcessor', mean: rgb(cfg.data.mean), std: rgb(cfg.data.std), bgr_to_rgb: true, pad_val: 0, seg_pad_val: 255, size: tuple(...crop) },
     pretrained: null,
+    // mlp_ratio stays an int when integral: mmseg's BEiT layers build Linear(D, mlp_ratio * D)
     backbone: {
       type: 'MAE', img_size: tuple(b.imgSize, b.imgSize), patch_size: b.patchSize, in_channels: b.inChannels, embed_dims: b.embedDims,
-      num_layers: b.numLayers, num_heads: b.numHeads, mlp_ratio: b.mlpRatio, out_indices: [...b.outIndices], attn_drop_rate: 0.0,
-      drop_path_rate: b.dropPathRate, norm_cfg: { type: 'LN', eps: b.lnEps }, act_cfg: { type: 'GELU' }, norm_eval: false, init_values: b.initValues,
+      num_layers: b.numLayers, num_heads: b.numHeads, mlp_ratio: b.mlpRatio, out_indices: [...b.outIndices], attn_drop_rate: fl(0),
+      drop_path_rate: fl(b.dropPathRate), norm_cfg: { type: 'LN', eps: fl(b.lnEps) }, act_cfg: { type: 'GELU' }, norm_eval: false, init_values: fl(b.initValues),
       ...(backboneFrom ? { init_cfg: { type: 'Pretrained', checkpoint: backboneFrom } } : {}),
     },
     neck: { type: 'Feature2Pyramid', embed_dim: b.embedDims, rescales: [...m.neck.rescales], norm_cfg: norm },
     decode_head: {
       type: 'UPerHead', in_channels: [...m.decodeHead.inChannels], in_index: [...m.decodeHead.inIndex], pool_scales: tuple(...m.decodeHead.poolScales),
-      channels: m.decodeHead.channels, dropout_ratio: m.decodeHead.dropoutRatio, num_classes: m.decodeHead.numClasses, norm_cfg: norm,
+      channels: m.decodeHead.channels, dropout_ratio: fl(m.decodeHead.dropoutRatio), num_classes: m.decodeHead.numClasses, norm_cfg: norm,
       align_corners: false, loss_decode: ce(m.decodeHead.lossWeight), ignore_index: m.ignoreIndex,
     },
     auxiliary_head: aux
       ? {
           type: 'FCNHead', in_channels: aux.inChannels, in_index: aux.inIndex, channels: aux.channels, num_convs: aux.numConvs, kernel_size: aux.kernelSize,
-          concat_input: aux.concatInput, dropout_ratio: aux.dropoutRatio, num_classes: aux.numClasses, norm_cfg: norm, align_corners: false,
+          concat_input: aux.concatInput, dropout_ratio: fl(aux.dropoutRatio), num_classes: aux.numClasses, norm_cfg: norm, align_corners: false,
           loss_decode: ce(aux.lossWeight), ignore_index: m.ignoreIndex,
         }
       : null,
@@ -57,9 +58,9 @@ export function segToMmseg(cfg: SegConfig, ds: SegDatasetInfo, t: ExportTarget &
   const trainPipeline = [
     { type: 'LoadImageFromFile' },
     { type: 'LoadAnnotations', reduce_zero_label: ds.reduceZeroLabel },
-    { type: 'RandomResize', scale: tuple(...tr.scale), ratio_range: tuple(...tr.ratioRange), keep_ratio: true },
-    { type: 'RandomCrop', crop_size: tuple(...tr.cropSize), cat_max_ratio: tr.catMaxRatio },
-    { type: 'RandomFlip', prob: tr.flipProb },
+    { type: 'RandomResize', scale: tuple(...tr.scale), ratio_range: tuple(...tr.ratioRange.map(fl)), keep_ratio: true },
+    { type: 'RandomCrop', crop_size: tuple(...tr.cropSize), cat_max_ratio: fl(tr.catMaxRatio) },
+    { type: 'RandomFlip', prob: fl(tr.flipProb) },
     ...(tr.photometric ? [{ type: 'PhotoMetricDistortion' }] : []),
     { type: 'PackSegInputs' },
   ];
@@ -100,13 +101,13 @@ export function segToMmseg(cfg: SegConfig, ds: SegDatasetInfo, t: ExportTarget &
     ['test_evaluator', evaluator],
     ['optim_wrapper', {
       type: 'OptimWrapper',
-      optimizer: { type: 'AdamW', lr: o.lr, betas: tuple(...o.betas), eps: o.eps, weight_decay: o.weightDecay },
-      paramwise_cfg: { num_layers: b.numLayers, layer_decay_rate: o.layerDecayRate },
+      optimizer: { type: 'AdamW', lr: fl(o.lr), betas: tuple(...o.betas.map(fl)), eps: fl(o.eps), weight_decay: fl(o.weightDecay) },
+      paramwise_cfg: { num_layers: b.numLayers, layer_decay_rate: fl(o.layerDecayRate) },
       constructor: 'LayerDecayOptimizerConstructor',
     }],
     ['param_scheduler', [
-      ...(s.warmupIters > 0 ? [{ type: 'LinearLR', start_factor: s.warmupStartFactor, by_epoch: false, begin: 0, end: s.warmupIters }] : []),
-      { type: 'PolyLR', eta_min: s.etaMin, power: s.power, begin: s.warmupIters, end: s.maxIters, by_epoch: false },
+      ...(s.warmupIters > 0 ? [{ type: 'LinearLR', start_factor: fl(s.warmupStartFactor), by_epoch: false, begin: 0, end: s.warmupIters }] : []),
+      { type: 'PolyLR', eta_min: fl(s.etaMin), power: fl(s.power), begin: s.warmupIters, end: s.maxIters, by_epoch: false },
     ]],
     ['train_cfg', { type: 'IterBasedTrainLoop', max_iters: s.maxIters, val_interval: cfg.valInterval > 0 ? cfg.valInterval : s.maxIters }],
     ['val_cfg', { type: 'ValLoop' }],

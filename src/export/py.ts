@@ -1,6 +1,6 @@
 /**
  * A writer of OpenMMLab-style Python config files: module-level assignments of dict(...) / [...] / (...) literals.
- * JS objects become `dict(key=value)`, arrays lists, `tuple(...)` Python tuples, `raw(code)` verbatim code,
+ * JS objects become `dict(key=value)`, arrays lists, `tuple(...)` Python tuples, `fl(x)` Python floats (1 → 1.0), `raw(code)` verbatim code,
  * null `None`, booleans `True`/`False`. Floats keep JS's shortest round-trip form, which Python parses to the same double.
  */
 
@@ -12,7 +12,13 @@ export class PyRaw {
   constructor(readonly code: string) {}
 }
 
+/** A Python float: integral values print as `1.0` (OpenMMLab asserts isinstance(x, float) for e.g. Mixup alpha, flip prob). */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
 export const tuple = (...items: unknown[]): PyTuple => new PyTuple(items);
+export const fl = (value: number): PyFloat => new PyFloat(value);
 export const raw = (code: string): PyRaw => new PyRaw(code);
 
 const PY_KEYWORDS = new Set(['False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield']);
@@ -39,7 +45,7 @@ export function pyValue(v: unknown, indent = 0, width = 100): string {
     const [open, close] = v instanceof PyTuple ? ['(', ')'] : ['[', ']'];
     return `${open}\n${items.map((x) => `${pad}${pyValue(x, indent + 4, width)},`).join('\n')}\n${end}${close}`;
   }
-  if (v && typeof v === 'object' && !(v instanceof PyRaw)) {
+  if (v && typeof v === 'object' && !(v instanceof PyRaw) && !(v instanceof PyFloat)) {
     const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
     if (entries.every(([k]) => isIdentifier(k))) {
       return `dict(\n${entries.map(([k, x]) => `${pad}${k}=${pyValue(x, indent + 4, width)},`).join('\n')}\n${end})`;
@@ -52,6 +58,7 @@ export function pyValue(v: unknown, indent = 0, width = 100): string {
 function pyFlat(v: unknown): string {
   if (v === null || v === undefined) return 'None';
   if (v instanceof PyRaw) return v.code;
+  if (v instanceof PyFloat) return Number.isInteger(v.value) ? `${v.value}.0` : pyNumber(v.value);
   if (v instanceof PyTuple) return v.items.length === 1 ? `(${pyFlat(v.items[0])},)` : `(${v.items.map(pyFlat).join(', ')})`;
   if (Array.isArray(v)) return `[${v.map(pyFlat).join(', ')}]`;
   switch (typeof v) {
