@@ -1,6 +1,6 @@
 /** Pieces every exported OpenMMLab config shares: arch dims, per-GPU batch, epoch schedules, runtime keys. */
 import { resolveArch, type ViTArch } from '../models/arch.js';
-import { fl, tuple } from './py.js';
+import { fl } from './py.js';
 
 export interface ExportTarget {
   /** GPUs the OpenMMLab job runs on (torchrun --nproc_per_node × nodes): the per-GPU batch is the effective batch / gpus. */
@@ -38,4 +38,3 @@ export function envCfg(): Record<string, unknown> {
 }
 
 export const rgb = (v: [number, number, number]) => [...v];
-export { tuple };
