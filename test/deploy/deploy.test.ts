@@ -11,7 +11,7 @@ import { tempDir } from '../engine/temp-dirs.js';
 
 const DEPLOY = resolve(__dirname, '../../deploy');
 const SHARD = join(DEPLOY, 'mff-shard.sh');
-const CLUSTER_VARS = ['JOB_COMPLETION_INDEX', 'SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_MIN', 'SLURM_ARRAY_TASK_COUNT', 'MFF_SHARDS', 'MFF_SHARD_INDEX'];
+const CLUSTER_VARS = ['JOB_COMPLETION_INDEX', 'SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_MIN', 'SLURM_ARRAY_TASK_COUNT', 'MFF_SHARDS', 'MFF_SHARD_INDEX', 'MFF_TASK', 'MFF_DEPLOY', 'MFF_MERGE_TIMEOUT', 'OUT', 'CHECKPOINT', 'DATA'];
 
 /** Run a script with a clean cluster environment plus `env`; mff is `echo`, so stdout is the mff command line. */
 function run(cmd: string[], env: Record<string, string>) {
@@ -105,6 +105,8 @@ describe('deploy/slurm', () => {
       expect(r.code, r.err).toBe(0);
       expect(r.out).toBe(`seg-eval --checkpoint /shared/seg.ckpt --data /shared/ade --quiet --shard ${k - lo}/${N} --work-dir /shared/eval/shard-${k - lo}-of-${N}`);
     }
+    const cls = run(['bash', sbatch], { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '2', OUT: '/o', CHECKPOINT: 'cls.ckpt', MFF_DEPLOY: DEPLOY, MFF_TASK: 'cls-eval' });
+    expect(cls.out).toBe('cls-eval --checkpoint cls.ckpt --quiet --shard 1/2 --work-dir /o/shard-1-of-2');
   });
 
   test('merge.sbatch merges MFF_SHARDS shards of OUT', () => {
