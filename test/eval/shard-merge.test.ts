@@ -190,7 +190,7 @@ describe('merge-eval on synthetic seg shards', () => {
 });
 
 describe('default output location', () => {
-  test('cls-eval without --work-dir writes under ./work_dirs, nothing beside the checkpoint', async () => {
+  test('cls-eval and seg-eval without --work-dir write under ./work_dirs, nothing beside the checkpoint', async () => {
     const root = smallClsDataset(3, 2);
     const cfg = tinyClsConfig('linear', { data: { ...tinyClsConfig('linear').data, root }, workDir: 'work_dirs/my-probe' });
     cfg.model.numClasses = 3;
@@ -199,16 +199,27 @@ describe('default output location', () => {
     const ckpt = join(ckDir, 'probe.ckpt');
     saveCheckpoint(ckpt, model.params.toStateDict(), { format_version: 1, task: 'cls', config: cfg, classes: readdirSync(join(root, 'val')).sort() });
     model.params.dispose();
+    const segRoot = smallScenes(0, 1);
+    const segCfg = { ...tinySegConfig(segRoot), workDir: '/runs/upernet_tiny' };
+    const seg = buildSegmentor(segCfg.model, new Rng(5));
+    const segCkpt = join(ckDir, 'seg.ckpt');
+    saveCheckpoint(segCkpt, seg.params.toStateDict(), { format_version: 1, task: 'seg', config: segCfg, classes: [...(await loadSegMeta(segRoot)).classes] });
+    seg.params.dispose();
     const cwd = process.cwd();
     const here = tempDir('mff-cwd-');
     process.chdir(here);
+    let printed: string[];
     try {
       await stdout(clsEvalCommand(), ['--checkpoint', ckpt, '-q']);
+      printed = await stdout(segEvalCommand(), ['--checkpoint', segCkpt, '-q']);
     } finally {
       process.chdir(cwd);
     }
-    expect(readdirSync(ckDir)).toEqual(['probe.ckpt']);
+    expect(readdirSync(ckDir).sort()).toEqual(['probe.ckpt', 'seg.ckpt']);
     expect(existsSync(join(here, 'work_dirs', 'my-probe', 'eval_probe_val', 'summary.json'))).toBe(true);
+    const segDir = join(here, 'work_dirs', 'upernet_tiny', 'eval_seg_validation');
+    expect(existsSync(join(segDir, 'summary.json'))).toBe(true);
+    expect(JSON.parse(printed.at(-1)!).work_dir).toBe(segDir); // printed where it went
   });
 
   test('the default dir: --config name, else the run name, else the checkpoint name; shards in a subfolder', () => {
