@@ -6,6 +6,8 @@ import { clsEvalCommand } from './commands/cls-eval.js';
 import { segTrainCommand } from './commands/seg-train.js';
 import { segEvalCommand } from './commands/seg-eval.js';
 import { benchmarkCommand } from './commands/benchmark.js';
+import { mergeEvalCommand } from './commands/merge-eval.js';
+import { exportCommand } from './commands/export.js';
 
 const program = new Command()
   .name('mff')
@@ -16,6 +18,8 @@ const program = new Command()
   .addCommand(clsEvalCommand())
   .addCommand(segTrainCommand())
   .addCommand(segEvalCommand())
+  .addCommand(mergeEvalCommand())
+  .addCommand(exportCommand())
   .addCommand(benchmarkCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {

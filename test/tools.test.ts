@@ -9,12 +9,14 @@ import { runClsTrain } from '../src/engine/run-cls.js';
 import { runSegTrain } from '../src/engine/run-seg.js';
 import { smallClsDataset, tinyClsConfig } from './cls/helpers.js';
 import { smallScenes, tinySegConfig } from './seg/helpers.js';
+import { tempDir } from './engine/temp-dirs.js';
 
 const ROOT = resolve(__dirname, '..');
 const env = { ...process.env, MFF_BACKEND: 'wasm' };
 
 function run(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env, timeout: 180_000 });
+  // a scratch cwd: evaluations write their default ./work_dirs there, not into the repository
+  const r = spawnSync(process.execPath, args, { cwd: tempDir('mff-cwd-'), encoding: 'utf8', env, timeout: 180_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const mff = (...a: string[]) => run([join(ROOT, 'bin/mff.js'), ...a]);

@@ -4,6 +4,7 @@ import { backendOption, collect, positiveInt, quietOption } from './common.js';
 import { loadClsConfig } from '../config/cls.js';
 import { runClsEval, type ClsEvalSummary } from '../engine/run-cls-eval.js';
 import { formatClsMetrics } from '../eval/cls-metrics.js';
+import { parseShard, type Shard } from '../eval/shard.js';
 import type { BackendName } from '../backend.js';
 
 interface Opts {
@@ -14,6 +15,7 @@ interface Opts {
   out?: string;
   workDir?: string;
   batchSize?: number;
+  shard?: Shard;
   cfgOptions: string[];
   backend: BackendName;
   quiet: boolean;
@@ -27,7 +29,8 @@ export function clsEvalCommand(): Command {
     .option('--data <dir>', 'dataset root in ImageNet layout; default: the one in the config')
     .option('--split <name>', 'split folder to evaluate (default: the config\'s valSplit)')
     .option('--out <file>', 'per-image predictions, one JSON object per line')
-    .option('--work-dir <dir>', 'where summary.json/md go (default <checkpoint dir>/eval-<split>)')
+    .option('--work-dir <dir>', 'where summary.json/md (and shard accumulators) go (default: ./work_dirs/<run>/eval_<checkpoint>_<split>[/shard-I-of-N])')
+    .option('--shard <I/N>', 'evaluate images k with k mod N = I (0-based) and write raw accumulators for mff merge-eval', (v: string) => parseShard(v))
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'))
     .option('--cfg-options <key=value>', 'override a value of --config (repeatable)', collect, [])
     .addOption(backendOption())
@@ -44,6 +47,7 @@ export function clsEvalCommand(): Command {
         out: o.out,
         workDir: o.workDir,
         batchSize: o.batchSize,
+        shard: o.shard,
         backend: o.backend,
         quiet: o.quiet,
       });

@@ -15,7 +15,7 @@ import type { ImageFolderDataset } from '../data/imagenet.js';
 import { BatchLoader } from '../data/loader.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { Rng } from '../io/rng.js';
-import { ClsAccuracy, softmaxRow, type ClsMetrics } from './cls-metrics.js';
+import { ClsAccuracy, softmaxRow, type ClsCounts, type ClsMetrics } from './cls-metrics.js';
 
 export interface EvaluateOptions {
   batchSize: number;
@@ -49,7 +49,7 @@ export async function evaluate(
   cfg: ClsConfig,
   dataset: ImageFolderDataset,
   opts: EvaluateOptions,
-): Promise<{ metrics: ClsMetrics; predictions: Prediction[] }> {
+): Promise<{ metrics: ClsMetrics; counts: ClsCounts; predictions: Prediction[] }> {
   const test = clsTestTransform(cfg);
   const loader = new BatchLoader({
     dataset,
@@ -89,7 +89,7 @@ export async function evaluate(
     }
     opts.onBatch?.(batch.iter + 1, total);
   }
-  return { metrics: acc.compute(), predictions };
+  return { metrics: acc.compute(), counts: acc.counts(), predictions };
 }
 
 /** Check that a dataset's classes are the ones the model was trained on (same count; same names when known). */

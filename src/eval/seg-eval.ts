@@ -16,11 +16,12 @@ import { loadSegMeta, scanSegDataset, type SegDataset, type SegDatasetMeta } fro
 import { SegLoader } from '../data/seg/seg-loader.js';
 import { writeLabelPng, writeOverlayPng } from '../data/seg/labels.js';
 import { decodeImage } from '../data/image.js';
-import { IoUAccumulator, type IoUMetricName, type IoUResult } from '../metrics/iou.js';
+import { IoUAccumulator, type Areas, type IoUMetricName, type IoUResult } from '../metrics/iou.js';
 import { formatClassTable } from '../metrics/table.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { Rng } from '../io/rng.js';
 import { inferSegmentation } from './slide.js';
+import { shardIndices, type Shard } from './shard.js';
 
 /** A loaded model ready for evaluation. */
 export interface SegEvalTarget {
@@ -40,6 +41,10 @@ export interface EvaluateSegOptions {
   metrics?: IoUMetricName[];
   /** Evaluate the first n images only. */
   limit?: number;
+  /** Evaluate only the images k with k mod N = I (after `limit`); see eval/shard.ts. */
+  shard?: Shard;
+  /** Keep each image's areas (with its dataset index) in the result: what a shard writes for `mff merge-eval`. */
+  keepAreas?: boolean;
   /** Called after each image with the images done and the total (a progress line). */
   onImage?: (done: number, total: number) => void;
 }
@@ -60,6 +65,10 @@ export interface SegEvalResult {
   dataset: string;
   /** The per-class IoU/Acc table (class names). */
   table: string;
+  /** Images of the evaluated split (after `limit`, before sharding). */
+  totalImages: number;
+  /** Per-image areas by dataset index (with `keepAreas`). */
+  areas?: { index: number; areas: Areas }[];
 }
 
 /** The dataset's classes must be the model's classes (names the meta file and the config field). */
@@ -110,7 +119,13 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
   const meta = await loadSegMeta(root);
   checkSegClasses(cfg, meta, root);
   const full = await scanSegDataset(root, cfg.data.valSplit, { meta });
-  const dataset: SegDataset = opts.limit ? { ...full, samples: full.samples.slice(0, opts.limit) } : full;
+  const limited = opts.limit ? full.samples.slice(0, opts.limit) : full.samples;
+  const indices = opts.shard ? shardIndices(limited.length, opts.shard) : limited.map((_, k) => k);
+  const dataset: SegDataset = { ...full, samples: indices.map((k) => limited[k]) };
+  if (opts.shard && indices.length === 0) {
+    throw new Error(`--shard ${opts.shard.index}/${opts.shard.count}: ${root}/${cfg.data.valSplit} has only ${limited.length} images, so this shard is empty; use at most ${limited.length} shards`);
+  }
+  const kept: { index: number; areas: Areas }[] = [];
   const concurrency = opts.concurrency ?? cfg.data.concurrency;
   const loader = new SegLoader({
     dataset, batchSize: 1, seed: cfg.seed, testScale: cfg.data.testScale, concurrency, prefetch: Math.max(concurrency, cfg.data.prefetch), shuffle: false,
@@ -136,7 +151,8 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
       const res = inferSegmentation(predictor.encodeDecode, img, [s.origHeight, s.origWidth], test); // pred: [origH·origW]
       tf.dispose([img, res.segLogits, res.logits]);
       modelMs += performance.now() - m0;
-      acc.add(res.pred, s.label);
+      const areas = acc.add(res.pred, s.label);
+      if (opts.keepAreas) kept.push({ index: indices[n], areas });
       n++;
       if (opts.outDir || opts.showDir) {
         const rel = relative(imgDir, s.file).replace(/\.[^./\\]+$/, '.png');
@@ -155,6 +171,7 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
   } finally {
     predictor.dispose();
   }
+  if (n !== indices.length) throw new Error(`${root}/${cfg.data.valSplit}: the loader gave ${n} images, expected ${indices.length}`);
   const result = acc.compute(opts.metrics ?? cfg.evalMetrics);
   const wallSeconds = (performance.now() - t0) / 1000;
   return {
@@ -169,5 +186,7 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
     checkpoint: target.checkpoint ?? null,
     dataset: `${root}/${cfg.data.valSplit}`,
     table: formatClassTable(result, meta.classes),
+    totalImages: limited.length,
+    ...(opts.keepAreas ? { areas: kept } : {}),
   };
 }

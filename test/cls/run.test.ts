@@ -76,7 +76,7 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     const origErr = console.error;
     console.error = () => {};
     try {
-      await clsEvalCommand().parseAsync(['--checkpoint', ft.ckpt, '--out', out], { from: 'user' });
+      await clsEvalCommand().parseAsync(['--checkpoint', ft.ckpt, '--out', out, '--work-dir', join(ft.cfg.workDir, 'eval-val')], { from: 'user' });
     } finally {
       console.log = orig;
       console.error = origErr;

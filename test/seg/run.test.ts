@@ -92,7 +92,7 @@ describe('seg-eval', () => {
     const logs: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((s: string) => void logs.push(s));
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    await segEvalCommand().parseAsync(['--checkpoint', summary.checkpoint, '--out-dir', out, '--show-dir', vis, '--concurrency', '3', '--metrics', 'mIoU', 'mDice'], { from: 'user' });
+    await segEvalCommand().parseAsync(['--checkpoint', summary.checkpoint, '--out-dir', out, '--show-dir', vis, '--concurrency', '3', '--metrics', 'mIoU', 'mDice', '--work-dir', join(cfg.workDir, 'eval')], { from: 'user' });
     const printed = JSON.parse(logs.at(-1)!);
     expect(logs[0]).toContain('T-shirt/top');
     expect(printed.images).toBe(4);
