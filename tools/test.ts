@@ -9,8 +9,7 @@ import { runPretrainEval } from '../src/engine/eval-pretrain.js';
 import { loadClsConfig } from '../src/config/cls.js';
 import { runClsEval } from '../src/engine/run-cls-eval.js';
 import { runSegEval } from '../src/engine/run-seg-eval.js';
-import { printSegEval } from '../src/commands/seg-eval.js';
-import { printClsEval } from '../src/commands/cls-eval.js';
+import { printClsEval, printSegEval } from '../src/engine/report.js';
 import type { BackendName } from '../src/backend.js';
 
 const { values, positionals } = parseArgs({
@@ -44,14 +43,14 @@ async function main(): Promise<void> {
     case 'cls': {
       // prints exactly what `mff cls-eval` prints
       const config = await loadClsConfig(file, { cfgOptions: values['cfg-options'] });
-      printClsEval(await runClsEval({ checkpoint, config, configFile: file, data: values.data, split: values.split, out: values.out, backend, quiet }));
+      printClsEval(await runClsEval({ checkpoint, config, configFile: file, data: values.data, split: values.split, out: values.out, backend, quiet }), { quiet });
       return;
     }
     case 'seg': {
       const r = await runSegEval(checkpoint, {
         backend, quiet, config: file, data: values.data, cfgOptions: values['cfg-options'], outDir: values['out-dir'], showDir: values['show-dir'], logTable: false,
       });
-      printSegEval(r, checkpoint);
+      printSegEval(r, checkpoint, { quiet });
       return;
     }
     default:

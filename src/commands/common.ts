@@ -1,4 +1,7 @@
-/** Options shared by every command. */
+/**
+ * Options and output shared by every command. Like every file under src/commands/, this imports nothing heavy at
+ * top level (see src/cli.ts): the run* modules are `await import()`ed inside each action.
+ */
 import { Option } from 'commander';
 import { BACKENDS } from '../backend.js';
 
@@ -23,4 +26,12 @@ export function positiveInt(name: string) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
     return n;
   };
+}
+
+/**
+ * The one machine-readable result of a command: its summary as a single JSON line on stdout (everything a person
+ * reads goes to stderr). NaN/Infinity are kept as strings, as in summary.json.
+ */
+export function printJsonSummary(summary: object): void {
+  console.log(JSON.stringify(summary, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x)));
 }

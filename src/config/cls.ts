@@ -138,11 +138,7 @@ export function validateClsConfig(cfg: unknown, file: string): ClsConfig {
   return c;
 }
 
-/** The config `mff cls-train --mode <mode>` uses when no --config is given: small CPU configs on the bundled data. */
-export const DEFAULT_CLS_CONFIGS: Record<'finetune' | 'linear', string> = {
-  finetune: 'configs/mff/benchmarks/vit-mini-p4_1xb64-coslr-30e_fashion-mnist.ts',
-  linear: 'configs/mff/benchmarks/vit-mini-p4_1xb64-linear-coslr-30e_fashion-mnist.ts',
-};
+export { DEFAULT_CLS_CONFIGS } from './defaults.js';
 
 export interface ClsFlags {
   data?: string;

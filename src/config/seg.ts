@@ -85,8 +85,7 @@ export interface SegConfig {
 
 export { defineConfig } from './run.js';
 
-/** `npx mff seg-train` with no --config: a small UperNet on the bundled scenes, minutes on 2 CPU cores. */
-export const DEFAULT_SEG_CONFIG = 'configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.ts';
+export { DEFAULT_SEG_CONFIG } from './defaults.js';
 
 const INT2 = { $array: 'integer', $len: 2 } as const;
 const NUM2 = { $array: 'number', $len: 2 } as const;

@@ -22,7 +22,7 @@ export interface SegEvalOptions extends Omit<EvaluateSegOptions, 'onImage'> {
   cfgOptions?: string[];
   /** Where summary.json/md go (not written when omitted). */
   workDir?: string;
-  /** Log the per-class table (stderr). Default true. */
+  /** Log the summary line and the per-class table (stderr). Default true; the seg-eval command prints them itself. */
   logTable?: boolean;
 }
 
@@ -46,8 +46,8 @@ export async function runSegEval(cfgOrCheckpoint: string | SegEvalTarget, opts: 
       },
     });
     (progress as Progress | null)?.done();
-    if (opts.logTable ?? true) log(`per class results:\n${r.table}`);
-    log(`[mff] ${r.numImages} images (${r.dataset}): ${formatSummary(r.metrics)}`);
+    // the metrics once: here (seg-train's final validation) or by the command (engine/report.ts)
+    if (opts.logTable ?? true) log(`[mff] ${r.numImages} images (${r.dataset}): ${formatSummary(r.metrics)}\nper class results:\n${r.table}`);
     log(
       `[mff] throughput: ${r.imgPerS.toFixed(2)} img/s (wall clock), model ${r.modelImgPerS.toFixed(2)} img/s (${cfg.testCfg.mode}), ` +
         `loading ${r.loaderImgPerS.toFixed(1)} img/s (concurrency ${opts.concurrency ?? cfg.data.concurrency})`,

@@ -73,8 +73,9 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     const logs: string[] = [];
     const orig = console.log;
     console.log = (m: string) => logs.push(m);
+    const errs: string[] = [];
     const origErr = console.error;
-    console.error = () => {};
+    console.error = (m: string) => errs.push(String(m));
     try {
       await clsEvalCommand().parseAsync(['--checkpoint', ft.ckpt, '--out', out], { from: 'user' });
     } finally {
@@ -84,7 +85,10 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     const ev = JSON.parse(readFileSync(join(ft.cfg.workDir, 'eval-val', 'summary.json'), 'utf8'));
     expect(ev['accuracy/top1']).toBe(ft.s['accuracy/top1']);
     expect(ev['accuracy/top5']).toBe(ft.s['accuracy/top5']);
-    expect(logs.join('\n')).toContain(`accuracy/top1: ${ft.s['accuracy/top1'].toFixed(2)}`);
+    // one report: the metrics once as text on stderr, one JSON line on stdout
+    expect(errs.join('\n').split(`accuracy/top1: ${ft.s['accuracy/top1'].toFixed(2)}`)).toHaveLength(2);
+    expect(logs).toHaveLength(1);
+    expect(JSON.parse(logs[0])['accuracy/top1']).toBe(ft.s['accuracy/top1']);
     const preds = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(preds).toHaveLength(200);
     expect(Object.keys(preds[0])).toEqual(['file', 'label', 'class', 'pred_label', 'pred_class', 'pred_score', 'top5']);

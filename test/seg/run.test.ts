@@ -91,10 +91,16 @@ describe('seg-eval', () => {
     const vis = join(cfg.workDir, 'show');
     const logs: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((s: string) => void logs.push(s));
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errs: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((s: string) => void errs.push(String(s)));
     await segEvalCommand().parseAsync(['--checkpoint', summary.checkpoint, '--out-dir', out, '--show-dir', vis, '--concurrency', '3', '--metrics', 'mIoU', 'mDice'], { from: 'user' });
-    const printed = JSON.parse(logs.at(-1)!);
-    expect(logs[0]).toContain('T-shirt/top');
+    // one report: summary line then table on stderr (the metrics once), one JSON line on stdout
+    expect(logs).toHaveLength(1);
+    const printed = JSON.parse(logs[0]);
+    const text = errs.join('\n');
+    expect(text).toContain('T-shirt/top');
+    expect(text.split(`mIoU: ${printed.mIoU.toFixed(4)}`)).toHaveLength(2);
+    expect(text.indexOf('mIoU:')).toBeLessThan(text.indexOf('T-shirt/top'));
     expect(printed.images).toBe(4);
     expect(printed.mIoU).toBe(summary.metrics!.mIoU);
     expect(printed).toHaveProperty('mDice');
