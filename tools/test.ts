@@ -1,7 +1,10 @@
 /**
  * The seed's test entry point: `npx tsx tools/test.ts CONFIG CHECKPOINT [--data DIR] [--split S]`. Dispatches on
- * the config's `task`. For a pretraining config it reports the masked-reconstruction loss on the held-out split.
+ * the config's `task`. For a pretraining config it reports the masked-reconstruction loss on the held-out split and
+ * draws the reconstruction grid (original | masked | reconstruction | reconstruction + visible) into --show-dir
+ * (default <checkpoint dir>/recon/).
  */
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { importConfig } from '../src/config/load.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
@@ -36,7 +39,10 @@ async function main(): Promise<void> {
   switch (task) {
     case 'pretrain': {
       const cfg = await loadPretrainConfig(file, flags);
-      const r = await runPretrainEval(cfg, checkpoint, { backend, split: values.split, quiet });
+      // the reconstruction grid of the checkpoint: <--show-dir or the checkpoint's dir>/recon/<checkpoint>_<split>.png
+      const split = values.split ?? 'val';
+      const reconFile = join(values['show-dir'] ?? join(dirname(checkpoint), 'recon'), `${basename(checkpoint).replace(/\.[^.]+$/, '')}_${split}.png`);
+      const r = await runPretrainEval(cfg, checkpoint, { backend, split, quiet, reconFile });
       console.log(JSON.stringify({ task: 'pretrain', ...r }));
       return;
     }
