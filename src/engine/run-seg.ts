@@ -201,7 +201,7 @@ async function writeSegTrainReport(
     const files = existsSync(visDir) ? (await readdir(visDir, { recursive: true })).filter((f) => f.endsWith('.png')).sort() : [];
     const shown = files.slice(0, visCount);
     if (shown.length) {
-      sections.push({ title: 'Predictions (overlays)', text: shown.map((f) => `![${basename(f)}](vis/${f})`).join(' ') + `\n\nAll overlays: vis/ (images from ${imgDir}).` });
+      sections.push({ title: 'Predictions (image | ground truth | prediction)', text: shown.map((f) => `![${basename(f)}](vis/${f})`).join(' ') + `\n\nAll comparisons: vis/ (images from ${imgDir}).` });
     }
   }
   writeSummary(workDir, s as unknown as Record<string, unknown>, sections, { title: 'Summary: seg-train' });

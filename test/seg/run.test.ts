@@ -6,6 +6,7 @@ import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { runSegEval, runSegTrain, type SegTrainSummary } from '../../src/engine/run-seg.js';
 import { segEvalCommand } from '../../src/commands/seg-eval.js';
+import { pngStats } from '../helpers/png.js';
 import { loadSegLabel, loadSegMeta, scanSegDataset } from '../../src/data/seg/ade20k.js';
 import { readLabelPng, reduceZeroLabel, writeLabelPng } from '../../src/data/seg/labels.js';
 import { IoUAccumulator } from '../../src/metrics/iou.js';
@@ -116,7 +117,12 @@ describe('seg-eval', () => {
       const gt = await loadSegLabel(s.ann, meta);
       expect([pred.width, pred.height]).toEqual([gt.width, gt.height]);
       acc.add(reduceZeroLabel(pred.data), gt.data);
-      expect(existsSync(join(vis, rel))).toBe(true);
+      // image | ground truth | prediction, enlarged to >= 256 px, not blank
+      const st = await pngStats(join(vis, rel));
+      const scale = Math.max(1, Math.floor(256 / Math.max(gt.width, gt.height)));
+      expect([st.format, st.width]).toEqual(['png', 3 * gt.width * scale + 32]);
+      expect(st.height).toBeGreaterThan(gt.height * scale);
+      expect(st.stdev).toBeGreaterThan(10);
     }
     expect(acc.compute(['mIoU']).metrics).toEqual({ aAcc: printed.aAcc, mIoU: printed.mIoU, mAcc: printed.mAcc });
     const s = JSON.parse(readFileSync(join(cfg.workDir, 'eval', 'summary.json'), 'utf8'));
