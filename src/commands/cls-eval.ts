@@ -1,6 +1,6 @@
 /** `mff cls-eval`: top-1/top-5 and per-class accuracy of a classifier checkpoint; per-image predictions as JSON lines. */
 import { Command } from 'commander';
-import { backendOption, collect, positiveInt, quietOption } from './common.js';
+import { backendOption, collect, positiveInt, quietOption, requirePaths } from './common.js';
 import type { BackendName } from '../backend.js';
 
 interface Opts {
@@ -30,6 +30,7 @@ export function clsEvalCommand(): Command {
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: Opts) => {
+      requirePaths({ '--checkpoint': o.checkpoint, '--data': o.data });
       if (o.cfgOptions.length && !o.config) throw new Error('--cfg-options needs --config');
       const { loadClsConfig } = await import('../config/cls.js');
       const { runClsEval } = await import('../engine/run-cls-eval.js');

@@ -1,6 +1,6 @@
 /** `mff cls-train`: fine-tune or linear-probe a pretrained ViT; parse options, resolve the config, call runClsTrain (loaded lazily: see src/cli.ts). */
 import { Command, Option } from 'commander';
-import { backendOption, collect, printJsonSummary, quietOption } from './common.js';
+import { backendOption, collect, printJsonSummary, quietOption, requirePaths } from './common.js';
 import { DEFAULT_CLS_CONFIGS } from '../config/defaults.js';
 import type { BackendName } from '../backend.js';
 
@@ -29,6 +29,7 @@ export function clsTrainCommand(): Command {
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: Opts) => {
+      requirePaths({ '--backbone': o.backbone, '--data': o.data });
       const { adoptBackboneModel, loadClsConfig } = await import('../config/cls.js');
       const { runClsTrain } = await import('../engine/run-cls.js');
       const file = o.config ?? DEFAULT_CLS_CONFIGS[o.mode ?? 'finetune'];

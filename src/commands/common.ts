@@ -2,6 +2,7 @@
  * Options and output shared by every command. Like every file under src/commands/, this imports nothing heavy at
  * top level (see src/cli.ts): the run* modules are `await import()`ed inside each action.
  */
+import { existsSync } from 'node:fs';
 import { Option } from 'commander';
 import { BACKENDS } from '../backend.js';
 
@@ -34,4 +35,14 @@ export function positiveInt(name: string) {
  */
 export function printJsonSummary(summary: object): void {
   console.log(JSON.stringify(summary, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x)));
+}
+
+/**
+ * The most basic errors first: every file or folder named on the command line must exist, checked before the
+ * config is loaded or any check of its values runs. `paths` maps the option (e.g. '--backbone') to its value.
+ */
+export function requirePaths(paths: Record<string, string | undefined>): void {
+  for (const [option, path] of Object.entries(paths)) {
+    if (path && !existsSync(path)) throw new Error(`${option} ${path}: no such file or directory`);
+  }
 }

@@ -1,6 +1,6 @@
 /** `mff pretrain`: parse options, resolve the config, call runPretrain (loaded lazily: see src/cli.ts). */
 import { Command } from 'commander';
-import { backendOption, collect, printJsonSummary, quietOption } from './common.js';
+import { backendOption, collect, printJsonSummary, quietOption, requirePaths } from './common.js';
 import { DEFAULT_PRETRAIN_CONFIG } from '../config/defaults.js';
 import type { BackendName } from '../backend.js';
 
@@ -29,6 +29,7 @@ export function pretrainCommand(): Command {
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: Opts) => {
+      requirePaths({ '--data': o.data, '--load-from': o.loadFrom });
       const { loadPretrainConfig } = await import('../config/resolve.js');
       const { runPretrain } = await import('../engine/run-pretrain.js');
       const cfgOptions = [...(o.arch ? [`model.arch=${o.arch}`] : []), ...o.cfgOptions];

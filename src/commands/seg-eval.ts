@@ -1,7 +1,7 @@
 /** `mff seg-eval`: evaluate a seg checkpoint (mIoU as mmseg IoUMetric), optionally writing predictions and comparisons. */
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { backendOption, collect, positiveInt, quietOption } from './common.js';
+import { backendOption, collect, positiveInt, quietOption, requirePaths } from './common.js';
 import type { IoUMetricName } from '../metrics/iou.js';
 import type { BackendName } from '../backend.js';
 
@@ -36,6 +36,7 @@ export function segEvalCommand(): Command {
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: SegEvalOpts) => {
+      requirePaths({ '--checkpoint': o.checkpoint, '--data': o.data });
       const { runSegEval } = await import('../engine/run-seg-eval.js');
       const { printSegEval } = await import('../engine/report.js');
       const r = await runSegEval(o.checkpoint, {

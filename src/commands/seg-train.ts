@@ -1,6 +1,6 @@
 /** `mff seg-train`: parse options, resolve the seg config, call runSegTrain (loaded lazily: see src/cli.ts). */
 import { Command } from 'commander';
-import { backendOption, collect, printJsonSummary, quietOption } from './common.js';
+import { backendOption, collect, printJsonSummary, quietOption, requirePaths } from './common.js';
 import { DEFAULT_SEG_CONFIG } from '../config/defaults.js';
 import type { BackendName } from '../backend.js';
 
@@ -29,6 +29,7 @@ export function segTrainCommand(): Command {
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: SegTrainOpts) => {
+      requirePaths({ '--backbone': o.backbone, '--data': o.data });
       const { loadSegConfig } = await import('../config/seg.js');
       const { runSegTrain } = await import('../engine/run-seg.js');
       const cfg = await loadSegConfig(o.config, { data: o.data, workDir: o.workDir, backbone: o.backbone, cfgOptions: o.cfgOptions });

@@ -4,7 +4,7 @@
  */
 import type { PretrainModelConfig } from '../models/mae.js';
 import type { PretrainPipeline } from '../data/transforms.js';
-import { defineConfig, EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
+import { checkEpochSchedule, defineConfig, EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
 import { validate, type Schema } from './load.js';
 
 export interface PretrainDataConfig {
@@ -100,5 +100,7 @@ export function validatePretrainConfig(cfg: unknown, file: string): PretrainConf
     throw new Error(`${file}: data.pipeline.size ${c.data.pipeline.size} must equal model.imgSize ${c.model.imgSize}`);
   }
   if (c.batchSize < 1 || c.accumSteps < 1) throw new Error(`${file}: batchSize and accumSteps must be >= 1`);
+  checkEpochSchedule(c, file);
+  if (c.reconInterval !== undefined && c.reconInterval < 0) throw new Error(`${file}: reconInterval must be >= 0, got ${c.reconInterval}`);
   return c;
 }

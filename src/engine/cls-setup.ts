@@ -3,7 +3,7 @@
  * (fine-tune: layer-wise lr decay, no decay for norms / biases / tokens), and loading the pretrained backbone.
  */
 import { existsSync } from 'node:fs';
-import type { ClsConfig } from '../config/cls.js';
+import { checkBackboneTask, type ClsConfig } from '../config/cls.js';
 import { loadBackboneFromCheckpoint, type ClsModel } from '../models/cls/classifier.js';
 import { FINETUNE_ERASING, FINETUNE_RANDAUG, type ClsTrainPipeline } from '../data/cls-transforms.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -54,6 +54,7 @@ export function buildClsOptimizer(cfg: ClsConfig, m: ClsModel, lr: number) {
 export function loadClsPretrained(m: ClsModel, file: string): string {
   if (!existsSync(file)) throw new Error(`${file}: backbone checkpoint not found`);
   const ck = loadCheckpoint(file);
+  checkBackboneTask(file, ck.meta);
   const r = loadBackboneFromCheckpoint(m, ck.tensors, { file });
   // a final norm of the other mode (ln2 of a fine-tuned classifier when probing) is skipped, as strict=False does
   const alien = r.unexpected.filter((k) => !/^backbone\.ln\d\./.test(k));
