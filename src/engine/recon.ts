@@ -84,18 +84,23 @@ export function reconPanels(model: PretrainModel, batch: ReconImages, mean: read
   return rows;
 }
 
+/** Nearest-neighbour upscale of each panel: at least 160 px wide, so patches and the column titles are readable. */
+export function reconScale(size: number): number {
+  return Math.max(1, Math.ceil(160 / size));
+}
+
 /** Compose the grid (column titles on top, one row per image) and write it as a PNG. */
 export async function writeReconGrid(file: string, rows: RgbPixels[][], title?: string): Promise<void> {
   if (rows.length === 0) throw new Error(`${file}: no images to draw`);
   const S = rows[0][0].width;
-  const scale = Math.max(1, Math.round(128 / S));
+  const scale = reconScale(S);
   const cell = S * scale;
   const gap = 6;
   const head = title ? 44 : 24;
   const cols = RECON_COLUMNS.length;
   const canvas = new Canvas(cols * cell + (cols + 1) * gap, head + rows.length * (cell + gap) + gap);
   if (title) canvas.text({ text: title, x: canvas.width / 2, y: 18, size: 14, anchor: 'middle', bold: true });
-  RECON_COLUMNS.forEach((name, j) => canvas.text({ text: name, x: gap + j * (cell + gap) + cell / 2, y: head - 6, size: 13, anchor: 'middle' }));
+  RECON_COLUMNS.forEach((name, j) => canvas.text({ text: name, x: gap + j * (cell + gap) + cell / 2, y: head - 6, size: 12, anchor: 'middle' }));
   rows.forEach((row, i) => row.forEach((img, j) => canvas.blit(img, gap + j * (cell + gap), head + gap + i * (cell + gap), scale)));
   await canvas.writePng(file);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
 import { buildPretrainModel } from '../../src/models/mae.js';
-import { loadReconImages, reconPanels, writeReconGrid, RECON_COLUMNS } from '../../src/engine/recon.js';
+import { loadReconImages, reconPanels, reconScale, writeReconGrid, RECON_COLUMNS } from '../../src/engine/recon.js';
 import { Rng } from '../../src/io/rng.js';
 import { smallDataset, tinyConfig } from '../pretrain/helpers.js';
 import { tempDir } from './temp-dirs.js';
@@ -50,7 +50,7 @@ describe('reconstruction grid', () => {
       const file = join(tempDir('mff-recon-'), 'grid.png');
       await writeReconGrid(file, rows, 'MFF ViT, test');
       const st = await pngStats(file);
-      const cell = S * Math.round(128 / S);
+      const cell = S * reconScale(S);
       expect(st.format).toBe('png');
       expect(st.width).toBe(RECON_COLUMNS.length * cell + 5 * 6);
       expect(st.height).toBe(44 + 4 * (cell + 6) + 6);

@@ -53,7 +53,7 @@ describe('runPretrain', () => {
     // reconstruction grids every epoch (reconInterval 1) and at the end: 8 rows of 4 panels, not blank
     expect(readdirSync(join(cfg.workDir, 'recon')).sort()).toEqual(['epoch_1.png', 'epoch_2.png']);
     const grid = await pngStats(join(cfg.workDir, 'recon', 'epoch_2.png'));
-    expect([grid.width, grid.height]).toEqual([4 * 128 + 5 * 6, 44 + 8 * 134 + 6]);
+    expect([grid.width, grid.height]).toEqual([4 * 160 + 5 * 6, 44 + 8 * 166 + 6]); // 16 px panels × 10
     expect(grid.stdev).toBeGreaterThan(10);
     // a finished run leaves no resume state behind
     expect(existsSync(join(cfg.workDir, 'resume.safetensors'))).toBe(false);
