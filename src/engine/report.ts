@@ -17,10 +17,11 @@ export function printSegEval(r: SegEvalResult, checkpoint: string, opts: { quiet
   console.log(jsonLine({ task: 'seg-eval', checkpoint, images: r.numImages, ...r.metrics, ...segEvalSpeed(r) }));
 }
 
-/** `mff cls-eval`: stderr = top-1 / top-5 / mean class accuracy / images (unless quiet), stdout = one JSON line. */
+/** `mff cls-eval`: stderr = top-1 / top-5 / mean class accuracy / images / img/s (unless quiet), stdout = one JSON line. */
 export function printClsEval(s: ClsEvalSummary, opts: { quiet?: boolean } = {}): void {
   if (!opts.quiet) {
     console.error(formatClsMetrics({ images: s.dataset.images, topk: s.topk, top1: s['accuracy/top1'], top5: s['accuracy/top5'], meanClassAccuracy: s.mean_class_accuracy, perClass: [] }));
+    console.error(`throughput: ${s.img_per_s.toPrecision(3)} img/s (wall clock, loading included)`);
   }
   const { per_class: _perClass, ...rest } = s;
   console.log(jsonLine(rest));

@@ -166,8 +166,8 @@ async function writePretrainReport(workDir: string, s: PretrainSummary, history:
   });
   if (s.fusion_weights) {
     await linePlotPng(join(workDir, 'fusion-weights.png'), {
-      title: 'MFF fusion weights', xLabel: 'iteration', yLabel: 'softmax(proj_weights)',
-      series: s.fusion_weights.map((f, i) => ({ name: `block ${f.block}`, x: it, y: history.map((h) => h[`weight_${i}`]) })),
+      title: 'MFF fusion weight per tap over training', xLabel: 'iteration', yLabel: 'softmax(proj_weights)',
+      series: s.fusion_weights.map((f, i) => ({ name: `tap ${i} (block ${f.block})`, x: it, y: history.map((h) => h[`weight_${i}`]) })),
     });
   }
 }

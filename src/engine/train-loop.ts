@@ -231,7 +231,8 @@ async function runIterations<B extends { files: readonly string[] }>(s: TrainLoo
         const imgPerS = (effectiveBatch * 1000) / (now - stepStart);
         const modelImgPerS = (effectiveBatch * 1000) / (now - m0);
         stepStart = now;
-        if (pos.iteration % s.logInterval === 0 || pos.iteration === stopAt) {
+        // iteration 1 too: the loss curve starts at the first iteration
+        if (pos.iteration % s.logInterval === 0 || pos.iteration === stopAt || pos.iteration === 1) {
           metrics.append({
             iter: pos.iteration, epoch: pos.epoch, loss, lr, img_per_s: imgPerS, model_img_per_s: modelImgPerS, ...st.log,
             tensors: tf.memory().numTensors, ...s.afterStep?.(),

@@ -6,7 +6,7 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
+import { pngStats } from '../helpers/png.js';
 import { initBackend } from '../../src/backend.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { runClsTrain, runClsEval, type ClsTrainSummary } from '../../src/engine/run-cls.js';
@@ -63,7 +63,10 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     expect(lines.filter((l) => 'val/top1' in l).map((l) => l.epoch)).toEqual([2, 4, 5]);
     expect(new Set(lines.filter((l) => 'tensors' in l).map((l) => l.tensors)).size).toBe(1);
     expect(readFileSync(join(cfg.workDir, 'summary.md'), 'utf8')).toContain('Per-class accuracy');
-    for (const f of ['loss-curve.png', 'accuracy-curve.png']) expect((await sharp(join(cfg.workDir, f)).metadata()).format).toBe('png');
+    for (const f of ['loss-curve.png', 'accuracy-curve.png']) {
+      const st = await pngStats(join(cfg.workDir, f));
+      expect([st.format, st.width, st.height, st.stdev > 10], f).toEqual(['png', 800, 500, true]);
+    }
     expect(existsSync(join(cfg.workDir, 'resume.safetensors'))).toBe(false);
     ft = { cfg, s, ckpt: s.checkpoint };
   });

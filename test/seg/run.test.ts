@@ -45,7 +45,7 @@ describe('seg-train', () => {
     expect((ck.meta!.config as SegConfig).model.backbone.embedDims).toBe(16);
   });
 
-  test('writes metrics.jsonl, summary.json/md with the metrics table, loss curve and overlays', () => {
+  test('writes metrics.jsonl, summary.json/md with the metrics table, loss curve and comparisons', async () => {
     const wd = cfg.workDir;
     const lines = readFileSync(join(wd, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.filter((l) => 'loss' in l).map((l) => l.iter)).toEqual([1, 2, 3, 4]);
@@ -58,7 +58,8 @@ describe('seg-train', () => {
     expect(md).toContain('| aAcc | mIoU | mAcc |');
     expect(md).toContain('| T-shirt/top |');
     expect(md).toMatch(/!\[scene_val_0000\.png\]\(vis\/scene_val_0000\.png\)/);
-    expect(existsSync(join(wd, 'loss-curve.png'))).toBe(true);
+    const curve = await pngStats(join(wd, 'loss-curve.png'));
+    expect([curve.format, curve.width, curve.height, curve.stdev > 10]).toEqual(['png', 800, 500, true]);
     expect(readdirSync(join(wd, 'vis')).length).toBe(4);
     expect(existsSync(join(wd, 'resume.safetensors'))).toBe(false);
   });
