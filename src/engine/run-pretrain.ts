@@ -90,7 +90,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
       log(`[mff] loaded ${p.names().length} tensors from ${opts.loadFrom}`);
     },
     describe: () =>
-      `[mff] ${cfg.model.algorithm.toUpperCase()} ${model.arch.embedDims}-d × ${model.arch.numLayers} blocks, taps [${model.outIndices}], ` +
+      `[mff] ${cfg.model.algorithm.toUpperCase()} ViT ${model.arch.embedDims}-d × ${model.arch.numLayers} blocks, taps [${model.outIndices}], ` +
       `${(p.numParams() / 1e6).toFixed(2)}M params; ${dataset.records.length} images (${cfg.data.root}/${cfg.data.split}); ` +
       `${itersPerEpoch} it/epoch × ${cfg.schedule.epochs} epochs; batch ${cfg.batchSize}×${cfg.accumSteps}; lr ${lr.toExponential(3)}`,
     step: (batch) => {
