@@ -58,6 +58,11 @@ async function build(paths) {
           : import.meta.resolve(args.path); // a package: its ESM entry (same node_modules as this file)
         return { path: url, external: true };
       });
+      // each bundled module keeps its own import.meta.url (paths relative to its source file stay right)
+      b.onLoad({ filter: /\.ts$/ }, (args) => ({
+        contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
+        loader: 'ts',
+      }));
     },
   };
   const r = await esbuild.build({
@@ -71,11 +76,10 @@ async function build(paths) {
     logLevel: 'silent',
     absWorkingDir: root,
     plugins: [lazy],
-    define: { 'import.meta.url': JSON.stringify(pathToFileURL(entry).href) },
     banner: { js: "import { createRequire as __mffCreateRequire } from 'node:module'; const require = __mffCreateRequire(" + JSON.stringify(pathToFileURL(entry).href) + ');' },
   });
-  const inputs = Object.keys(r.metafile.inputs).map((f) => {
-    const abs = resolve(root, f);
+  // the sources of the bundle, and this file (how the bundle is made)
+  const inputs = [...Object.keys(r.metafile.inputs).map((f) => resolve(root, f)), fileURLToPath(import.meta.url)].map((abs) => {
     const s = statSync(abs);
     return [abs, s.size, s.mtimeMs];
   });

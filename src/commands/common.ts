@@ -3,6 +3,8 @@
  * top level (see src/cli.ts): the run* modules are `await import()`ed inside each action.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Option } from 'commander';
 import { BACKENDS } from '../backend.js';
 
@@ -42,7 +44,8 @@ export function printJsonSummary(summary: object): void {
  * config is loaded or any check of its values runs. `paths` maps the option (e.g. '--backbone') to its value.
  */
 export function requirePaths(paths: Record<string, string | undefined>): void {
+  const packageRoot = fileURLToPath(new URL('../..', import.meta.url)); // bundled data (datasets/…) is found from anywhere
   for (const [option, path] of Object.entries(paths)) {
-    if (path && !existsSync(path)) throw new Error(`${option} ${path}: no such file or directory`);
+    if (path && !existsSync(path) && !existsSync(join(packageRoot, path))) throw new Error(`${option} ${path}: no such file or directory`);
   }
 }
