@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { engineLine } from '../src/backend.js';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin/mff.js');
@@ -38,7 +39,7 @@ describe('mff command line startup', () => {
     expect(graph.filter((m) => !allowed(m)), 'heavy modules must be loaded with await import() inside the action').toEqual([]);
   });
 
-  test('--help lists every command and --version the package version, without tsx or tfjs', () => {
+  test('--help lists every command and --version the package version, also on the fallback path', () => {
     const help = mff(['--help']);
     expect(help.code, help.err).toBe(0);
     for (const c of COMMANDS) expect(help.out).toContain(c);
@@ -56,6 +57,17 @@ describe('mff command line startup', () => {
       const lacking = entries.filter((e) => !/^-h, --help/.test(e) && !/default/.test(e) && !/^--(checkpoint)\b/.test(e));
       expect(lacking, `mff ${c} --help`).toEqual([]);
     }
+  });
+
+  test('the first line of a command names the engine; the slow path says why and how to fix it', () => {
+    // MFF_NATIVE=0: the wasm engine without the addon; the command then fails on a file that is no checkpoint
+    const r = mff(['seg-eval', '--checkpoint', join(ROOT, 'package.json')], { MFF_BACKEND: 'wasm', MFF_NATIVE: '0' });
+    expect(r.code).not.toBe(0);
+    const first = r.err.split('\n')[0];
+    expect(first).toBe(engineLine('wasm', 'disabled by MFF_NATIVE=0'));
+    expect(first).toMatch(/^\[mff\] engine: wasm — SLOW PATH .*disabled by MFF_NATIVE=0; fix: unset MFF_NATIVE$/);
+    expect(engineLine('wasm', '/x/mff_native.node not built (run: node native/build.js)')).toMatch(/not built.*fix: npm run build:native/);
+    expect(engineLine('wasm+native-blas')).toBe('[mff] engine: wasm+native-blas (the CPU engine: wasm + OpenBLAS addon)');
   });
 
   test('an option error is reported by commander, with a hint', () => {
