@@ -3,10 +3,11 @@
 //
 // Fast path: tsx costs ~0.5 s of CPU before the first line (a loader thread + esbuild), which is what made
 // `mff --help` slow. The command-line skeleton (src/cli.ts, src/commands/*, and the few constants they import;
-// nothing of tfjs) is therefore bundled once with esbuild into a cache file and run by plain Node: --help, --version
-// and option errors answer without tsx. src/cli.ts registers tsx in commander's preAction hook (told so by
-// MFF_CLI_FAST=1), i.e. only once a command really runs; its modules are then loaded from their .ts sources as before. The cache is rebuilt when any
-// of its input files changes (size or mtime), and any failure falls back to running src/cli.ts under tsx directly.
+// nothing of tfjs) is therefore bundled once with esbuild into a cache file and run by plain Node: --help,
+// --version and option errors answer without tsx. src/cli.ts registers tsx in commander's preAction hook (told so
+// by MFF_CLI_FAST=1), i.e. only once a command really runs; its modules then load from their .ts sources as before.
+// The cache is rebuilt when one of its input files changes (size or mtime); any failure falls back to running
+// src/cli.ts under tsx directly (also forced by MFF_CLI_CACHE=0).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

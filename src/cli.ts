@@ -4,6 +4,8 @@
  * and types at top level; each command's action `await import()`s its config loader and run* module, so tfjs, the
  * wasm binary and the native addon load only when a command runs (test/cli-startup.test.ts checks it). bin/mff.js
  * runs this skeleton from an esbuild bundle without tsx; tsx is registered below once a command's action runs.
+ * A new command follows src/commands/pretrain.ts: options (with their defaults in the help text), then an action
+ * that imports its loader and run* module and prints the run's summary with printJsonSummary.
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
