@@ -11,6 +11,7 @@ import { runClsTrain } from '../src/engine/run-cls.js';
 import { loadSegConfig } from '../src/config/seg.js';
 import { runSegTrain } from '../src/engine/run-seg.js';
 import type { BackendName } from '../src/backend.js';
+import { printJsonSummary } from '../src/commands/common.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -35,18 +36,21 @@ async function main(): Promise<void> {
     case 'pretrain': {
       const cfg = await loadPretrainConfig(file, flags);
       const s = await runPretrain(cfg, run);
+      printJsonSummary(s); // as the mff commands: one JSON line on stdout
       if (s.interrupted) process.exitCode = 130;
       return;
     }
     case 'cls': {
       const cfg = await loadClsConfig(file, flags);
       const s = await runClsTrain(cfg, run);
+      printJsonSummary(s); // as the mff commands: one JSON line on stdout
       if (s.interrupted) process.exitCode = 130;
       return;
     }
     case 'seg': {
       const cfg = await loadSegConfig(file, flags);
       const s = await runSegTrain(cfg, run);
+      printJsonSummary(s); // as the mff commands: one JSON line on stdout
       if (s.interrupted) process.exitCode = 130;
       return;
     }

@@ -20,9 +20,9 @@ export function benchmarkCommand(): Command {
     .addOption(new Option('--suite <name>', 'suite: default (the full benchmark) or quick (smoke test, minutes)').default('default'))
     .option('--quick', 'same as --suite quick', false)
     .option('--seeds <n>', "downstream seeds 0..n-1 (default: the suite's, 3 for default)", positiveInt('--seeds'))
-    .option('--out <dir>', 'output folder (default work_dirs/benchmark-<suite>); finished runs in it are reused')
+    .option('--out <dir>', 'output folder; finished runs in it are reused (default: work_dirs/benchmark-<suite>)')
     .option('--fashion-mnist <dir>', 'Fashion-MNIST IDX folder (Debian dataset-fashion-mnist)', '/usr/share/datasets/fashion-mnist')
-    .option('--tasks <ids>', 'comma-separated subset of the suite\'s tasks (cls-linear, cls-finetune, seg-finetune, seg-finetune-10pct, seg-frozen, seg-linear)')
+    .option('--tasks <ids>', 'comma-separated subset of the suite\'s tasks: cls-linear, cls-finetune, seg-finetune, seg-finetune-10pct, seg-frozen, seg-linear (default: all)')
     .option('--backbones <list>', 'comma-separated subset of mff, mae, random', 'mff,mae,random')
     .addOption(backendOption())
     .action(async (o: BenchmarkOpts) => {

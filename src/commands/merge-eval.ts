@@ -1,9 +1,6 @@
 /** `mff merge-eval DIR...`: the metrics of a sharded seg-eval / cls-eval, exactly as one unsharded run prints them. */
 import { Command } from 'commander';
 import { quietOption } from './common.js';
-import { printClsEval } from './cls-eval.js';
-import { printSegEval } from './seg-eval.js';
-import { runMergeEval } from '../engine/merge-eval.js';
 
 interface Opts {
   workDir?: string;
@@ -19,8 +16,10 @@ export function mergeEvalCommand(): Command {
     .option('--out <file>', 'cls: merged per-image predictions, one JSON object per line (default: <work dir>/predictions.jsonl)')
     .addOption(quietOption())
     .action(async (dirs: string[], o: Opts) => {
+      const { runMergeEval } = await import('../engine/merge-eval.js');
+      const { printClsEval, printSegEval } = await import('../engine/report.js');
       const r = await runMergeEval(dirs, { workDir: o.workDir, out: o.out, quiet: o.quiet });
-      if (r.task === 'seg-eval') printSegEval(r.seg, r.checkpoint);
-      else printClsEval(r.cls);
+      if (r.task === 'seg-eval') printSegEval(r.seg, r.checkpoint, { quiet: o.quiet });
+      else printClsEval(r.cls, { quiet: o.quiet });
     });
 }

@@ -85,8 +85,7 @@ export interface SegConfig {
 
 export { defineConfig } from './run.js';
 
-/** `npx mff seg-train` with no --config: a small UperNet on the bundled scenes, minutes on 2 CPU cores. */
-export const DEFAULT_SEG_CONFIG = 'configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.ts';
+export { DEFAULT_SEG_CONFIG } from './defaults.js';
 
 const INT2 = { $array: 'integer', $len: 2 } as const;
 const NUM2 = { $array: 'number', $len: 2 } as const;
@@ -164,8 +163,14 @@ export function validateSegTaskConfig(cfg: unknown, file: string): SegConfig {
     throw new Error(`${file}: testCfg.crop [${c.testCfg.crop}] must equal model.backbone.imgSize ${S}`);
   }
   const s = c.schedule;
-  if (s.maxIters < 1) throw new Error(`${file}: schedule.maxIters must be >= 1, got ${s.maxIters}`);
-  if (s.warmupIters < 0 || s.warmupIters >= s.maxIters) throw new Error(`${file}: schedule.warmupIters ${s.warmupIters} must be in [0, maxIters ${s.maxIters})`);
+  if (s.maxIters < 1) throw new Error(`${file}: schedule.maxIters is ${s.maxIters}: a zero-length run trains nothing (it would only write an untrained checkpoint); set schedule.maxIters >= 1`);
+  if (s.warmupIters < 0) throw new Error(`${file}: schedule.warmupIters must be >= 0, got ${s.warmupIters}`);
+  if (s.warmupIters >= s.maxIters) {
+    throw new Error(
+      `${file}: schedule.warmupIters ${s.warmupIters} >= schedule.maxIters ${s.maxIters}: the whole run would be LinearLR warm-up ` +
+        `(the lr never reaches its peak nor decays); lower it, e.g. --cfg-options schedule.warmupIters=${Math.floor(s.maxIters / 10)}`,
+    );
+  }
   for (const k of ['batchSize', 'logInterval', 'checkpointInterval'] as const) {
     if (c[k] < 1) throw new Error(`${file}: ${k} must be >= 1, got ${c[k]}`);
   }

@@ -30,7 +30,7 @@ export interface SegEvalOptions extends Omit<EvaluateSegOptions, 'onImage'> {
   defaultWorkDir?: boolean;
   /** Evaluate shard I of N and write its raw accumulators for `mff merge-eval` (needs a work dir). */
   shard?: Shard;
-  /** Log the per-class table (stderr). Default true. */
+  /** Log the summary line and the per-class table (stderr). Default true; the seg-eval command prints them itself. */
   logTable?: boolean;
 }
 
@@ -57,9 +57,9 @@ export async function runSegEval(cfgOrCheckpoint: string | SegEvalTarget, opts: 
       },
     });
     (progress as Progress | null)?.done();
-    if (opts.logTable ?? true) log(`per class results:\n${r.table}`);
+    // the metrics once: here (seg-train's final validation) or by the command (engine/report.ts)
     const of = opts.shard ? `, shard ${formatShard(opts.shard)} of ${r.totalImages}` : '';
-    log(`[mff] ${r.numImages} images (${r.dataset}${of}): ${formatSummary(r.metrics)}`);
+    if (opts.logTable ?? true) log(`[mff] ${r.numImages} images (${r.dataset}${of}): ${formatSummary(r.metrics)}\nper class results:\n${r.table}`);
     log(
       `[mff] throughput: ${r.imgPerS.toFixed(2)} img/s (wall clock), model ${r.modelImgPerS.toFixed(2)} img/s (${cfg.testCfg.mode}), ` +
         `loading ${r.loaderImgPerS.toFixed(1)} img/s (concurrency ${opts.concurrency ?? cfg.data.concurrency})`,

@@ -86,6 +86,8 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   const p = model.params;
   const b = cfg.model.backbone;
   let lastEval: SegEvalResult | null = null;
+  // the summary's name of the backbone: what it was pretrained with (known once the weights are loaded)
+  let backboneName = cfg.pretrained ? 'ViT' : 'ViT (random init)';
 
   return trainLoop({
     task: 'seg', label: 'seg-train', workDir, config: cfg, params: p, optimizer, rngs: { drop: dropRng },
@@ -96,12 +98,18 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     check: () => checkSegTrainFits(cfg, p.numParams(), backend),
     onFreshStart: () => {
       if (!cfg.pretrained) return;
-      const r = loadBackboneFromPretrain(model, loadCheckpoint(cfg.pretrained).tensors, { file: cfg.pretrained });
+      const ck = loadCheckpoint(cfg.pretrained);
+      const r = loadBackboneFromPretrain(model, ck.tensors, { file: cfg.pretrained });
+      const algo = (ck.meta?.config as { model?: { algorithm?: string } } | undefined)?.model?.algorithm ?? r.algorithm;
+      backboneName = `${algo.toUpperCase()} ViT`;
       const pe = r.posEmbedResized ? `; pos_embed resized ${r.posEmbedResized[0].join('x')} -> ${r.posEmbedResized[1].join('x')}` : '';
       log(
-        `[mff] backbone from ${cfg.pretrained}: loaded ${r.loaded.length}, missing ${r.missing.length} (${summarizeKeys(r.missing)}), ` +
-          `unexpected ${r.unexpected.length} (${summarizeKeys(r.unexpected)}), skipped ${r.skipped.length} non-backbone keys${pe}`,
+        `[mff] backbone from ${cfg.pretrained} (${backboneName} pretraining): loaded ${r.loaded.length} tensors${pe}; as expected, ` +
+          `${r.expectedMissing.length} BEiT-only tensors keep their init (${summarizeKeys(r.expectedMissing)}), ` +
+          `${r.expectedUnexpected.length} pretraining-only (${summarizeKeys(r.expectedUnexpected)}) and ${r.skipped.length} decoder/head keys are not used`,
       );
+      if (r.missing.length) log(`[mff] WARNING: ${r.missing.length} backbone tensors not in ${cfg.pretrained} keep their init: ${summarizeKeys(r.missing)}`);
+      if (r.unexpected.length) log(`[mff] WARNING: ${r.unexpected.length} tensors of ${cfg.pretrained} fit no backbone key: ${summarizeKeys(r.unexpected)}`);
     },
     describe: () =>
       `[mff] UperNet ${b.embedDims}-d × ${b.numLayers} blocks, patch ${b.patchSize}, ${b.imgSize}px, ${(p.numParams() / 1e6).toFixed(2)}M params; ` +
@@ -157,7 +165,7 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       eval: ev ? { ...segEvalSpeed(ev), images: ev.numImages } : null,
       params: { total: p.numParams(), trainable: p.numParams(true) },
     };
-    await writeSegTrainReport(workDir, summary, r.metrics.read(), ev, cfg, opts.visCount ?? 4);
+    await writeSegTrainReport(workDir, summary, r.metrics.read(), ev, cfg, opts.visCount ?? 4, backboneName);
     log(
       `[mff] done: ${r.pos.iteration} iterations, loss ${r.finalLoss.toFixed(4)}, ${summary.img_per_s.toPrecision(2)} img/s ` +
         `(model ${summary.model_img_per_s.toPrecision(2)}), data wait ${summary.data_wait_s.toFixed(1)} s; checkpoint ${ckptFile}`,
@@ -179,7 +187,7 @@ function prefixKeys(m: Record<string, number>, prefix: string): Record<string, n
 }
 
 async function writeSegTrainReport(
-  workDir: string, s: SegTrainSummary, history: Record<string, number>[], ev: SegEvalResult | null, cfg: SegConfig, visCount: number,
+  workDir: string, s: SegTrainSummary, history: Record<string, number>[], ev: SegEvalResult | null, cfg: SegConfig, visCount: number, backboneName: string,
 ): Promise<void> {
   const b = cfg.model.backbone;
   const sections: SummarySection[] = [];
@@ -190,7 +198,7 @@ async function writeSegTrainReport(
       header: ['key', 'value'],
       rows: [
         ['config', s.config_file ?? '(object)'],
-        ['model', `${cfg.model.decodeHead.type === 'linear' ? 'linear probe' : 'UperNet'}, MAE ViT ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]${segModeNote(cfg)}`],
+        ['model', `${cfg.model.decodeHead.type === 'linear' ? 'linear probe' : 'UperNet'}, ${backboneName} ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]${segModeNote(cfg)}`],
         ['backbone init', s.pretrained ?? 'random'],
         ['dataset', `${s.dataset.root} (${s.dataset.train_images} train / ${s.dataset.val_images} val, ${s.dataset.classes} classes)`],
         ...loopReportRows(s),
@@ -212,7 +220,7 @@ async function writeSegTrainReport(
     const files = existsSync(visDir) ? (await readdir(visDir, { recursive: true })).filter((f) => f.endsWith('.png')).sort() : [];
     const shown = files.slice(0, visCount);
     if (shown.length) {
-      sections.push({ title: 'Predictions (overlays)', text: shown.map((f) => `![${basename(f)}](vis/${f})`).join(' ') + `\n\nAll overlays: vis/ (images from ${imgDir}).` });
+      sections.push({ title: 'Predictions (image | ground truth | prediction)', text: shown.map((f) => `![${basename(f)}](vis/${f})`).join(' ') + `\n\nAll comparisons: vis/ (images from ${imgDir}).` });
     }
   }
   writeSummary(workDir, s as unknown as Record<string, unknown>, sections, { title: 'Summary: seg-train' });

@@ -1,7 +1,7 @@
 /**
  * Segmentation evaluation (mmseg test loop): dataset scan, batch-1 loader with keep-ratio Resize, whole or slide
  * inference, logits resized to the original label size, argmax, IoUMetric accumulation (metrics/iou.ts); optional
- * prediction PNGs (annotation convention) and palette overlays. Used by `mff seg-eval` (run-seg-eval.ts of the engine),
+ * prediction PNGs (annotation convention) and image | ground truth | prediction comparisons. Used by `mff seg-eval` (run-seg-eval.ts of the engine),
  * tools/test.ts and the validation passes of `mff seg-train`.
  *
  * A checkpoint written by seg-train describes itself (__metadata__.mff: task 'seg', config, classes); a bare mmseg
@@ -14,7 +14,8 @@ import { finishSegConfig, loadSegConfig, type SegConfig } from '../config/seg.js
 import { buildSegmentor, segPredictor, type SegModel } from '../models/seg/segmentor.js';
 import { loadSegMeta, scanSegDataset, type SegDataset, type SegDatasetMeta } from '../data/seg/ade20k.js';
 import { SegLoader } from '../data/seg/seg-loader.js';
-import { writeLabelPng, writeOverlayPng } from '../data/seg/labels.js';
+import { writeLabelPng } from '../data/seg/labels.js';
+import { writeComparisonPng } from '../data/seg/compare.js';
 import { decodeImage } from '../data/image.js';
 import { IoUAccumulator, type Areas, type IoUMetricName, type IoUResult } from '../metrics/iou.js';
 import { formatClassTable } from '../metrics/table.js';
@@ -35,7 +36,7 @@ export interface EvaluateSegOptions {
   data?: string;
   /** Prediction PNGs (label values in the annotation convention: +1 when reduce_zero_label). */
   outDir?: string;
-  /** Palette overlays of the predictions. */
+  /** image | ground truth | prediction comparisons in the dataset palette, with a legend (data/seg/compare.ts). */
   showDir?: string;
   concurrency?: number;
   metrics?: IoUMetricName[];
@@ -163,7 +164,8 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
         }
         if (opts.showDir) {
           const image = await decodeImage(s.file);
-          await writeOverlayPng(join(opts.showDir, rel), image, { data: pred, width: s.origWidth, height: s.origHeight }, meta.palette, { ignoreIndex: cfg.model.ignoreIndex });
+          const size = { width: s.origWidth, height: s.origHeight };
+          await writeComparisonPng(join(opts.showDir, rel), image, { data: s.label, ...size }, { data: pred, ...size }, meta, { ignoreIndex: cfg.model.ignoreIndex });
         }
       }
       opts.onImage?.(n, dataset.samples.length);

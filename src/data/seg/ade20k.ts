@@ -58,6 +58,8 @@ export interface SegPair {
 
 /** Read `<root>/meta.json`, or fall back to ADE20K. Validates the fields it reads. */
 export async function loadSegMeta(root: string): Promise<SegDatasetMeta> {
+  // a missing root must not fall through to the ADE20K defaults (and a misleading class-count error)
+  if (!existsSync(root)) throw new Error(`${root}: dataset root not found`);
   const file = join(root, 'meta.json');
   if (!existsSync(file)) return ADE20K_META;
   let j: Record<string, unknown>;

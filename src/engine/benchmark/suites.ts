@@ -72,7 +72,7 @@ export const SUITES: Record<string, Suite> = {
     name: 'quick',
     description: 'whole-stack smoke test (minutes): every phase and task of the default suite at toy sizes; checks files and finite metrics, not results',
     poolImages: 128,
-    pretrain: { configs: PRETRAIN, cfgOptions: ['schedule.epochs=1', 'schedule.warmupEpochs=0'] },
+    pretrain: { configs: PRETRAIN, cfgOptions: ['schedule.epochs=1', 'schedule.warmupEpochs=0', 'logInterval=1'] },
     fashion: { trainPerClass: 16, valPerClass: 4 },
     segValImages: 8,
     tasks: tasks(6, 1, ['batchSize=16']),
