@@ -1,8 +1,9 @@
 /**
  * Backend selection. `auto`: tfjs-node-gpu when installed and it really uses a GPU, else tfjs-node, else wasm
- * (with the kernels it lacks registered from JS), else the pure-JS cpu backend. Printed once, at start.
+ * (with the kernels it lacks registered from JS), else the pure-JS cpu backend. The engine line is printed once,
+ * first thing of every command: which engine runs and, on the slow path, why and the one command that fixes it.
+ * tfjs is imported here only when a backend is initialised, so the CLI answers --help without loading it.
  */
-import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -11,8 +12,10 @@ export const BACKENDS: BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 let chosen: string | null = null;
 
 const require = createRequire(import.meta.url);
+const tfjs = () => import('@tensorflow/tfjs');
 
 async function tryTensorflow(): Promise<string | null> {
+  const tf = await tfjs();
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       require.resolve(pkg);
@@ -33,6 +36,7 @@ async function tryTensorflow(): Promise<string | null> {
 }
 
 async function tryWasm(): Promise<string | null> {
+  const tf = await tfjs();
   try {
     await import('@tensorflow/tfjs-backend-wasm');
     const { registerWasmKernels } = await import('./nn/wasm-kernels.js');
@@ -46,13 +50,28 @@ async function tryWasm(): Promise<string | null> {
   return null;
 }
 
-/** Select and initialise the backend. Idempotent; logs the choice once unless quiet. */
+/**
+ * The engine line: `[mff] engine: <label>`, and for the wasm engine without the native addon, that this is the
+ * slow path, why (the addon's status) and the fix. Exported for tests.
+ */
+export function engineLine(label: string, nativeWhy = ''): string {
+  if (label === 'wasm+native-blas') return `[mff] engine: ${label} (the CPU engine: wasm + OpenBLAS addon)`;
+  if (label === 'wasm') {
+    const fix = nativeWhy.includes('MFF_NATIVE=0') ? 'unset MFF_NATIVE' : 'npm run build:native (needs a C compiler and libopenblas-dev)';
+    return `[mff] engine: wasm — SLOW PATH (~9× slower than with the native addon): ${nativeWhy || 'native addon not loaded'}; fix: ${fix}`;
+  }
+  if (label === 'cpu') return `[mff] engine: cpu (pure JS, the slowest path; for speed use --backend auto with the wasm engine)`;
+  return `[mff] engine: ${label}`;
+}
+
+/** Select and initialise the backend. Idempotent; prints the engine line once unless quiet. */
 export async function initBackend(
   name: BackendName = (process.env.MFF_BACKEND as BackendName) || 'auto',
   opts: { quiet?: boolean } = {},
 ): Promise<string> {
   if (chosen !== null) return chosen;
   if (!BACKENDS.includes(name)) throw new Error(`unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);
+  const tf = await tfjs();
   tf.enableProdMode();
   let label: string | null = null;
   if (name === 'auto') {
@@ -71,6 +90,9 @@ export async function initBackend(
   if (label === null) throw new Error('no tfjs backend could be initialised');
   await tf.ready();
   chosen = label;
-  if (!opts.quiet) console.error(`[mff] backend: ${label}`);
+  if (!opts.quiet) {
+    const why = label === 'wasm' ? (await import('./nn/fast-kernels.js')).nativeStatus() : '';
+    console.error(engineLine(label, why));
+  }
   return label;
 }

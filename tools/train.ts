@@ -1,6 +1,6 @@
 /**
  * The seed's training entry point, mmpretrain/mmseg style: `npx tsx tools/train.ts CONFIG [--work-dir D] [--resume]
- * [--cfg-options k=v ...] [--backend B] [--quiet]`. Dispatches on the config's `task`.
+ * [--cfg-options k=v ...] [--backend B] [--quiet] [--force] [--skip-bad-files]`. Dispatches on the config's `task`.
  */
 import { parseArgs } from 'node:util';
 import { importConfig } from '../src/config/load.js';
@@ -11,6 +11,7 @@ import { runClsTrain } from '../src/engine/run-cls.js';
 import { loadSegConfig } from '../src/config/seg.js';
 import { runSegTrain } from '../src/engine/run-seg.js';
 import type { BackendName } from '../src/backend.js';
+import { printJsonSummary } from '../src/commands/common.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -18,6 +19,8 @@ const { values, positionals } = parseArgs({
     'work-dir': { type: 'string' },
     data: { type: 'string' },
     resume: { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+    'skip-bad-files': { type: 'boolean', default: false },
     quiet: { type: 'boolean', short: 'q', default: false },
     'cfg-options': { type: 'string', multiple: true, default: [] },
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
@@ -26,27 +29,30 @@ const { values, positionals } = parseArgs({
 
 async function main(): Promise<void> {
   const [file] = positionals;
-  if (!file) throw new Error('usage: tools/train.ts CONFIG [--work-dir DIR] [--data DIR] [--resume] [--cfg-options key=value ...] [--quiet]');
+  if (!file) throw new Error('usage: tools/train.ts CONFIG [--work-dir DIR] [--data DIR] [--resume] [--force] [--skip-bad-files] [--cfg-options key=value ...] [--quiet]');
   const { task } = await importConfig<{ task?: string }>(file);
   const flags = { data: values.data, workDir: values['work-dir'], cfgOptions: values['cfg-options'] };
   const backend = values.backend as BackendName;
-  const run = { backend, resume: values.resume, configFile: file, quiet: values.quiet };
+  const run = { backend, resume: values.resume, force: values.force, skipBadFiles: values['skip-bad-files'], configFile: file, quiet: values.quiet };
   switch (task) {
     case 'pretrain': {
       const cfg = await loadPretrainConfig(file, flags);
       const s = await runPretrain(cfg, run);
+      printJsonSummary(s); // as the mff commands: one JSON line on stdout
       if (s.interrupted) process.exitCode = 130;
       return;
     }
     case 'cls': {
       const cfg = await loadClsConfig(file, flags);
       const s = await runClsTrain(cfg, run);
+      printJsonSummary(s); // as the mff commands: one JSON line on stdout
       if (s.interrupted) process.exitCode = 130;
       return;
     }
     case 'seg': {
       const cfg = await loadSegConfig(file, flags);
       const s = await runSegTrain(cfg, run);
+      printJsonSummary(s); // as the mff commands: one JSON line on stdout
       if (s.interrupted) process.exitCode = 130;
       return;
     }

@@ -28,4 +28,5 @@ export default defineConfig<PretrainConfig>({
   checkpointName: 'vit-mini-mae.ckpt',
   logInterval: 5,
   checkpointInterval: 20,
+  reconInterval: 5, // recon/epoch_5.png, epoch_10, epoch_15, epoch_20
 });

@@ -35,4 +35,5 @@ export default defineConfig<PretrainConfig>({
   checkpointName: 'vit-mini-mff.ckpt',
   logInterval: 5,
   checkpointInterval: 20,
+  reconInterval: 5, // recon/epoch_5.png, epoch_10, epoch_15, epoch_20
 });

@@ -59,6 +59,14 @@ async function writeSplit(src: string, prefix: string, perClass: number, outDir:
   return written;
 }
 
+/** Export `trainPerClass` / `valPerClass` images per class (first ones in file order) to <out>/{train,val}/<class>/. */
+export async function prepareFashionMnist(src: string, out: string, trainPerClass: number, valPerClass: number): Promise<{ train: number; val: number }> {
+  for (const split of ['train', 'val']) rmSync(join(out, split), { recursive: true, force: true });
+  const train = await writeSplit(src, 'train', trainPerClass, join(out, 'train'));
+  const val = await writeSplit(src, 't10k', valPerClass, join(out, 'val'));
+  return { train, val };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const arg = (name: string, dflt: string) => {
@@ -67,15 +75,13 @@ async function main(): Promise<void> {
   };
   const src = arg('--src', '/usr/share/datasets/fashion-mnist');
   const out = resolve(arg('--out', join(here, '..', 'fashion-mnist-mini')));
-  for (const split of ['train', 'val']) rmSync(join(out, split), { recursive: true, force: true });
   const count = (name: string, dflt: number) => {
     const v = Number(arg(name, String(dflt)));
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got '${arg(name, '')}'`);
     return v;
   };
-  const nTrain = await writeSplit(src, 'train', count('--train-per-class', 100), join(out, 'train'));
-  const nVal = await writeSplit(src, 't10k', count('--val-per-class', 20), join(out, 'val'));
-  console.log(`wrote ${nTrain} train + ${nVal} val images to ${out}`);
+  const n = await prepareFashionMnist(src, out, count('--train-per-class', 100), count('--val-per-class', 20));
+  console.log(`wrote ${n.train} train + ${n.val} val images to ${out}`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

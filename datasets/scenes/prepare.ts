@@ -3,6 +3,7 @@
  * with ADE-style annotations (reduce_zero_label): 0 = ignore (soft item edges), 1 = background, 2..11 = items.
  *
  *   npx tsx datasets/scenes/prepare.ts [--src /usr/share/datasets/fashion-mnist] [--out datasets/scenes-mini] [--untinted]
+ *   npx tsx datasets/scenes/prepare.ts --shape [--out datasets/scenes-shape]   (the shape-only set, datasets/scenes/shape.ts)
  *
  * Deterministic: one seeded Rng per scene. Training scenes use the Fashion-MNIST train set, validation the test set.
  *
@@ -22,6 +23,7 @@ import sharp from 'sharp';
 import { Rng } from '../../src/io/rng.js';
 import { encodePng8 } from '../../src/data/seg/png.js';
 import { resizeBilinear, resizeNearest } from '../../src/data/seg/resize.js';
+import { prepareShapeScenes } from './shape.js';
 
 const SIZE = 64;
 const SEED = 20240613;
@@ -175,7 +177,9 @@ async function main(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
   const args = process.argv.slice(2);
   const arg = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
-  await prepareScenes(arg('--src', '/usr/share/datasets/fashion-mnist'), resolve(arg('--out', join(here, '../scenes-mini'))), console.log, { untinted: args.includes('--untinted') });
+  const src = arg('--src', '/usr/share/datasets/fashion-mnist');
+  if (args.includes('--shape')) await prepareShapeScenes(src, resolve(arg('--out', join(here, '../scenes-shape'))));
+  else await prepareScenes(src, resolve(arg('--out', join(here, '../scenes-mini'))), console.log, { untinted: args.includes('--untinted') });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

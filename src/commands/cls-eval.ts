@@ -1,9 +1,7 @@
 /** `mff cls-eval`: top-1/top-5 and per-class accuracy of a classifier checkpoint; per-image predictions as JSON lines. */
 import { Command } from 'commander';
-import { backendOption, collect, positiveInt, quietOption, skipBadFilesOption } from './common.js';
-import { loadClsConfig } from '../config/cls.js';
-import { runClsEval, type ClsEvalSummary } from '../engine/run-cls-eval.js';
-import { formatClsMetrics } from '../eval/cls-metrics.js';
+import { backendOption, collect, positiveInt, quietOption, requirePaths, skipBadFilesOption } from './common.js';
+import { parseShard, type Shard } from '../eval/shard.js';
 import type { BackendName } from '../backend.js';
 
 interface Opts {
@@ -14,6 +12,7 @@ interface Opts {
   out?: string;
   workDir?: string;
   batchSize?: number;
+  shard?: Shard;
   cfgOptions: string[];
   backend: BackendName;
   quiet: boolean;
@@ -22,39 +21,30 @@ interface Opts {
 
 export function clsEvalCommand(): Command {
   return new Command('cls-eval')
-    .description('evaluate a classifier checkpoint: prints accuracy/top1 and top5, writes summary.json/md (per-class accuracy) and --out predictions')
+    .description('evaluate a classifier checkpoint: accuracy/top1, top5 and img/s on stderr, one JSON line on stdout; writes summary.json/md (per-class accuracy) and --out predictions')
     .requiredOption('--checkpoint <file>', 'cls.ckpt from mff cls-train (self-describing), or an mmpretrain classifier state dict as safetensors (needs --config)')
-    .option('-c, --config <file>', 'classifier config (required for a state dict without mff metadata)')
-    .option('--data <dir>', 'dataset root in ImageNet layout; default: the one in the config')
-    .option('--split <name>', 'split folder to evaluate (default: the config\'s valSplit)')
-    .option('--out <file>', 'per-image predictions, one JSON object per line')
-    .option('--work-dir <dir>', 'where summary.json/md go (default <checkpoint dir>/eval-<split>)')
-    .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'))
+    .option('-c, --config <file>', "classifier config (required for a state dict without mff metadata) (default: the checkpoint's embedded config)")
+    .option('--data <dir>', "dataset root in ImageNet layout (default: the config's data.root)")
+    .option('--split <name>', "split folder to evaluate (default: the config's valSplit)")
+    .option('--out <file>', 'per-image predictions, one JSON object per line (default: none)')
+    .option('--work-dir <dir>', 'where summary.json/md (and shard accumulators) go (default: ./work_dirs/<run>/eval_<checkpoint>_<split>[/shard-I-of-N])')
+    .option('--shard <I/N>', 'evaluate images k with k mod N = I (0-based) and write raw accumulators for mff merge-eval (default: all images)', (v: string) => parseShard(v))
+    .option('--batch-size <n>', "images per forward pass (default: the config's batchSize, at most 256)", positiveInt('--batch-size'))
     .option('--cfg-options <key=value>', 'override a value of --config (repeatable)', collect, [])
     .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: Opts) => {
+      requirePaths({ '--checkpoint': o.checkpoint, '--data': o.data });
       if (o.cfgOptions.length && !o.config) throw new Error('--cfg-options needs --config');
+      const { loadClsConfig } = await import('../config/cls.js');
+      const { runClsEval } = await import('../engine/run-cls-eval.js');
+      const { printClsEval } = await import('../engine/report.js');
       const config = o.config ? await loadClsConfig(o.config, { cfgOptions: o.cfgOptions }) : undefined;
       const s = await runClsEval({
-        checkpoint: o.checkpoint,
-        config,
-        configFile: o.config,
-        data: o.data,
-        split: o.split,
-        out: o.out,
-        workDir: o.workDir,
-        batchSize: o.batchSize,
-        backend: o.backend,
-        quiet: o.quiet,
-        skipBadFiles: o.skipBadFiles,
+        checkpoint: o.checkpoint, config, configFile: o.config, data: o.data, split: o.split, out: o.out, workDir: o.workDir,
+        batchSize: o.batchSize, shard: o.shard, backend: o.backend, quiet: o.quiet, skipBadFiles: o.skipBadFiles,
       });
-      printClsEval(s);
+      printClsEval(s, { quiet: o.quiet });
     });
-}
-
-/** What `mff cls-eval` and `tools/test.ts` print on stdout: top-1, top-5, mean class accuracy, images. */
-export function printClsEval(s: ClsEvalSummary): void {
-  console.log(formatClsMetrics({ images: s.dataset.images, topk: s.topk, top1: s['accuracy/top1'], top5: s['accuracy/top5'], meanClassAccuracy: s.mean_class_accuracy, perClass: [] }));
 }

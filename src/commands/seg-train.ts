@@ -1,8 +1,7 @@
-/** `mff seg-train`: parse options, resolve the seg config, call runSegTrain. */
-import { Command } from 'commander';
-import { backendOption, collect, forceOption, quietOption, skipBadFilesOption } from './common.js';
-import { DEFAULT_SEG_CONFIG, loadSegConfig } from '../config/seg.js';
-import { runSegTrain } from '../engine/run-seg.js';
+/** `mff seg-train`: parse options, resolve the seg config, call runSegTrain (loaded lazily: see src/cli.ts). */
+import { Command, Option } from 'commander';
+import { backendOption, collect, forceOption, printJsonSummary, quietOption, requirePaths, skipBadFilesOption } from './common.js';
+import { DEFAULT_SEG_CONFIG } from '../config/defaults.js';
 import type { BackendName } from '../backend.js';
 
 interface SegTrainOpts {
@@ -13,6 +12,8 @@ interface SegTrainOpts {
   resume: boolean;
   eval: boolean;
   cfgOptions: string[];
+  frozenBackbone: boolean;
+  head?: 'uper' | 'linear';
   backend: BackendName;
   quiet: boolean;
   force: boolean;
@@ -21,22 +22,27 @@ interface SegTrainOpts {
 
 export function segTrainCommand(): Command {
   return new Command('seg-train')
-    .description('UperNet semantic segmentation (mmseg EncoderDecoder, MAE/MFF ViT backbone); writes seg.ckpt, metrics.jsonl, summary.json/md, loss curve, overlays')
+    .description('UperNet semantic segmentation (mmseg EncoderDecoder, MAE/MFF ViT backbone); writes seg.ckpt, metrics.jsonl, summary.json/md, loss curve, comparisons')
     .option('-c, --config <file>', 'seg config (configs/upernet/*.ts)', DEFAULT_SEG_CONFIG)
-    .option('--backbone <ckpt>', 'initialise the backbone from an MFF/MAE pretraining checkpoint (sets pretrained)')
-    .option('--data <dir>', 'dataset root in ADE20K layout (images/, annotations/, optional meta.json); overrides data.root')
-    .option('--work-dir <dir>', 'output directory; overrides workDir')
+    .option('--backbone <ckpt>', "initialise the backbone from an MFF/MAE pretraining checkpoint (sets pretrained) (default: the config's pretrained, '' = random init)")
+    .option('--data <dir>', "dataset root in ADE20K layout (images/, annotations/, optional meta.json); overrides data.root (default: the config's)")
+    .option('--work-dir <dir>', "output directory; overrides workDir (default: the config's)")
+    .option('--frozen-backbone', 'keep the backbone weights fixed (eval mode, no drop path; model.backbone.frozenStages = numLayers); train neck and heads', false)
+    .addOption(new Option('--head <type>', "decode head: 'uper' (the config's UPerHead) or 'linear' (frozen-feature probe: BN + 1×1 conv on the backbone taps, no neck, no auxiliary head)").choices(['uper', 'linear']).default('uper'))
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
-    .option('--no-eval', 'skip the validation at the end')
+    .option('--no-eval', 'skip the validation at the end (default: validate)')
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.maxIters=1000 (repeatable)', collect, [])
     .addOption(forceOption())
     .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())
     .action(async (o: SegTrainOpts) => {
-      const cfg = await loadSegConfig(o.config, { data: o.data, workDir: o.workDir, backbone: o.backbone, cfgOptions: o.cfgOptions });
+      requirePaths({ '--backbone': o.backbone, '--data': o.data });
+      const { loadSegConfig } = await import('../config/seg.js');
+      const { runSegTrain } = await import('../engine/run-seg.js');
+      const cfg = await loadSegConfig(o.config, { data: o.data, workDir: o.workDir, backbone: o.backbone, cfgOptions: o.cfgOptions, frozenBackbone: o.frozenBackbone, head: o.head });
       const s = await runSegTrain(cfg, { backend: o.backend, resume: o.resume, configFile: o.config, noEval: !o.eval, quiet: o.quiet, force: o.force, skipBadFiles: o.skipBadFiles });
-      if (s.metrics) console.log(JSON.stringify({ checkpoint: s.checkpoint, iterations: s.iterations, ...s.metrics }));
+      printJsonSummary(s);
       if (s.interrupted) process.exitCode = 130;
     });
 }

@@ -6,7 +6,7 @@
 import type { ClsModelConfig } from '../models/cls/classifier.js';
 import { applyOverrides, importConfig, validate, type Schema } from './load.js';
 import { findConfigFile, resolveDataRoot } from './resolve.js';
-import { EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
+import { checkEpochSchedule, EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
 
 export { resolveDataRoot };
 
@@ -135,14 +135,11 @@ export function validateClsConfig(cfg: unknown, file: string): ClsConfig {
   if (mode === 'linear' && c.optim.type === 'AdamW' && c.optim.layerDecayRate !== 1) {
     throw new Error(`${file}: layer-wise lr decay applies to fine-tuning only (model.mode 'linear', optim.layerDecayRate ${c.optim.layerDecayRate})`);
   }
+  checkEpochSchedule(c, file);
   return c;
 }
 
-/** The config `mff cls-train --mode <mode>` uses when no --config is given: small CPU configs on the bundled data. */
-export const DEFAULT_CLS_CONFIGS: Record<'finetune' | 'linear', string> = {
-  finetune: 'configs/mff/benchmarks/vit-mini-p4_1xb64-coslr-30e_fashion-mnist.ts',
-  linear: 'configs/mff/benchmarks/vit-mini-p4_1xb64-linear-coslr-30e_fashion-mnist.ts',
-};
+export { DEFAULT_CLS_CONFIGS } from './defaults.js';
 
 export interface ClsFlags {
   data?: string;
@@ -169,11 +166,25 @@ export async function loadClsConfig(file: string, flags: ClsFlags = {}): Promise
 }
 
 /**
+ * A classification backbone comes from a pretraining (mff pretrain) or classifier (mff cls-train) checkpoint, or a
+ * bare mmpretrain state dict; a segmentation checkpoint is refused naming its task (not as a wrong model.arch).
+ */
+export function checkBackboneTask(file: string, meta: { task?: unknown } | null): void {
+  if (meta && meta.task !== 'pretrain' && meta.task !== 'cls') {
+    throw new Error(
+      `${file}: a '${String(meta.task)}' checkpoint${meta.task === 'seg' ? ' (mff seg-train: UperNet with a BEiT-style backbone)' : ''}; ` +
+        '--backbone takes a pretraining checkpoint (mff pretrain), a classifier (mff cls-train) or an mmpretrain state dict',
+    );
+  }
+}
+
+/**
  * With no --config, the backbone checkpoint's own metadata fixes the ViT (arch, image size, patch size), so
  * `mff cls-train --backbone X --mode finetune` fits any checkpoint mff wrote. Returns a line describing the change,
  * or null when the checkpoint carries no model config (a bare state dict: the config's ViT is used).
  */
 export function adoptBackboneModel(cfg: ClsConfig, meta: { task?: unknown; config?: unknown } | null): string | null {
+  checkBackboneTask(cfg.pretrained, meta);
   const m = (meta?.config as { model?: Record<string, unknown> } | undefined)?.model;
   if (!m || m.arch === undefined || typeof m.imgSize !== 'number' || typeof m.patchSize !== 'number') return null;
   cfg.model.arch = m.arch as ClsConfig['model']['arch'];

@@ -42,6 +42,7 @@ export function applyOverrides(cfg: Record<string, unknown>, overrides: string[]
     let node: Record<string, unknown> = cfg;
     for (let i = 0; i < keys.length - 1; i++) {
       const next = node[keys[i]];
+      if (next === undefined) throw new Error(unknownKey(path, keys.slice(0, i + 1), node, optionalKeys));
       if (next === null || typeof next !== 'object' || Array.isArray(next)) {
         throw new Error(`--cfg-options: unknown config key '${path}' ('${keys.slice(0, i + 1).join('.')}' is not a section)`);
       }
@@ -50,7 +51,7 @@ export function applyOverrides(cfg: Record<string, unknown>, overrides: string[]
     const last = keys[keys.length - 1];
     if (!(last in node)) {
       const want = optionalKeys[path];
-      if (!want) throw new Error(`--cfg-options: unknown config key '${path}'`);
+      if (!want) throw new Error(unknownKey(path, keys, node, optionalKeys));
       if (kind(value) !== want) throw new Error(`--cfg-options: '${path}' must be a ${want}, got ${kind(value)} (${o.slice(eq + 1)})`);
       node[last] = value;
       continue;
@@ -65,6 +66,32 @@ export function applyOverrides(cfg: Record<string, unknown>, overrides: string[]
     }
     node[last] = value;
   }
+}
+
+/** Levenshtein distance (for "did you mean"). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length];
+}
+
+/** "unknown config key 'a.b' (did you mean 'a.c'?; keys of a: ...)" — the keys of the section the path stops in. */
+function unknownKey(path: string, keys: string[], section: Record<string, unknown>, optionalKeys: Record<string, string>): string {
+  const parent = keys.slice(0, -1).join('.');
+  const name = keys[keys.length - 1];
+  const optional = Object.keys(optionalKeys).filter((k) => k.startsWith(parent ? `${parent}.` : '') && !k.slice(parent ? parent.length + 1 : 0).includes('.'));
+  const known = [...new Set([...Object.keys(section), ...optional.map((k) => k.split('.').pop()!)])];
+  const best = known.map((k) => ({ k, d: editDistance(name, k) })).sort((x, y) => x.d - y.d)[0];
+  const hint = best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? ` did you mean '${parent ? `${parent}.` : ''}${best.k}'?` : '';
+  return `--cfg-options: unknown config key '${path}'.${hint} Keys of ${parent ? `'${parent}'` : 'the config'}: ${known.join(', ')}`;
 }
 
 // ---------------------------------------------------------------- schema validation

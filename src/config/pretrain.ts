@@ -4,7 +4,7 @@
  */
 import type { PretrainModelConfig } from '../models/mae.js';
 import type { PretrainPipeline } from '../data/transforms.js';
-import { defineConfig, EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
+import { checkEpochSchedule, defineConfig, EPOCH_RUN_SCHEMA, type EpochRunConfig } from './run.js';
 import { validate, type Schema } from './load.js';
 
 export interface PretrainDataConfig {
@@ -46,6 +46,8 @@ export interface PretrainConfig extends EpochRunConfig {
   data: PretrainDataConfig;
   optim: PretrainOptimConfig;
   schedule: PretrainScheduleConfig;
+  /** Epochs between reconstruction grids (recon/epoch_K.png); one is always drawn at the end. 0 or absent: only then. */
+  reconInterval?: number;
 }
 
 export { defineConfig };
@@ -84,11 +86,12 @@ export const PRETRAIN_SCHEMA: Schema = {
     prefetch: 'integer',
   },
   optim: { type: ['AdamW'], baseLr: 'number', betas: { $array: 'number', $len: 2 }, eps: 'number', weightDecay: 'number' },
+  reconInterval: { $optional: 'integer' },
   ...EPOCH_RUN_SCHEMA,
 };
 
 /** Keys that may be added by --cfg-options although absent from the file. */
-export const PRETRAIN_OPTIONAL_KEYS: Record<string, string> = { 'data.annFile': 'string', 'model.decoder.feedforwardChannels': 'number' };
+export const PRETRAIN_OPTIONAL_KEYS: Record<string, string> = { 'data.annFile': 'string', 'model.decoder.feedforwardChannels': 'number', reconInterval: 'number' };
 
 export function validatePretrainConfig(cfg: unknown, file: string): PretrainConfig {
   validate(cfg, PRETRAIN_SCHEMA, file);
@@ -97,5 +100,7 @@ export function validatePretrainConfig(cfg: unknown, file: string): PretrainConf
     throw new Error(`${file}: data.pipeline.size ${c.data.pipeline.size} must equal model.imgSize ${c.model.imgSize}`);
   }
   if (c.batchSize < 1 || c.accumSteps < 1) throw new Error(`${file}: batchSize and accumSteps must be >= 1`);
+  checkEpochSchedule(c, file);
+  if (c.reconInterval !== undefined && c.reconInterval < 0) throw new Error(`${file}: reconInterval must be >= 0, got ${c.reconInterval}`);
   return c;
 }

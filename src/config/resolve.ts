@@ -8,8 +8,7 @@ import { PRETRAIN_OPTIONAL_KEYS, validatePretrainConfig, type PretrainConfig } f
 /** The package root (configs/ and datasets/ are found relative to it when a relative path does not exist). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** `npx mff pretrain` with no arguments: a small MFF ViT on the bundled Fashion-MNIST subset, minutes on 2 cores. */
-export const DEFAULT_PRETRAIN_CONFIG = 'configs/mff/mff_vit-mini-p4_1xb64-coslr-20e_fashion-mnist.ts';
+export { DEFAULT_PRETRAIN_CONFIG } from './defaults.js';
 
 export function packagePath(rel: string): string {
   return resolve(PACKAGE_ROOT, rel);

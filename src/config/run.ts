@@ -35,3 +35,20 @@ export const EPOCH_RUN_SCHEMA: Record<string, Schema> = {
 export function defineConfig<T>(cfg: T): T {
   return cfg;
 }
+
+/**
+ * Runs that would silently go wrong are refused with the numbers: a zero-length schedule (it would only write an
+ * untrained checkpoint) and an all-warm-up one (the lr would never reach its peak, nor decay).
+ */
+export function checkEpochSchedule(c: EpochRunConfig & { schedule: { epochs: number; warmupEpochs: number } }, file: string): void {
+  const { epochs, warmupEpochs } = c.schedule;
+  if (epochs < 1) throw new Error(`${file}: schedule.epochs is ${epochs}: a zero-length run trains nothing (it would only write an untrained checkpoint); set schedule.epochs >= 1`);
+  if (warmupEpochs < 0) throw new Error(`${file}: schedule.warmupEpochs must be >= 0, got ${warmupEpochs}`);
+  if (warmupEpochs >= epochs) {
+    throw new Error(
+      `${file}: schedule.warmupEpochs ${warmupEpochs} >= schedule.epochs ${epochs}: the whole run would be LinearLR warm-up ` +
+        `(the lr never reaches its peak nor decays); lower it, e.g. --cfg-options schedule.warmupEpochs=${epochs > 1 ? Math.max(1, Math.floor(epochs / 10)) : 0}`,
+    );
+  }
+  if (c.maxIters < 0) throw new Error(`${file}: maxIters must be >= 0 (0 = the whole schedule), got ${c.maxIters}`);
+}

@@ -85,8 +85,7 @@ export interface SegConfig {
 
 export { defineConfig } from './run.js';
 
-/** `npx mff seg-train` with no --config: a small UperNet on the bundled scenes, minutes on 2 CPU cores. */
-export const DEFAULT_SEG_CONFIG = 'configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.ts';
+export { DEFAULT_SEG_CONFIG } from './defaults.js';
 
 const INT2 = { $array: 'integer', $len: 2 } as const;
 const NUM2 = { $array: 'number', $len: 2 } as const;
@@ -103,10 +102,11 @@ export const SEG_SCHEMA: Schema = {
     backbone: {
       imgSize: 'integer', patchSize: 'integer', inChannels: 'integer', embedDims: 'integer', numLayers: 'integer',
       numHeads: 'integer', mlpRatio: 'number', outIndices: { $array: 'integer' }, dropPathRate: 'number',
-      initValues: 'number', lnEps: 'number', withCp: { $optional: 'boolean' },
+      initValues: 'number', lnEps: 'number', withCp: { $optional: 'boolean' }, frozenStages: { $optional: 'integer' },
     },
     neck: { rescales: { $array: 'number' } },
     decodeHead: {
+      type: { $optional: ['uper', 'linear'] },
       inChannels: { $array: 'integer' }, inIndex: { $array: 'integer' }, channels: 'integer', poolScales: { $array: 'integer' },
       dropoutRatio: 'number', numClasses: 'integer', lossWeight: 'number',
     },
@@ -140,6 +140,9 @@ export const SEG_SCHEMA: Schema = {
   checkpointInterval: 'integer',
 };
 
+/** Optional config keys that --cfg-options may set although a config leaves them out, with their types. */
+const SEG_OPTIONAL_KEYS: Record<string, string> = { 'model.backbone.withCp': 'boolean', 'model.backbone.frozenStages': 'number', 'model.decodeHead.type': 'string' };
+
 /** Schema + cross-field checks; every message starts with `file`. */
 export function validateSegTaskConfig(cfg: unknown, file: string): SegConfig {
   validate(cfg, SEG_SCHEMA, file);
@@ -160,8 +163,14 @@ export function validateSegTaskConfig(cfg: unknown, file: string): SegConfig {
     throw new Error(`${file}: testCfg.crop [${c.testCfg.crop}] must equal model.backbone.imgSize ${S}`);
   }
   const s = c.schedule;
-  if (s.maxIters < 1) throw new Error(`${file}: schedule.maxIters must be >= 1, got ${s.maxIters}`);
-  if (s.warmupIters < 0 || s.warmupIters >= s.maxIters) throw new Error(`${file}: schedule.warmupIters ${s.warmupIters} must be in [0, maxIters ${s.maxIters})`);
+  if (s.maxIters < 1) throw new Error(`${file}: schedule.maxIters is ${s.maxIters}: a zero-length run trains nothing (it would only write an untrained checkpoint); set schedule.maxIters >= 1`);
+  if (s.warmupIters < 0) throw new Error(`${file}: schedule.warmupIters must be >= 0, got ${s.warmupIters}`);
+  if (s.warmupIters >= s.maxIters) {
+    throw new Error(
+      `${file}: schedule.warmupIters ${s.warmupIters} >= schedule.maxIters ${s.maxIters}: the whole run would be LinearLR warm-up ` +
+        `(the lr never reaches its peak nor decays); lower it, e.g. --cfg-options schedule.warmupIters=${Math.floor(s.maxIters / 10)}`,
+    );
+  }
   for (const k of ['batchSize', 'logInterval', 'checkpointInterval'] as const) {
     if (c[k] < 1) throw new Error(`${file}: ${k} must be >= 1, got ${c[k]}`);
   }
@@ -174,6 +183,10 @@ export interface SegFlags {
   workDir?: string;
   backbone?: string;
   cfgOptions?: string[];
+  /** `--frozen-backbone`: model.backbone.frozenStages = numLayers. */
+  frozenBackbone?: boolean;
+  /** `--head linear`: the frozen-feature probe head (model.decodeHead.type 'linear', no auxiliary head). */
+  head?: 'uper' | 'linear';
 }
 
 /** Import a seg config file (cwd-relative, else package-relative), apply --cfg-options and flags, validate. */
@@ -185,7 +198,14 @@ export async function loadSegConfig(file: string, flags: SegFlags = {}): Promise
 
 /** Overrides + validation for an already-loaded config object (e.g. the one stored in a checkpoint). */
 export function finishSegConfig(raw: Record<string, unknown>, file: string, flags: SegFlags = {}): SegConfig {
-  applyOverrides(raw, flags.cfgOptions ?? []);
+  applyOverrides(raw, flags.cfgOptions ?? [], SEG_OPTIONAL_KEYS);
+  const model = raw.model as SegModelConfig | undefined;
+  if (model && flags.frozenBackbone) model.backbone.frozenStages = model.backbone.numLayers;
+  if (model && flags.head) {
+    if (flags.head !== 'uper' && flags.head !== 'linear') throw new Error(`--head: expected 'uper' or 'linear', got '${flags.head}'`);
+    model.decodeHead.type = flags.head;
+    if (flags.head === 'linear') model.auxiliaryHead = null;
+  }
   const cfg = validateSegTaskConfig(raw, file);
   if (flags.data) cfg.data.root = flags.data;
   if (flags.workDir) cfg.workDir = flags.workDir;

@@ -3,7 +3,7 @@
  * (fine-tune: layer-wise lr decay, no decay for norms / biases / tokens), and loading the pretrained backbone.
  */
 import { existsSync } from 'node:fs';
-import type { ClsConfig } from '../config/cls.js';
+import { checkBackboneTask, type ClsConfig } from '../config/cls.js';
 import { loadBackboneFromCheckpoint, type ClsModel } from '../models/cls/classifier.js';
 import { FINETUNE_ERASING, FINETUNE_RANDAUG, type ClsTrainPipeline } from '../data/cls-transforms.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -54,6 +54,7 @@ export function buildClsOptimizer(cfg: ClsConfig, m: ClsModel, lr: number) {
 export function loadClsPretrained(m: ClsModel, file: string): string {
   if (!existsSync(file)) throw new Error(`${file}: backbone checkpoint not found`);
   const ck = loadCheckpoint(file);
+  checkBackboneTask(file, ck.meta);
   const r = loadBackboneFromCheckpoint(m, ck.tensors, { file });
   // a final norm of the other mode (ln2 of a fine-tuned classifier when probing) is skipped, as strict=False does
   const alien = r.unexpected.filter((k) => !/^backbone\.ln\d\./.test(k));
@@ -65,5 +66,15 @@ export function loadClsPretrained(m: ClsModel, file: string): string {
     throw new Error(`${file}: has no weights for ${lostBlocks.slice(0, 4).join(', ')}${lostBlocks.length > 4 ? ', ...' : ''} (the checkpoint has fewer blocks than model.arch?)`);
   }
   const pe = r.posEmbedResized ? `; pos_embed resized ${r.posEmbedResized.from.join('x')} -> ${r.posEmbedResized.to.join('x')}` : '';
-  return `loaded ${r.loaded.length} backbone tensors from ${file} (${String(ck.meta?.task ?? 'state dict')}); missing [${r.missing.join(', ')}]; unexpected [${r.unexpected.join(', ')}]; dropped ${r.dropped.length} (decoder/fusion/head)${pe}`;
+  // the classifier's final norm (ln1 or ln2, by mode) is absent from a checkpoint of another task or mode: expected
+  const finalNorm = (k: string) => /^backbone\.ln\d\./.test(k);
+  const task = String(ck.meta?.task ?? 'state dict');
+  const normInit = r.missing.filter(finalNorm);
+  const rest = r.missing.filter((k) => !finalNorm(k));
+  return [
+    `loaded ${r.loaded.length} backbone tensors from ${file} (${task})${pe}; as expected`,
+    ...(normInit.length ? [`${normInit.join(', ')} keep their init (this mode's final norm, not in the checkpoint)`] : []),
+    ...(r.unexpected.length ? [`${r.unexpected.join(', ')} unused (the final norm of another mode)`] : []),
+    `${r.dropped.length} decoder/fusion/head keys dropped`,
+  ].join(', ') + (rest.length ? `; WARNING: ${rest.length} backbone tensors keep their init: ${rest.join(', ')}` : '');
 }

@@ -1,8 +1,9 @@
 /**
  * Masked-reconstruction loss of a pretraining checkpoint on a held-out split (what `tools/test.ts` reports for a
- * pretraining config): deterministic eval transform (resize short side + center crop), fixed masking noise.
+ * pretraining config): deterministic eval transform (resize short side + center crop), fixed masking noise; and,
+ * with `reconFile`, the reconstruction grid of the checkpoint (engine/recon.ts).
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend.js';
 import type { PretrainConfig } from '../config/pretrain.js';
@@ -14,6 +15,7 @@ import { scanImageFolder } from '../data/imagenet.js';
 import { buildEvalTransform } from '../data/transforms.js';
 import { BatchLoader } from '../data/loader.js';
 import { Progress } from './progress.js';
+import { reconGridWriter } from './recon.js';
 import { SILENT } from './train-loop.js';
 
 export interface PretrainEvalResult {
@@ -25,6 +27,8 @@ export interface PretrainEvalResult {
   /** images / wall-clock seconds of the evaluation pass */
   img_per_s: number;
   wall_s: number;
+  /** The reconstruction grid written (opts.reconFile), or null. */
+  recon: string | null;
 }
 
 /**
@@ -34,7 +38,7 @@ export interface PretrainEvalResult {
 export async function runPretrainEval(
   cfg: PretrainConfig | null,
   checkpoint: string,
-  opts: { split?: string; backend?: BackendName; quiet?: boolean; seed?: number } = {},
+  opts: { split?: string; backend?: BackendName; quiet?: boolean; seed?: number; reconFile?: string } = {},
 ): Promise<PretrainEvalResult> {
   await initBackend(opts.backend, { quiet: opts.quiet });
   const ck = loadCheckpoint(checkpoint);
@@ -76,7 +80,8 @@ export async function runPretrainEval(
     progress.done();
     const wall = (performance.now() - t0) / 1000;
     const fw = config.model.algorithm === 'mff' ? Array.from(tf.tidy(() => fusionWeights(model.params).dataSync())) : null;
-    return { checkpoint, split, images: n, loss: sum / n, fusion_weights: fw, img_per_s: wall > 0 ? n / wall : 0, wall_s: wall };
+    if (opts.reconFile) await reconGridWriter(config, model)(opts.reconFile, `${config.model.algorithm.toUpperCase()} ViT, ${basename(checkpoint)}`);
+    return { checkpoint, split, images: n, loss: sum / n, fusion_weights: fw, img_per_s: wall > 0 ? n / wall : 0, wall_s: wall, recon: opts.reconFile ?? null };
   } finally {
     model.params.dispose();
   }

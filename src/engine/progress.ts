@@ -41,6 +41,8 @@ export class Progress {
   private readonly t0: number;
   private lastDraw = -Infinity;
   private lastLine = '';
+  /** The line on screen (TTY): done() only ends it when it already shows the last state. */
+  private shownLine = '';
   private lastIter = -1;
   private drawn = false;
 
@@ -88,6 +90,7 @@ export class Progress {
       this.lastDraw = t;
       this.lastLine = this.line(iter, fields);
       this.stream.write(`\r${this.lastLine}\x1b[K`);
+      this.shownLine = this.lastLine;
       this.drawn = true;
     } else {
       this.lastLine = this.line(iter, fields);
@@ -100,10 +103,11 @@ export class Progress {
     }
   }
 
-  /** Finish: on a TTY redraw the last state and end the line; otherwise print the last state if it was skipped. */
+  /** Finish: on a TTY end the line (redrawn first if it does not show the last state); otherwise print the last state if it was skipped. */
   done(): void {
     if (this.lastIter < 0) return;
-    if (this.tty) this.stream.write(`\r${this.lastLine}\x1b[K\n`);
+    // the final line once: redrawing a line a narrow terminal wrapped would print its first rows twice
+    if (this.tty) this.stream.write(this.shownLine === this.lastLine ? '\n' : `\r${this.lastLine}\x1b[K\n`);
     else if (!this.drawn) this.stream.write(this.lastLine + '\n');
     this.lastIter = -1;
   }

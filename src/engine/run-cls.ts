@@ -44,6 +44,8 @@ export interface RunClsOptions {
   force?: boolean;
   /** Skip unreadable images (counted in the summary) instead of stopping. */
   skipBadFiles?: boolean;
+  /** A line from the command to log after the engine line (e.g. the ViT adopted from the backbone checkpoint). */
+  note?: string | null;
 }
 
 export type ClsTrainSummary = ReturnType<typeof loopSummary> & {
@@ -70,6 +72,7 @@ export type ClsTrainSummary = ReturnType<typeof loopSummary> & {
 export async function runClsTrain(cfg: ClsConfig, opts: RunClsOptions = {}): Promise<ClsTrainSummary> {
   const backend = await initBackend(opts.backend, { quiet: opts.quiet });
   const log = logger(opts.quiet);
+  if (opts.note) log(`[mff] ${opts.note}`);
   cfg = structuredClone(cfg);
   const workDir = resolve(cfg.workDir);
   const mode = cfg.model.mode;
@@ -204,7 +207,9 @@ async function writeClsReport(workDir: string, s: ClsTrainSummary, m: ClsMetrics
     yLabel: s.mode === 'finetune' ? 'label-smoothed soft CE' : 'cross entropy',
     series: [{ name: 'loss', x: steps.map((h) => h.iter), y: steps.map((h) => h.loss) }],
   });
+  // one validation is a table row (summary.md), not a curve
   const evals = history.filter((h) => typeof h['val/top1'] === 'number');
+  if (evals.length < 2) return;
   await linePlotPng(join(workDir, 'accuracy-curve.png'), {
     title: `${s.mode} validation accuracy`,
     xLabel: 'iteration',

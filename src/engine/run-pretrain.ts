@@ -21,6 +21,7 @@ import { epochWarmupCosine } from './schedule.js';
 import { epochRunData } from './epoch-run.js';
 import { gradsByName, logger, loopReportRows, loopSummary, trainLoop } from './train-loop.js';
 import { linePlotPng } from './plot.js';
+import { loadReconImages, reconGridWriter } from './recon.js';
 import { formatNumber as fmt, writeSummary } from './summary.js';
 
 export interface RunPretrainOptions {
@@ -67,6 +68,8 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   const bad = badFilePolicy(opts.skipBadFiles, log);
   const dataset = await preflightImageFolder(scanImageFolder(resolve(cfg.data.root), cfg.data.split, { annFile: cfg.data.annFile, bad }), bad);
   const { loader, itersPerEpoch, totalIters, effectiveBatch: effBatch, lr } = epochRunData(cfg, dataset, buildPretrainTransform(cfg.data.pipeline, cfg.data.mean, cfg.data.std), bad);
+  // the reconstruction grid's fixed images, loaded before training: a bad one stops (or is skipped) now, not at the end
+  const reconImages = await loadReconImages(cfg, undefined, bad);
 
   // ---- model + optimizer
   const rootRng = new Rng(cfg.seed);
@@ -77,6 +80,11 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
   const optimizer = createOptimizer({ type: 'AdamW', betas: cfg.optim.betas, eps: cfg.optim.eps }, p, pretrainParamGroups(names, { weightDecay: cfg.optim.weightDecay }));
   const isMff = cfg.model.algorithm === 'mff';
   const weights = () => Array.from(tf.tidy(() => fusionWeights(p).dataSync()));
+  // reconstruction grids of fixed val images: every reconInterval epochs and at the end (recon/epoch_K.png)
+  const drawRecon = reconGridWriter(cfg, model, reconImages);
+  const reconFile = (pos: { epoch: number; iteration: number; batchInEpoch: number }) =>
+    join(workDir, 'recon', pos.batchInEpoch === 0 ? `epoch_${pos.epoch}.png` : `iter_${pos.iteration}.png`);
+  const reconTitle = (pos: { epoch: number; iteration: number }) => `${cfg.model.algorithm.toUpperCase()} ViT, epoch ${pos.epoch} (iteration ${pos.iteration})`;
 
   return trainLoop({
     task: 'pretrain', label: 'pretrain', workDir, config: cfg, params: p, optimizer, rngs: { mask: maskRng },
@@ -92,7 +100,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
       log(`[mff] loaded ${p.names().length} tensors from ${opts.loadFrom}`);
     },
     describe: () =>
-      `[mff] ${cfg.model.algorithm.toUpperCase()} ${model.arch.embedDims}-d × ${model.arch.numLayers} blocks, taps [${model.outIndices}], ` +
+      `[mff] ${cfg.model.algorithm.toUpperCase()} ViT ${model.arch.embedDims}-d × ${model.arch.numLayers} blocks, taps [${model.outIndices}], ` +
       `${(p.numParams() / 1e6).toFixed(2)}M params; ${dataset.records.length} images (${cfg.data.root}/${cfg.data.split}); ` +
       `${itersPerEpoch} it/epoch × ${cfg.schedule.epochs} epochs; batch ${cfg.batchSize}×${cfg.accumSteps}; lr ${lr.toExponential(3)}`,
     step: (batch) => {
@@ -106,6 +114,10 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
       }
     },
     afterStep: () => (isMff ? Object.fromEntries(weights().map((w, i) => [`weight_${i}`, w])) : {}),
+    validate: async ({ pos, epochEnded }) => {
+      const every = cfg.reconInterval ?? 0;
+      if (epochEnded && every > 0 && pos.epoch % every === 0 && pos.iteration < totalIters) await drawRecon(reconFile(pos), reconTitle(pos));
+    },
   }, async (r) => {
     // ---- outputs
     const ckptFile = join(workDir, cfg.checkpointName);
@@ -128,8 +140,10 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunPretrainOptions 
       params: { total: p.numParams(), trainable: p.numParams(true) },
       bad_files: bad.summary(),
     };
+    const recon = reconFile(r.pos);
+    await drawRecon(recon, reconTitle(r.pos));
     await writePretrainReport(workDir, summary, r.metrics.read(), model);
-    log(`[mff] done: ${r.pos.iteration} iterations, loss ${r.finalLoss.toFixed(4)}, ${summary.img_per_s.toFixed(1)} img/s; checkpoint ${ckptFile}`);
+    log(`[mff] done: ${r.pos.iteration} iterations, loss ${r.finalLoss.toFixed(4)}, ${summary.img_per_s.toFixed(1)} img/s; checkpoint ${ckptFile}; reconstructions ${recon}`);
     return summary;
   });
 }
@@ -163,8 +177,8 @@ async function writePretrainReport(workDir: string, s: PretrainSummary, history:
   });
   if (s.fusion_weights) {
     await linePlotPng(join(workDir, 'fusion-weights.png'), {
-      title: 'MFF fusion weights', xLabel: 'iteration', yLabel: 'softmax(proj_weights)',
-      series: s.fusion_weights.map((f, i) => ({ name: `block ${f.block}`, x: it, y: history.map((h) => h[`weight_${i}`]) })),
+      title: 'MFF fusion weight per tap over training', xLabel: 'iteration', yLabel: 'softmax(proj_weights)',
+      series: s.fusion_weights.map((f, i) => ({ name: `tap ${i} (block ${f.block})`, x: it, y: history.map((h) => h[`weight_${i}`]) })),
     });
   }
 }

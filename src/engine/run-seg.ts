@@ -61,6 +61,8 @@ export type SegTrainSummary = ReturnType<typeof loopSummary> & {
   /** Seconds the training loop waited for data (0 = the loader kept up). */
   data_wait_s: number;
   metrics: Record<string, number> | null;
+  /** Per-class IoU / Acc in percent (mmseg's table values; NaN for a class absent from both prediction and label). */
+  per_class: { class: string; IoU: number; Acc: number }[] | null;
   eval: (ReturnType<typeof segEvalSpeed> & { images: number }) | null;
   params: { total: number; trainable: number };
   bad_files: ReturnType<BadFiles['summary']>;
@@ -93,6 +95,8 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   const p = model.params;
   const b = cfg.model.backbone;
   let lastEval: SegEvalResult | null = null;
+  // the summary's name of the backbone: what it was pretrained with (known once the weights are loaded)
+  let backboneName = cfg.pretrained ? 'ViT' : 'ViT (random init)';
 
   return trainLoop({
     task: 'seg', label: 'seg-train', workDir, config: cfg, params: p, optimizer, rngs: { drop: dropRng },
@@ -103,17 +107,23 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
     check: () => checkSegTrainFits(cfg, p.numParams(), backend),
     onFreshStart: () => {
       if (!cfg.pretrained) return;
-      const r = loadBackboneFromPretrain(model, loadCheckpoint(cfg.pretrained).tensors, { file: cfg.pretrained });
+      const ck = loadCheckpoint(cfg.pretrained);
+      const r = loadBackboneFromPretrain(model, ck.tensors, { file: cfg.pretrained });
+      const algo = (ck.meta?.config as { model?: { algorithm?: string } } | undefined)?.model?.algorithm ?? r.algorithm;
+      backboneName = `${algo.toUpperCase()} ViT`;
       const pe = r.posEmbedResized ? `; pos_embed resized ${r.posEmbedResized[0].join('x')} -> ${r.posEmbedResized[1].join('x')}` : '';
       log(
-        `[mff] backbone from ${cfg.pretrained}: loaded ${r.loaded.length}, missing ${r.missing.length} (${summarizeKeys(r.missing)}), ` +
-          `unexpected ${r.unexpected.length} (${summarizeKeys(r.unexpected)}), skipped ${r.skipped.length} non-backbone keys${pe}`,
+        `[mff] backbone from ${cfg.pretrained} (${backboneName} pretraining): loaded ${r.loaded.length} tensors${pe}; as expected, ` +
+          `${r.expectedMissing.length} BEiT-only tensors keep their init (${summarizeKeys(r.expectedMissing)}), ` +
+          `${r.expectedUnexpected.length} pretraining-only (${summarizeKeys(r.expectedUnexpected)}) and ${r.skipped.length} decoder/head keys are not used`,
       );
+      if (r.missing.length) log(`[mff] WARNING: ${r.missing.length} backbone tensors not in ${cfg.pretrained} keep their init: ${summarizeKeys(r.missing)}`);
+      if (r.unexpected.length) log(`[mff] WARNING: ${r.unexpected.length} tensors of ${cfg.pretrained} fit no backbone key: ${summarizeKeys(r.unexpected)}`);
     },
     describe: () =>
       `[mff] UperNet ${b.embedDims}-d × ${b.numLayers} blocks, patch ${b.patchSize}, ${b.imgSize}px, ${(p.numParams() / 1e6).toFixed(2)}M params; ` +
       `${trainSet.samples.length} images (${root}/${cfg.data.trainSplit}), ${meta.classes.length} classes; ${maxIters} iters × batch ${cfg.batchSize}; ` +
-      `lr ${cfg.optim.lr.toExponential(2)} layer decay ${cfg.optim.layerDecayRate}; init ${cfg.pretrained || 'random'}`,
+      `lr ${cfg.optim.lr.toExponential(2)} layer decay ${cfg.optim.layerDecayRate}; init ${cfg.pretrained || 'random'}${segModeNote(cfg)}`,
     step: (batch) => {
       const { batchSize: B, height: H, width: W } = batch;
       const imgs = tf.tensor4d(batch.images, [B, H, W, 3]);
@@ -160,11 +170,12 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
       loader_img_per_s: ls.imgPerSec,
       data_wait_s: ls.waitSeconds,
       metrics: ev ? ev.metrics : null,
+      per_class: ev ? ev.classes.map((c, i) => ({ class: c, IoU: ev.result.perClassPercent.IoU?.[i] ?? NaN, Acc: ev.result.perClassPercent.Acc?.[i] ?? NaN })) : null,
       eval: ev ? { ...segEvalSpeed(ev), images: ev.numImages } : null,
       params: { total: p.numParams(), trainable: p.numParams(true) },
       bad_files: bad.summary(),
     };
-    await writeSegTrainReport(workDir, summary, r.metrics.read(), ev, cfg, opts.visCount ?? 4);
+    await writeSegTrainReport(workDir, summary, r.metrics.read(), ev, cfg, opts.visCount ?? 4, backboneName);
     log(
       `[mff] done: ${r.pos.iteration} iterations, loss ${r.finalLoss.toFixed(4)}, ${summary.img_per_s.toPrecision(2)} img/s ` +
         `(model ${summary.model_img_per_s.toPrecision(2)}), data wait ${summary.data_wait_s.toFixed(1)} s; checkpoint ${ckptFile}`,
@@ -173,12 +184,20 @@ export async function runSegTrain(cfg: SegConfig, opts: RunSegTrainOptions = {})
   });
 }
 
+/** '; backbone frozen; linear head' style suffix for the probing modes (empty for the default fine-tuning). */
+function segModeNote(cfg: SegConfig): string {
+  const b = cfg.model.backbone;
+  const fs = b.frozenStages ?? 0;
+  const parts = [fs >= b.numLayers ? 'backbone frozen' : fs > 0 ? `frozen stages ${fs}` : '', cfg.model.decodeHead.type === 'linear' ? 'linear head (BN + 1×1 conv on the taps)' : ''];
+  return parts.filter(Boolean).map((x) => `; ${x}`).join('');
+}
+
 function prefixKeys(m: Record<string, number>, prefix: string): Record<string, number> {
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [prefix + k, v]));
 }
 
 async function writeSegTrainReport(
-  workDir: string, s: SegTrainSummary, history: Record<string, number>[], ev: SegEvalResult | null, cfg: SegConfig, visCount: number,
+  workDir: string, s: SegTrainSummary, history: Record<string, number>[], ev: SegEvalResult | null, cfg: SegConfig, visCount: number, backboneName: string,
 ): Promise<void> {
   const b = cfg.model.backbone;
   const sections: SummarySection[] = [];
@@ -189,7 +208,7 @@ async function writeSegTrainReport(
       header: ['key', 'value'],
       rows: [
         ['config', s.config_file ?? '(object)'],
-        ['model', `UperNet, MAE ViT ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]`],
+        ['model', `${cfg.model.decodeHead.type === 'linear' ? 'linear probe' : 'UperNet'}, ${backboneName} ${b.embedDims}-d × ${b.numLayers} × ${b.numHeads} heads, patch ${b.patchSize}, ${b.imgSize}px, taps [${b.outIndices}]${segModeNote(cfg)}`],
         ['backbone init', s.pretrained ?? 'random'],
         ['dataset', `${s.dataset.root} (${s.dataset.train_images} train / ${s.dataset.val_images} val, ${s.dataset.classes} classes)`],
         ...loopReportRows(s),
@@ -211,7 +230,7 @@ async function writeSegTrainReport(
     const files = existsSync(visDir) ? (await readdir(visDir, { recursive: true })).filter((f) => f.endsWith('.png')).sort() : [];
     const shown = files.slice(0, visCount);
     if (shown.length) {
-      sections.push({ title: 'Predictions (overlays)', text: shown.map((f) => `![${basename(f)}](vis/${f})`).join(' ') + `\n\nAll overlays: vis/ (images from ${imgDir}).` });
+      sections.push({ title: 'Predictions (image | ground truth | prediction)', text: shown.map((f) => `![${basename(f)}](vis/${f})`).join(' ') + `\n\nAll comparisons: vis/ (images from ${imgDir}).` });
     }
   }
   writeSummary(workDir, s as unknown as Record<string, unknown>, sections, { title: 'Summary: seg-train' });

@@ -147,6 +147,8 @@ export function loopReportRows(s: ReturnType<typeof loopSummary>): [string, stri
  */
 export async function trainLoop<B extends { files: readonly string[] }, T>(s: TrainLoopSpec<B>, finish: (r: LoopResult) => Promise<T>): Promise<T> {
   const { workDir, params: p, optimizer, log } = s;
+  const created = !existsSync(workDir);
+  let pos: LoopPosition | null = null;
   try {
     s.check?.();
     const release = lockWorkDir(workDir, log);
@@ -159,7 +161,7 @@ export async function trainLoop<B extends { files: readonly string[] }, T>(s: Tr
         workDir, task: s.task, resume: Boolean(s.resume), params: p, optimizer, rngs: s.rngs, metrics, log, total: s.totalIters,
       });
       if (!restored) s.onFreshStart?.();
-      const pos: LoopPosition = restored ?? { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
+      pos = restored ?? { iteration: 0, epoch: 0, batchInEpoch: 0, rng: {}, elapsed: 0 };
       writeFileAtomic(join(workDir, 'config.json'), JSON.stringify(s.config, null, 2) + '\n');
       if (s.describe) log(s.describe());
       const r = await runIterations(s, pos, metrics);
@@ -171,8 +173,12 @@ export async function trainLoop<B extends { files: readonly string[] }, T>(s: Tr
       if (!r.interrupted && pos.iteration >= s.totalIters && existsSync(resumePath(workDir))) rmSync(resumePath(workDir));
       return out;
     } finally {
-      release();
+      release(); // before a failed fresh run's work dir is removed below
     }
+  } catch (e) {
+    // a run that fails before its first optimizer step leaves no work dir behind (only one this run created)
+    if (created && (pos === null || pos.iteration === 0)) rmSync(workDir, { recursive: true, force: true });
+    throw e;
   } finally {
     optimizer.dispose();
     p.dispose();
@@ -236,7 +242,8 @@ async function runIterations<B extends { files: readonly string[] }>(s: TrainLoo
         const imgPerS = (effectiveBatch * 1000) / (now - stepStart);
         const modelImgPerS = (effectiveBatch * 1000) / (now - m0);
         stepStart = now;
-        if (pos.iteration % s.logInterval === 0 || pos.iteration === stopAt) {
+        // iteration 1 too: the loss curve starts at the first iteration
+        if (pos.iteration % s.logInterval === 0 || pos.iteration === stopAt || pos.iteration === 1) {
           metrics.append({
             iter: pos.iteration, epoch: pos.epoch, loss, lr, img_per_s: imgPerS, model_img_per_s: modelImgPerS, ...st.log,
             tensors: tf.memory().numTensors, ...s.afterStep?.(),

@@ -16,7 +16,7 @@ import { BatchLoader } from '../data/loader.js';
 import type { BadFiles } from '../data/bad-files.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { Rng } from '../io/rng.js';
-import { ClsAccuracy, softmaxRow, type ClsMetrics } from './cls-metrics.js';
+import { ClsAccuracy, softmaxRow, type ClsCounts, type ClsMetrics } from './cls-metrics.js';
 
 export interface EvaluateOptions {
   batchSize: number;
@@ -52,7 +52,7 @@ export async function evaluate(
   cfg: ClsConfig,
   dataset: ImageFolderDataset,
   opts: EvaluateOptions,
-): Promise<{ metrics: ClsMetrics; predictions: Prediction[] }> {
+): Promise<{ metrics: ClsMetrics; counts: ClsCounts; predictions: Prediction[] }> {
   const test = clsTestTransform(cfg);
   const loader = new BatchLoader({
     dataset,
@@ -93,7 +93,7 @@ export async function evaluate(
     }
     opts.onBatch?.(batch.iter + 1, total);
   }
-  return { metrics: acc.compute(), predictions };
+  return { metrics: acc.compute(), counts: acc.counts(), predictions };
 }
 
 /** Check that a dataset's classes are the ones the model was trained on (same count; same names when known). */

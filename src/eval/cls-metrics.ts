@@ -38,6 +38,13 @@ export interface ClsMetrics {
   perClass: ClassAccuracy[];
 }
 
+/** The raw per-class counts behind ClsMetrics: what an evaluation shard writes and `mff merge-eval` sums. */
+export interface ClsCounts {
+  total: number[];
+  correct1: number[];
+  correct5: number[];
+}
+
 export class ClsAccuracy {
   private readonly total: Int32Array;
   private readonly correct1: Int32Array;
@@ -70,6 +77,28 @@ export class ClsAccuracy {
       out.push(r);
     }
     return out;
+  }
+
+  /** A copy of the per-class counts (integers; sums of them are exact in any order). */
+  counts(): ClsCounts {
+    return { total: Array.from(this.total), correct1: Array.from(this.correct1), correct5: Array.from(this.correct5) };
+  }
+
+  /** Add the counts of another accumulator over the same classes (e.g. an evaluation shard). */
+  addCounts(c: ClsCounts, where = 'ClsAccuracy.addCounts'): void {
+    const K = this.classNames.length;
+    for (const k of ['total', 'correct1', 'correct5'] as const) {
+      const v = c[k];
+      if (!Array.isArray(v) || v.length !== K) throw new Error(`${where}: ${k} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${K} classes`);
+      v.forEach((x, i) => {
+        if (!Number.isInteger(x) || x < 0) throw new Error(`${where}: ${k}[${i}] = ${x} is not a count`);
+      });
+    }
+    for (let i = 0; i < K; i++) {
+      this.total[i] += c.total[i];
+      this.correct1[i] += c.correct1[i];
+      this.correct5[i] += c.correct5[i];
+    }
   }
 
   compute(): ClsMetrics {

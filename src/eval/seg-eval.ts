@@ -1,7 +1,7 @@
 /**
  * Segmentation evaluation (mmseg test loop): dataset scan, batch-1 loader with keep-ratio Resize, whole or slide
  * inference, logits resized to the original label size, argmax, IoUMetric accumulation (metrics/iou.ts); optional
- * prediction PNGs (annotation convention) and palette overlays. Used by `mff seg-eval` (run-seg-eval.ts of the engine),
+ * prediction PNGs (annotation convention) and image | ground truth | prediction comparisons. Used by `mff seg-eval` (run-seg-eval.ts of the engine),
  * tools/test.ts and the validation passes of `mff seg-train`.
  *
  * A checkpoint written by seg-train describes itself (__metadata__.mff: task 'seg', config, classes); a bare mmseg
@@ -14,15 +14,17 @@ import { finishSegConfig, loadSegConfig, type SegConfig } from '../config/seg.js
 import { buildSegmentor, segPredictor, type SegModel } from '../models/seg/segmentor.js';
 import { loadSegMeta, scanSegDataset, type SegDataset, type SegDatasetMeta } from '../data/seg/ade20k.js';
 import { SegLoader } from '../data/seg/seg-loader.js';
-import { writeLabelPng, writeOverlayPng } from '../data/seg/labels.js';
+import { writeLabelPng } from '../data/seg/labels.js';
+import { writeComparisonPng } from '../data/seg/compare.js';
 import { decodeImage } from '../data/image.js';
 import type { BadFiles } from '../data/bad-files.js';
 import { preflightSegDataset } from '../data/preflight.js';
-import { IoUAccumulator, type IoUMetricName, type IoUResult } from '../metrics/iou.js';
+import { IoUAccumulator, type Areas, type IoUMetricName, type IoUResult } from '../metrics/iou.js';
 import { formatClassTable } from '../metrics/table.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { Rng } from '../io/rng.js';
 import { inferSegmentation } from './slide.js';
+import { shardIndices, type Shard } from './shard.js';
 
 /** A loaded model ready for evaluation. */
 export interface SegEvalTarget {
@@ -38,12 +40,16 @@ export interface EvaluateSegOptions {
   data?: string;
   /** Prediction PNGs (label values in the annotation convention: +1 when reduce_zero_label). */
   outDir?: string;
-  /** Palette overlays of the predictions. */
+  /** image | ground truth | prediction comparisons in the dataset palette, with a legend (data/seg/compare.ts). */
   showDir?: string;
   concurrency?: number;
   metrics?: IoUMetricName[];
   /** Evaluate the first n images only. */
   limit?: number;
+  /** Evaluate only the images k with k mod N = I (after `limit`); see eval/shard.ts. */
+  shard?: Shard;
+  /** Keep each image's areas (with its dataset index) in the result: what a shard writes for `mff merge-eval`. */
+  keepAreas?: boolean;
   /** Called after each image with the images done and the total (a progress line). */
   onImage?: (done: number, total: number) => void;
   /** Unreadable images / annotations: strict (default) or skipped and left out of the metrics. */
@@ -68,6 +74,10 @@ export interface SegEvalResult {
   table: string;
   /** Files skipped by --skip-bad-files. */
   badFiles: ReturnType<BadFiles['summary']>;
+  /** Images of the evaluated split (after `limit`, before sharding). */
+  totalImages: number;
+  /** Per-image areas by dataset index (with `keepAreas`). */
+  areas?: { index: number; areas: Areas }[];
 }
 
 /** The dataset's classes must be the model's classes (names the meta file and the config field). */
@@ -124,9 +134,17 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
       throw new Error(`${join(root, 'meta.json')}: class ${i} is '${meta.classes[i]}', but ${target.checkpoint ?? 'the checkpoint'} was trained with '${target.classes[i]}' there`);
     }
   }
-  const scanned = await scanSegDataset(root, cfg.data.valSplit, { meta, bad: opts.bad });
-  const full = opts.bad ? await preflightSegDataset(scanned, opts.bad) : scanned;
-  const dataset: SegDataset = opts.limit ? { ...full, samples: full.samples.slice(0, opts.limit) } : full;
+  const full = await scanSegDataset(root, cfg.data.valSplit, { meta, bad: opts.bad });
+  const limited = opts.limit ? full.samples.slice(0, opts.limit) : full.samples;
+  const indices = opts.shard ? shardIndices(limited.length, opts.shard) : limited.map((_, k) => k);
+  if (opts.shard && indices.length === 0) {
+    throw new Error(`--shard ${opts.shard.index}/${opts.shard.count}: ${root}/${cfg.data.valSplit} has only ${limited.length} images, so this shard is empty; use at most ${limited.length} shards`);
+  }
+  // pre-flight after sharding: a shard checks only its own images; a skipped image keeps the others' dataset indices
+  const selected: SegDataset = { ...full, samples: indices.map((k) => limited[k]) };
+  const dataset = opts.bad ? await preflightSegDataset(selected, opts.bad) : selected;
+  const indexOf = new Map(indices.map((k) => [limited[k].img, k]));
+  const kept: { index: number; areas: Areas }[] = [];
   const concurrency = opts.concurrency ?? cfg.data.concurrency;
   const loader = new SegLoader({
     dataset, batchSize: 1, seed: cfg.seed, testScale: cfg.data.testScale, concurrency, prefetch: Math.max(concurrency, cfg.data.prefetch), shuffle: false, bad: opts.bad,
@@ -152,7 +170,8 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
       const res = inferSegmentation(predictor.encodeDecode, img, [s.origHeight, s.origWidth], test); // pred: [origH·origW]
       tf.dispose([img, res.segLogits, res.logits]);
       modelMs += performance.now() - m0;
-      acc.add(res.pred, s.label);
+      const areas = acc.add(res.pred, s.label);
+      if (opts.keepAreas) kept.push({ index: indexOf.get(s.file)!, areas });
       n++;
       if (opts.outDir || opts.showDir) {
         const rel = relative(imgDir, s.file).replace(/\.[^./\\]+$/, '.png');
@@ -163,7 +182,8 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
         }
         if (opts.showDir) {
           const image = await decodeImage(s.file);
-          await writeOverlayPng(join(opts.showDir, rel), image, { data: pred, width: s.origWidth, height: s.origHeight }, meta.palette, { ignoreIndex: cfg.model.ignoreIndex });
+          const size = { width: s.origWidth, height: s.origHeight };
+          await writeComparisonPng(join(opts.showDir, rel), image, { data: s.label, ...size }, { data: pred, ...size }, meta, { ignoreIndex: cfg.model.ignoreIndex });
         }
       }
       opts.onImage?.(n, dataset.samples.length);
@@ -171,6 +191,8 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
   } finally {
     predictor.dispose();
   }
+  const expected = dataset.samples.length - (opts.bad?.skip ? dataset.samples.filter((x) => opts.bad!.has(x.img)).length : 0);
+  if (n !== expected) throw new Error(`${root}/${cfg.data.valSplit}: the loader gave ${n} images, expected ${expected}`);
   const result = acc.compute(opts.metrics ?? cfg.evalMetrics);
   const wallSeconds = (performance.now() - t0) / 1000;
   return {
@@ -186,5 +208,7 @@ export async function evaluateSeg(target: SegEvalTarget, opts: EvaluateSegOption
     dataset: `${root}/${cfg.data.valSplit}`,
     table: formatClassTable(result, meta.classes),
     badFiles: opts.bad?.summary() ?? { skipped: 0, files: [] },
+    totalImages: limited.length,
+    ...(opts.keepAreas ? { areas: kept } : {}),
   };
 }

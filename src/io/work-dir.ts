@@ -47,6 +47,20 @@ function readLock(file: string): LockInfo | null {
   }
 }
 
+/**
+ * The run holding `<workDir>/mff.lock`, described in one line, or null when the lock is absent or stale (a dead pid
+ * on this host, or another host's lock untouched for STALE_LOCK_S). For callers that delete a work dir to restart it.
+ */
+export function liveLockHolder(workDir: string): string | null {
+  const file = join(workDir, LOCK_FILE);
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) return null;
+  const other = readLock(file);
+  if (!other) return null;
+  if (other.host !== hostname()) return (Date.now() - st.mtimeMs) / 1000 < STALE_LOCK_S ? `pid ${other.pid} on host ${other.host} (lock file ${file})` : null;
+  return pidAlive(other.pid) && other.pid !== process.pid ? `pid ${other.pid}, started ${other.started} (lock file ${file})` : null;
+}
+
 /** Take `<workDir>/mff.lock`; returns the release function. */
 export function lockWorkDir(workDir: string, log: (msg: string) => void): () => void {
   ensureDir(workDir);

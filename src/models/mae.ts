@@ -237,3 +237,20 @@ export function pretrainForward(m: PretrainModel, imgs: tf.Tensor, mk: Masking):
   const target = reconstructionTarget(m, imgs);
   return { loss: forwardLoss(pred, target, mk), latent, pred, target, fusionWeights: fw };
 }
+
+/**
+ * mmpretrain MAE.reconstruct: the decoder's prediction [B, L, p*p*C] in the (normalised) image space, i.e. with
+ * norm-pix undone by each patch's own statistics: pred · sqrt(var_unbiased + 1e-6) + mean of the target patch.
+ * Tidy; no gradients needed (call outside tf.variableGrads).
+ */
+export function reconstruct(m: PretrainModel, imgs: tf.Tensor, mk: Masking): tf.Tensor3D {
+  return tf.tidy(() => {
+    const { latent } = forwardEncoder(m, imgs, mk);
+    const pred = forwardDecoder(m, latent, mk); // [B, L, p*p*C]
+    if (!m.cfg.normPix) return pred as tf.Tensor3D;
+    const t = patchify(imgs, m.cfg.patchSize);
+    const n = t.shape[2];
+    const { mean, variance } = tf.moments(t, -1, true);
+    return tf.add(tf.mul(pred, tf.sqrt(tf.add(tf.mul(variance, n / (n - 1)), 1e-6))), mean) as tf.Tensor3D;
+  });
+}

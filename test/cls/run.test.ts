@@ -6,7 +6,7 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
+import { pngStats } from '../helpers/png.js';
 import { initBackend } from '../../src/backend.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { runClsTrain, runClsEval, type ClsTrainSummary } from '../../src/engine/run-cls.js';
@@ -63,7 +63,10 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     expect(lines.filter((l) => 'val/top1' in l).map((l) => l.epoch)).toEqual([2, 4, 5]);
     expect(new Set(lines.filter((l) => 'tensors' in l).map((l) => l.tensors)).size).toBe(1);
     expect(readFileSync(join(cfg.workDir, 'summary.md'), 'utf8')).toContain('Per-class accuracy');
-    for (const f of ['loss-curve.png', 'accuracy-curve.png']) expect((await sharp(join(cfg.workDir, f)).metadata()).format).toBe('png');
+    for (const f of ['loss-curve.png', 'accuracy-curve.png']) {
+      const st = await pngStats(join(cfg.workDir, f));
+      expect([st.format, st.width, st.height, st.stdev > 10], f).toEqual(['png', 800, 500, true]);
+    }
     expect(existsSync(join(cfg.workDir, 'resume.safetensors'))).toBe(false);
     ft = { cfg, s, ckpt: s.checkpoint };
   });
@@ -73,10 +76,11 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     const logs: string[] = [];
     const orig = console.log;
     console.log = (m: string) => logs.push(m);
+    const errs: string[] = [];
     const origErr = console.error;
-    console.error = () => {};
+    console.error = (m: string) => errs.push(String(m));
     try {
-      await clsEvalCommand().parseAsync(['--checkpoint', ft.ckpt, '--out', out], { from: 'user' });
+      await clsEvalCommand().parseAsync(['--checkpoint', ft.ckpt, '--out', out, '--work-dir', join(ft.cfg.workDir, 'eval-val')], { from: 'user' });
     } finally {
       console.log = orig;
       console.error = origErr;
@@ -84,7 +88,10 @@ describe('cls-train + cls-eval on fashion-mnist-mini (10 classes, chance 10%)', 
     const ev = JSON.parse(readFileSync(join(ft.cfg.workDir, 'eval-val', 'summary.json'), 'utf8'));
     expect(ev['accuracy/top1']).toBe(ft.s['accuracy/top1']);
     expect(ev['accuracy/top5']).toBe(ft.s['accuracy/top5']);
-    expect(logs.join('\n')).toContain(`accuracy/top1: ${ft.s['accuracy/top1'].toFixed(2)}`);
+    // one report: the metrics once as text on stderr, one JSON line on stdout
+    expect(errs.join('\n').split(`accuracy/top1: ${ft.s['accuracy/top1'].toFixed(2)}`)).toHaveLength(2);
+    expect(logs).toHaveLength(1);
+    expect(JSON.parse(logs[0])['accuracy/top1']).toBe(ft.s['accuracy/top1']);
     const preds = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(preds).toHaveLength(200);
     expect(Object.keys(preds[0])).toEqual(['file', 'label', 'class', 'pred_label', 'pred_class', 'pred_score', 'top5']);

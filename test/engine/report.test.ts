@@ -53,9 +53,24 @@ describe('Progress', () => {
       p.update(it, { loss: 1 });
     }
     p.done();
-    expect(out.every((s) => s.startsWith('\r'))).toBe(true);
-    expect(out.length).toBeLessThan(10);
-    expect(out[out.length - 1]).toMatch(/10\/10.*\n$/);
+    // the final state is drawn once (by update at 10/10); done() only ends the line
+    expect(out.at(-1)).toBe('\n');
+    const lines = out.slice(0, -1);
+    expect(lines.every((s) => s.startsWith('\r'))).toBe(true);
+    expect(lines.length).toBeLessThan(10);
+    expect(lines.filter((s) => /10\/10/.test(s))).toHaveLength(1);
+  });
+
+  test('TTY: done() draws the last state when throttling skipped it', () => {
+    let t = 0;
+    const { out, stream } = fakeStream(true);
+    const p = new Progress({ total: 10, every: 1, stream, now: () => t });
+    p.update(1);
+    t += 50;
+    p.update(2); // throttled
+    p.done();
+    expect(out).toHaveLength(2);
+    expect(out[1]).toMatch(/^\r.* 2\/10.*\n$/);
   });
 
   test('formatDuration', () => {

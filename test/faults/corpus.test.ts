@@ -85,7 +85,7 @@ describe('fault corpus', () => {
     const dir = tempDir('mff-faults-cli-');
     const { cls } = await makeCase(dir, CASES.find((c) => c.name === 'zero-byte')!);
     const tiny = ['--cfg-options', 'model.arch={"embedDims":16,"numLayers":1,"numHeads":2,"feedforwardChannels":32}', '--cfg-options', 'model.outIndices=[0]',
-      '--cfg-options', 'model.imgSize=16', '--cfg-options', 'data.pipeline.size=16', '--cfg-options', 'batchSize=4', '--cfg-options', 'schedule.epochs=1'];
+      '--cfg-options', 'model.imgSize=16', '--cfg-options', 'data.pipeline.size=16', '--cfg-options', 'batchSize=4', '--cfg-options', 'schedule.epochs=1', '--cfg-options', 'schedule.warmupEpochs=0'];
     const run = (extra: string[]) =>
       spawnSync(process.execPath, [BIN, 'pretrain', '--data', cls, '--work-dir', join(dir, 'wd'), '--quiet', ...tiny, ...extra], { encoding: 'utf8', env: { ...process.env, MFF_BACKEND: 'wasm' }, timeout: 60_000 });
     const t0 = performance.now();
@@ -96,7 +96,11 @@ describe('fault corpus', () => {
     // the flag, through the command's own parser (in-process: a second process start costs seconds here)
     await pretrainCommand().parseAsync(['--data', cls, '--work-dir', join(dir, 'wd'), '--quiet', '--skip-bad-files', ...tiny], { from: 'user' });
     const summary = JSON.parse(readFileSync(join(dir, 'wd', 'summary.json'), 'utf8'));
-    expect(summary.bad_files).toEqual({ skipped: 1, files: [{ file: join(cls, 'train', 'a', 'x.jpg'), reason: 'empty file (0 bytes)' }] });
+    // the training split's bad file (pre-flight), then the val split's (the reconstruction grid's fixed images)
+    expect(summary.bad_files).toEqual({
+      skipped: 2,
+      files: [{ file: join(cls, 'train', 'a', 'x.jpg'), reason: 'empty file (0 bytes)' }, { file: join(cls, 'val', 'a', 'x.jpg'), reason: expect.stringMatching(/^cannot decode image/) }],
+    });
     expect(summary.dataset.images).toBe(7);
   });
 });

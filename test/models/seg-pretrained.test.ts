@@ -44,13 +44,17 @@ describe('loadBackboneFromPretrain', () => {
     const srcBackbone = [...selectPrefix(ckpt.tensors, 'backbone.').keys()];
     const dropped = srcBackbone.filter((k) => k.startsWith('ln1.') || k.startsWith('proj_layers.') || k === 'proj_weights');
     expect(dropped.length).toBeGreaterThan(0);
-    expect(r.unexpected.sort()).toEqual(dropped.map((k) => `backbone.${k}`).sort());
+    // all of them pretraining-only: expected, nothing to warn about
+    expect(r.expectedUnexpected.sort()).toEqual(dropped.map((k) => `backbone.${k}`).sort());
+    expect(r.unexpected).toEqual([]);
+    expect(r.algorithm).toBe('mff');
     expect(r.loaded.length).toBe(srcBackbone.length - dropped.length);
     expect(r.skipped.length).toBeGreaterThan(0);
     expect(r.skipped.every((k) => !k.startsWith('backbone.'))).toBe(true);
     // BEiT-only entries are missing and keep their init
     const per = ['gamma_1', 'gamma_2', 'attn.relative_position_bias_table', 'attn.relative_position_index'];
-    expect(r.missing.sort()).toEqual(Array.from({ length: pc.num_layers }, (_, i) => per.map((s) => `backbone.layers.${i}.${s}`)).flat().sort());
+    expect(r.expectedMissing.sort()).toEqual(Array.from({ length: pc.num_layers }, (_, i) => per.map((s) => `backbone.layers.${i}.${s}`)).flat().sort());
+    expect(r.missing).toEqual([]);
     expect(Array.from(model.params.get('backbone.layers.0.gamma_1').dataSync())).toEqual(Array.from(gamma));
     // values: qkv (weight + full bias) in PyTorch layout, and the bicubic-resized pos_embed
     for (const k of ['layers.1.attn.qkv.weight', 'layers.1.attn.qkv.bias', 'layers.0.ffn.layers.0.0.weight', 'patch_embed.projection.weight', 'cls_token']) {

@@ -1,13 +1,13 @@
 /** End-to-end pretraining: outputs, resume equivalence, accumulation, leaks, NaN guard. */
 import { describe, expect, test, beforeAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
 import { initBackend } from '../../src/backend.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { smallDataset, tinyConfig } from './helpers.js';
+import { pngStats } from '../helpers/png.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
@@ -22,7 +22,7 @@ function tensorsOf(file: string): Map<string, number[]> {
 
 describe('runPretrain', () => {
   test('writes checkpoint (mmpretrain keys + metadata), metrics, summary, plots, config; no tensor leak', async () => {
-    const cfg = tinyConfig(root);
+    const cfg = tinyConfig(root, { reconInterval: 1 });
     const before = tf.memory().numTensors;
     const s = await runPretrain(cfg, { quiet: true });
     expect(tf.memory().numTensors).toBe(before);
@@ -47,8 +47,16 @@ describe('runPretrain', () => {
     expect(lines[3].lr).toBeCloseTo(lr, 12);
     expect(lines[5].lr).toBeCloseTo((lr * (1 + Math.cos((Math.PI * 2) / 3))) / 2, 12);
     for (const f of ['summary.json', 'summary.md', 'config.json']) expect(existsSync(join(cfg.workDir, f)), f).toBe(true);
-    for (const f of ['loss-curve.png', 'fusion-weights.png']) expect((await sharp(join(cfg.workDir, f)).metadata()).format).toBe('png');
+    for (const f of ['loss-curve.png', 'fusion-weights.png']) {
+      const st = await pngStats(join(cfg.workDir, f));
+      expect([st.format, st.width, st.height, st.stdev > 10], f).toEqual(['png', 800, 500, true]);
+    }
     expect(readFileSync(join(cfg.workDir, 'summary.md'), 'utf8')).toContain('Fusion weights');
+    // reconstruction grids every epoch (reconInterval 1) and at the end: 8 rows of 4 panels, not blank
+    expect(readdirSync(join(cfg.workDir, 'recon')).sort()).toEqual(['epoch_1.png', 'epoch_2.png']);
+    const grid = await pngStats(join(cfg.workDir, 'recon', 'epoch_2.png'));
+    expect([grid.width, grid.height]).toEqual([4 * 160 + 5 * 6, 44 + 8 * 166 + 6]); // 16 px panels × 10
+    expect(grid.stdev).toBeGreaterThan(10);
     // a finished run leaves no resume state behind
     expect(existsSync(join(cfg.workDir, 'resume.safetensors'))).toBe(false);
   });

@@ -1,5 +1,5 @@
 /** `mff seg-train --backbone <pretrain ckpt>` through the real command parser. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, test, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -33,7 +33,11 @@ test('seg-train --backbone loads an MFF pretraining checkpoint (pos_embed resize
   // lr 0: AdamW leaves the weights untouched, so the loaded values can be compared
   await segTrainCommand().parseAsync(['--config', cfgFile, '--backbone', pre.checkpoint, '--no-eval', '--work-dir', join(cfg.workDir, 'run'), '--cfg-options', 'optim.lr=0', '--cfg-options', 'schedule.maxIters=3'], { from: 'user' });
   const line = errs.find((l) => l.includes('backbone from'))!;
-  expect(line).toMatch(/loaded \d+, missing 16 \(gamma_1 ×4, gamma_2 ×4, attn\.relative_position_bias_table ×4, attn\.relative_position_index ×4\), unexpected \d+ \(.*proj_weights.*\).*pos_embed resized 4x4 -> 8x8/);
+  expect(line).toMatch(
+    /\(MFF ViT pretraining\): loaded \d+ tensors; pos_embed resized 4x4 -> 8x8; as expected, 16 BEiT-only tensors keep their init \(gamma_1 ×4, gamma_2 ×4, attn\.relative_position_bias_table ×4, attn\.relative_position_index ×4\), \d+ pretraining-only \(.*proj_weights.*\)/,
+  );
+  expect(errs.some((l) => l.includes('WARNING'))).toBe(false);
+  expect(readFileSync(join(cfg.workDir, 'run', 'summary.md'), 'utf8')).toContain('UperNet, MFF ViT 32-d');
   const src = loadCheckpoint(pre.checkpoint).tensors;
   const out = loadCheckpoint(join(cfg.workDir, 'run', 'seg.ckpt'));
   expect(out.meta!.iteration).toBe(3);

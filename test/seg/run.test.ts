@@ -6,6 +6,7 @@ import { initBackend } from '../../src/backend.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { runSegEval, runSegTrain, type SegTrainSummary } from '../../src/engine/run-seg.js';
 import { segEvalCommand } from '../../src/commands/seg-eval.js';
+import { pngStats } from '../helpers/png.js';
 import { loadSegLabel, loadSegMeta, scanSegDataset } from '../../src/data/seg/ade20k.js';
 import { readLabelPng, reduceZeroLabel, writeLabelPng } from '../../src/data/seg/labels.js';
 import { IoUAccumulator } from '../../src/metrics/iou.js';
@@ -44,7 +45,7 @@ describe('seg-train', () => {
     expect((ck.meta!.config as SegConfig).model.backbone.embedDims).toBe(16);
   });
 
-  test('writes metrics.jsonl, summary.json/md with the metrics table, loss curve and overlays', () => {
+  test('writes metrics.jsonl, summary.json/md with the metrics table, loss curve and comparisons', async () => {
     const wd = cfg.workDir;
     const lines = readFileSync(join(wd, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.filter((l) => 'loss' in l).map((l) => l.iter)).toEqual([1, 2, 3, 4]);
@@ -57,7 +58,8 @@ describe('seg-train', () => {
     expect(md).toContain('| aAcc | mIoU | mAcc |');
     expect(md).toContain('| T-shirt/top |');
     expect(md).toMatch(/!\[scene_val_0000\.png\]\(vis\/scene_val_0000\.png\)/);
-    expect(existsSync(join(wd, 'loss-curve.png'))).toBe(true);
+    const curve = await pngStats(join(wd, 'loss-curve.png'));
+    expect([curve.format, curve.width, curve.height, curve.stdev > 10]).toEqual(['png', 800, 500, true]);
     expect(readdirSync(join(wd, 'vis')).length).toBe(4);
     expect(existsSync(join(wd, 'resume.safetensors'))).toBe(false);
   });
@@ -91,10 +93,16 @@ describe('seg-eval', () => {
     const vis = join(cfg.workDir, 'show');
     const logs: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((s: string) => void logs.push(s));
-    vi.spyOn(console, 'error').mockImplementation(() => {});
-    await segEvalCommand().parseAsync(['--checkpoint', summary.checkpoint, '--out-dir', out, '--show-dir', vis, '--concurrency', '3', '--metrics', 'mIoU', 'mDice'], { from: 'user' });
-    const printed = JSON.parse(logs.at(-1)!);
-    expect(logs[0]).toContain('T-shirt/top');
+    const errs: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((s: string) => void errs.push(String(s)));
+    await segEvalCommand().parseAsync(['--checkpoint', summary.checkpoint, '--out-dir', out, '--show-dir', vis, '--concurrency', '3', '--metrics', 'mIoU', 'mDice', '--work-dir', join(cfg.workDir, 'eval')], { from: 'user' });
+    // one report: summary line then table on stderr (the metrics once), one JSON line on stdout
+    expect(logs).toHaveLength(1);
+    const printed = JSON.parse(logs[0]);
+    const text = errs.join('\n');
+    expect(text).toContain('T-shirt/top');
+    expect(text.split(`mIoU: ${printed.mIoU.toFixed(4)}`)).toHaveLength(2);
+    expect(text.indexOf('mIoU:')).toBeLessThan(text.indexOf('T-shirt/top'));
     expect(printed.images).toBe(4);
     expect(printed.mIoU).toBe(summary.metrics!.mIoU);
     expect(printed).toHaveProperty('mDice');
@@ -110,7 +118,12 @@ describe('seg-eval', () => {
       const gt = await loadSegLabel(s.ann, meta);
       expect([pred.width, pred.height]).toEqual([gt.width, gt.height]);
       acc.add(reduceZeroLabel(pred.data), gt.data);
-      expect(existsSync(join(vis, rel))).toBe(true);
+      // image | ground truth | prediction, enlarged to >= 256 px, not blank
+      const st = await pngStats(join(vis, rel));
+      const scale = Math.max(1, Math.floor(256 / Math.max(gt.width, gt.height)));
+      expect([st.format, st.width]).toEqual(['png', 3 * gt.width * scale + 32]);
+      expect(st.height).toBeGreaterThan(gt.height * scale);
+      expect(st.stdev).toBeGreaterThan(10);
     }
     expect(acc.compute(['mIoU']).metrics).toEqual({ aAcc: printed.aAcc, mIoU: printed.mIoU, mAcc: printed.mAcc });
     const s = JSON.parse(readFileSync(join(cfg.workDir, 'eval', 'summary.json'), 'utf8'));

@@ -60,6 +60,7 @@ export interface SegPair {
 
 /** Read `<root>/meta.json`, or fall back to ADE20K. Validates the fields it reads. */
 export async function loadSegMeta(root: string): Promise<SegDatasetMeta> {
+  // a missing root must not fall through to the ADE20K defaults (and a misleading class-count error)
   requireRootDir(root);
   const file = join(root, 'meta.json');
   if (!existsSync(file)) {
@@ -99,7 +100,7 @@ export async function loadSegMeta(root: string): Promise<SegDatasetMeta> {
 
 function requireRootDir(root: string): void {
   const s = statSync(root, { throwIfNoEntry: false });
-  if (!s) throw new Error(`${root}: dataset root does not exist`);
+  if (!s) throw new Error(`${root}: dataset root not found`);
   if (!s.isDirectory()) throw new Error(`${root}: dataset root is a file, not a directory (expected <root>/images and <root>/annotations)`);
 }
 

@@ -26,6 +26,11 @@ export interface SegBackboneConfig {
    * together. Default false (mmseg's MAE backbone has no with_cp; this is an engine option).
    */
   withCp?: boolean;
+  /**
+   * mmpretrain VisionTransformer's frozen_stages: > 0 fixes patch_embed, cls_token, pos_embed and the first N blocks
+   * (no gradient, no drop path: eval mode); numLayers = the whole backbone (`seg-train --frozen-backbone`). Default 0.
+   */
+  frozenStages?: number;
 }
 
 export interface SegNeckConfig {
@@ -34,6 +39,11 @@ export interface SegNeckConfig {
 }
 
 export interface UperHeadConfig {
+  /**
+   * 'uper' (default): UPerHead over the Feature2Pyramid levels. 'linear': the frozen-feature probe (linear-head.ts):
+   * BN + 1×1 conv over the backbone taps of inIndex at the token grid; no neck, channels/poolScales unused.
+   */
+  type?: 'uper' | 'linear';
   inChannels: number[];
   inIndex: number[];
   channels: number;
@@ -100,6 +110,8 @@ export function validateSegConfig(cfg: SegModelConfig): void {
   const r = cfg.neck.rescales.join(',');
   if (r !== '4,2,1,0.5' && r !== '2,1,0.5,0.25') bad('neck.rescales', `must be [4, 2, 1, 0.5] or [2, 1, 0.5, 0.25], got [${r}]`);
   if (cfg.neck.rescales.length !== b.outIndices.length) bad('neck.rescales', `has ${cfg.neck.rescales.length} entries for ${b.outIndices.length} backbone outputs`);
+  const fs = b.frozenStages ?? 0;
+  if (!Number.isInteger(fs) || fs < 0 || fs > b.numLayers) bad('backbone.frozenStages', `is ${fs}, not in [0, numLayers ${b.numLayers}]`);
   const d = cfg.decodeHead;
   if (d.inChannels.length !== d.inIndex.length) bad('decodeHead.inChannels', `has ${d.inChannels.length} entries, inIndex ${d.inIndex.length}`);
   for (const i of d.inIndex) if (i < 0 || i >= b.outIndices.length) bad('decodeHead.inIndex', `has ${i}, but there are ${b.outIndices.length} levels`);

@@ -116,7 +116,9 @@ export function maeBackbone(p: ParamStore, c: SegBackboneConfig, imgs: tf.Tensor
   for (let i = 0; i < c.numLayers; i++) {
     const l = `backbone.layers.${i}`;
     // both DropPath draws of the block, in the order the block applies them (attention branch, then FFN)
-    const drop: [DropPathDraw | null, DropPathDraw | null] = [drawDropPath(B, dpr[i], rng), drawDropPath(B, dpr[i], rng)];
+    // (a frozen block, i < frozenStages, runs in eval mode: no drop path)
+    const r = i < (c.frozenStages ?? 0) ? null : rng;
+    const drop: [DropPathDraw | null, DropPathDraw | null] = [drawDropPath(B, dpr[i], r), drawDropPath(B, dpr[i], r)];
     const run = (xIn: tf.Tensor) => {
       const bias = evalConst(cache, `${l}.attn#bias`, () => relativePositionBias(p, l));
       return block(p, l, xIn, { numHeads: c.numHeads, eps: c.lnEps, bias, layerScale: true, drop });

@@ -5,8 +5,9 @@
  * everything else in a whole model (`neck.*` = the MAE decoder, `head.*`, `data_preprocessor.*`) is skipped.
  * The ViT weights map one to one (same mmcv names: ln1, attn.qkv with its full bias, attn.proj, ln2,
  * ffn.layers.0.0, ffn.layers.1, patch_embed.projection, cls_token, pos_embed). Pretraining-only keys (the final
- * `ln1`, MFF's `proj_layers.*` / `proj_weights`, `mask_token`) are reported as unexpected, and the BEiT-only
- * entries (gamma_1/2 = initValues, zero relative-position tables, the index buffer) as missing: they keep their init.
+ * `ln1`, MFF's `proj_layers.*` / `proj_weights`, `mask_token`) are reported as expected-unexpected, and the BEiT-only
+ * entries (gamma_1/2 = initValues, zero relative-position tables, the index buffer) as expected-missing: they keep
+ * their init. `missing` / `unexpected` hold only the rest, i.e. what deserves a warning.
  */
 import type { StTensor } from '../../io/safetensors.js';
 import type { LoadReport } from '../../nn/params.js';
@@ -16,6 +17,12 @@ import type { SegModel } from './segmentor.js';
 export interface PretrainLoadReport extends LoadReport {
   /** Source keys outside the backbone (decoder, heads), not considered. */
   skipped: string[];
+  /** Missing on purpose: BEiT-only entries a MAE/MFF pretraining has no counterpart for (they keep their init). */
+  expectedMissing: string[];
+  /** Unexpected on purpose: pretraining-only entries (final ln1, MFF fusion, mask token) the seg backbone drops. */
+  expectedUnexpected: string[];
+  /** What the MFF fusion weights in the checkpoint say about its algorithm: 'mff', 'mae' (a ViT without them). */
+  algorithm: 'mff' | 'mae';
   /** Set when pos_embed was resized: [source grid, target grid]. */
   posEmbedResized: [[number, number], [number, number]] | null;
 }
@@ -48,8 +55,19 @@ export function loadBackboneFromPretrain(model: SegModel, ckpt: Map<string, StTe
   }
 
   const r = model.params.load(src, { file });
-  const unexpected = r.unexpected.map((k) => (prefixed ? k : k.slice('backbone.'.length)));
-  const missing = r.missing.filter((n) => n.startsWith('backbone.'));
-  if (r.loaded.length === 0) throw new Error(`${file}: no key matched the seg backbone (unexpected: ${unexpected.slice(0, 8).join(', ')})`);
-  return { loaded: r.loaded, missing, unexpected, skipped, posEmbedResized };
+  const unexpectedAll = r.unexpected.map((k) => (prefixed ? k : k.slice('backbone.'.length)));
+  const missingAll = r.missing.filter((n) => n.startsWith('backbone.'));
+  if (r.loaded.length === 0) throw new Error(`${file}: no key matched the seg backbone (unexpected: ${unexpectedAll.slice(0, 8).join(', ')})`);
+  const beitOnly = (k: string) => /\.(gamma_[12]|attn\.relative_position_(bias_table|index))$/.test(k);
+  const pretrainOnly = (k: string) => /(^|\.)(ln1\.(weight|bias)|proj_layers\..*|proj_weights|mask_token)$/.test(k) && !/layers\.\d+\.ln1\./.test(k);
+  return {
+    loaded: r.loaded,
+    missing: missingAll.filter((k) => !beitOnly(k)),
+    unexpected: unexpectedAll.filter((k) => !pretrainOnly(k)),
+    expectedMissing: missingAll.filter(beitOnly),
+    expectedUnexpected: unexpectedAll.filter(pretrainOnly),
+    skipped,
+    posEmbedResized,
+    algorithm: unexpectedAll.some((k) => /proj_weights$/.test(k)) ? 'mff' : 'mae',
+  };
 }

@@ -17,6 +17,7 @@ import { addMaeBackbone, maeBackbone } from './mae-backbone.js';
 import { addFeature2Pyramid, feature2Pyramid } from './feature2pyramid.js';
 import { addUperHead, uperHead } from './uper-head.js';
 import { addFcnHead, fcnHead } from './fcn-head.js';
+import { addLinearHead, linearHead } from './linear-head.js';
 import { checkLabels, segLoss } from './loss.js';
 import { validateSegConfig, type SegModelConfig } from './config.js';
 
@@ -30,26 +31,67 @@ export function buildSegmentor(cfg: SegModelConfig, rng: Rng): SegModel {
   validateSegConfig(cfg);
   const p = new ParamStore();
   addMaeBackbone(p, rng, cfg.backbone);
-  addFeature2Pyramid(p, rng, cfg.neck, cfg.backbone.embedDims);
-  addUperHead(p, rng, cfg.decodeHead);
+  if (isLinearHead(cfg)) {
+    addLinearHead(p, rng, cfg.decodeHead);
+  } else {
+    addFeature2Pyramid(p, rng, cfg.neck, cfg.backbone.embedDims);
+    addUperHead(p, rng, cfg.decodeHead);
+  }
   if (cfg.auxiliaryHead) addFcnHead(p, rng, cfg.auxiliaryHead);
+  for (const n of frozenBackboneNames(p.names(), cfg.backbone.frozenStages ?? 0)) p.setTrainable(n, false);
   return { cfg, params: p };
+}
+
+/** `decodeHead.type === 'linear'`: the frozen-feature probe on the backbone taps (no neck). */
+export function isLinearHead(cfg: SegModelConfig): boolean {
+  return cfg.decodeHead.type === 'linear';
+}
+
+/** mmpretrain frozen_stages: patch_embed, cls_token, pos_embed and blocks < n (nothing when n is 0). */
+export function frozenBackboneNames(names: string[], n: number): string[] {
+  if (n <= 0) return [];
+  return names.filter((k) => {
+    if (/^backbone\.(patch_embed\.|cls_token$|pos_embed$)/.test(k)) return true;
+    const m = /^backbone\.layers\.(\d+)\./.exec(k);
+    return m !== null && Number(m[1]) < n;
+  });
+}
+
+/** The whole backbone is frozen: its taps are computed outside the gradient tape. */
+function backboneFrozen(cfg: SegModelConfig): boolean {
+  return (cfg.backbone.frozenStages ?? 0) >= cfg.backbone.numLayers;
 }
 
 function ctxFor(model: SegModel, training: boolean, cache?: EvalCache): BnCtx {
   return bnCtx(training, { eps: model.cfg.bnEps, momentum: model.cfg.bnMomentum, ...(cache ? { cache } : {}) });
 }
 
-/** backbone + neck: imgs [B, S, S, C] -> pyramid levels. `rng` non-null enables drop path. */
-export function segFeatures(model: SegModel, imgs: tf.Tensor4D, ctx: BnCtx, rng: Rng | null = null): tf.Tensor4D[] {
-  return feature2Pyramid(model.params, model.cfg.neck, maeBackbone(model.params, model.cfg.backbone, imgs, rng, ctx.cache), ctx);
+/** Backbone taps imgs [B, S, S, C] -> [B, g, g, D] per out index. `rng` non-null enables drop path. */
+export function segTaps(model: SegModel, imgs: tf.Tensor4D, rng: Rng | null = null, cache?: EvalCache): tf.Tensor4D[] {
+  return maeBackbone(model.params, model.cfg.backbone, imgs, rng, cache);
 }
 
-/** Eval-mode UPerHead logits [B, S/4', S/4', K] (level-0 resolution). `cache`: see segPredictor. */
+/** Neck over the taps: pyramid levels for UPerHead / FCNHead; the taps themselves for the linear head. */
+function segLevels(model: SegModel, taps: tf.Tensor4D[], ctx: BnCtx): tf.Tensor4D[] {
+  return isLinearHead(model.cfg) ? taps : feature2Pyramid(model.params, model.cfg.neck, taps, ctx);
+}
+
+/** backbone + neck: imgs [B, S, S, C] -> pyramid levels (the taps for the linear head). `rng` non-null enables drop path. */
+export function segFeatures(model: SegModel, imgs: tf.Tensor4D, ctx: BnCtx, rng: Rng | null = null): tf.Tensor4D[] {
+  return segLevels(model, segTaps(model, imgs, rng, ctx.cache), ctx);
+}
+
+/** The decode head over the levels: UPerHead or the linear probe. */
+function decodeHead(model: SegModel, levels: tf.Tensor4D[], ctx: BnCtx, rng: Rng | null = null): tf.Tensor4D {
+  const { cfg, params: p } = model;
+  return isLinearHead(cfg) ? linearHead(p, cfg.decodeHead, levels, ctx, rng) : uperHead(p, cfg.decodeHead, levels, ctx, rng);
+}
+
+/** Eval-mode decode-head logits [B, h0, w0, K] (UPerHead: level-0 resolution; linear: token grid). `cache`: see segPredictor. */
 export function segDecodeHeadOut(model: SegModel, imgs: tf.Tensor4D, cache?: EvalCache): tf.Tensor4D {
   return tf.tidy(() => {
     const ctx = ctxFor(model, false, cache);
-    return uperHead(model.params, model.cfg.decodeHead, segFeatures(model, imgs, ctx), ctx);
+    return decodeHead(model, segFeatures(model, imgs, ctx), ctx);
   });
 }
 
@@ -90,7 +132,7 @@ export interface SegTrainOut {
  * EncoderDecoder.loss in train mode: imgs [B, S, S, C], labels int32 [B, S, S] (ignoreIndex = ignore).
  * Returns tensors owned by the caller (inside tf.variableGrads only `loss` survives unless kept: use segTrainGrads).
  */
-export function segForwardTrain(model: SegModel, imgs: tf.Tensor4D, labels: tf.Tensor3D, o: SegTrainOpts): SegTrainOut {
+export function segForwardTrain(model: SegModel, imgs: tf.Tensor4D, labels: tf.Tensor3D, o: SegTrainOpts, taps?: tf.Tensor4D[]): SegTrainOut {
   const { cfg, params: p } = model;
   if (o.stochastic && o.rng === null) throw new Error('segForwardTrain: stochastic=true needs an rng');
   checkLabels(labels.dataSync() as Int32Array, cfg.decodeHead.numClasses, cfg.ignoreIndex, 'segForwardTrain labels');
@@ -98,8 +140,8 @@ export function segForwardTrain(model: SegModel, imgs: tf.Tensor4D, labels: tf.T
   const ctx = ctxFor(model, true);
   try {
     const out = tf.tidy(() => {
-      const levels = segFeatures(model, imgs, ctx, rng);
-      const dec = segLoss(uperHead(p, cfg.decodeHead, levels, ctx, rng), labels, { weight: cfg.decodeHead.lossWeight, ignoreIndex: cfg.ignoreIndex });
+      const levels = segLevels(model, taps ?? segTaps(model, imgs, rng), ctx);
+      const dec = segLoss(decodeHead(model, levels, ctx, rng), labels, { weight: cfg.decodeHead.lossWeight, ignoreIndex: cfg.ignoreIndex });
       if (!cfg.auxiliaryHead) return { loss: tf.clone(dec.loss), decodeLoss: dec.loss, decodeAcc: dec.acc };
       const aux = segLoss(fcnHead(p, cfg.auxiliaryHead, levels, ctx, rng), labels, { weight: cfg.auxiliaryHead.lossWeight, ignoreIndex: cfg.ignoreIndex });
       return { loss: tf.add(dec.loss, aux.loss), decodeLoss: dec.loss, decodeAcc: dec.acc, auxLoss: aux.loss, auxAcc: aux.acc };
@@ -122,19 +164,29 @@ export interface SegTrainStep {
   bnUpdates: Map<string, tf.Tensor>;
 }
 
-/** One forward + backward; nothing is assigned. The caller owns `grads` and `bnUpdates`. */
+/**
+ * One forward + backward; nothing is assigned. The caller owns `grads` and `bnUpdates`. A wholly frozen backbone
+ * (frozenStages = numLayers) runs before the gradient tape, in eval mode: the tape holds the neck and heads only.
+ */
 export function segTrainGrads(model: SegModel, imgs: tf.Tensor4D, labels: tf.Tensor3D, o: SegTrainOpts, names?: string[]): SegTrainStep {
   const p = model.params;
   const useNames = names ?? p.trainableNames();
   const vars = useNames.map((n) => p.get(n));
   let side: Omit<SegTrainOut, 'loss'> | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = segForwardTrain(model, imgs, labels, o);
-    const { loss, ...rest } = out;
-    for (const t of [rest.decodeLoss, rest.auxLoss, rest.decodeAcc, rest.auxAcc]) if (t) tf.keep(t);
-    side = rest;
-    return loss;
-  }, vars);
+  const taps = backboneFrozen(model.cfg) ? tf.tidy(() => segTaps(model, imgs)) : undefined;
+  let value: tf.Scalar;
+  let grads: tf.NamedTensorMap;
+  try {
+    ({ value, grads } = tf.variableGrads(() => {
+      const out = segForwardTrain(model, imgs, labels, o, taps);
+      const { loss, ...rest } = out;
+      for (const t of [rest.decodeLoss, rest.auxLoss, rest.decodeAcc, rest.auxAcc]) if (t) tf.keep(t);
+      side = rest;
+      return loss;
+    }, vars));
+  } finally {
+    if (taps) tf.dispose(taps);
+  }
   const s = side as unknown as Omit<SegTrainOut, 'loss'>;
   const read = (t: tf.Scalar | null) => (t ? t.dataSync()[0] : null);
   const res: SegTrainStep = {

@@ -1,0 +1,282 @@
+/**
+ * `mff benchmark`: the whole claim in one command. Prepares the data (Fashion-MNIST from Debian's package, the
+ * bundled shape scenes, the unlabeled shape-scene pool), pretrains MFF and MAE with identical budgets, then runs every
+ * downstream task of the suite for each backbone (MFF, MAE, random init) and seed through the commands' own run*
+ * functions, and writes summary.json / summary.md / plots (report.ts).
+ *
+ * Every run has its own folder `<out>/runs/<task>/<backbone>-s<seed>-<key>`; key = sha256 of the resolved config
+ * (cfg-options and flags applied, the work dir left out, the backbone checkpoint replaced by its sha256) + seed. A run
+ * is finished when its result.json exists: it is then reused, never re-run or overwritten. An interrupted run resumes
+ * from its resume state (or restarts, when it had none), so re-running the command resumes the suite.
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '../../io/checkpoint.js';
+import { liveLockHolder } from '../../io/work-dir.js';
+import { initBackend, type BackendName } from '../../backend.js';
+import { loadPretrainConfig } from '../../config/resolve.js';
+import { loadClsConfig } from '../../config/cls.js';
+import { loadSegConfig } from '../../config/seg.js';
+import { packagePath } from '../../config/resolve.js';
+import { runPretrain } from '../run-pretrain.js';
+import { runClsTrain } from '../run-cls.js';
+import { runSegTrain } from '../run-seg.js';
+import { formatDuration } from '../progress.js';
+import { prepareFashionMnist } from '../../../datasets/fashion-mnist/prepare.js';
+import { generateUnlabeledShapeScenes, prepareShapeScenes } from '../../../datasets/scenes/shape.js';
+import { BACKBONES, SUITES, type Backbone, type BenchTask, type Suite } from './suites.js';
+import { writeBenchmarkReport } from './report.js';
+
+export interface BenchmarkOptions {
+  suite?: string;
+  /** Downstream seeds 0..seeds-1 (default: the suite's). */
+  seeds?: number;
+  out?: string;
+  /** Fashion-MNIST IDX folder (Debian dataset-fashion-mnist). */
+  fashionSrc?: string;
+  backend?: BackendName;
+  /** Only these task ids (default: all of the suite). */
+  tasks?: string[];
+  /** Only these backbones (default: mff, mae, random). */
+  backbones?: Backbone[];
+  /** Progress lines (stderr). */
+  log?: (line: string) => void;
+}
+
+export interface PretrainResult {
+  algorithm: 'mff' | 'mae';
+  checkpoint: string;
+  sha256: string;
+  run_dir: string;
+  iterations: number;
+  final_loss: number;
+  wall_s: number;
+  img_per_s: number;
+  fusion_weights: { block: number; weight: number }[] | null;
+  cached?: boolean;
+}
+
+export interface RunResult {
+  task: string;
+  backbone: Backbone;
+  seed: number;
+  key: string;
+  run_dir: string;
+  /** top-1 (cls) or mIoU (seg), percent. */
+  value: number;
+  metrics: Record<string, number>;
+  per_class: { class: string; IoU: number; Acc: number }[] | null;
+  wall_s: number;
+  img_per_s: number;
+  final_loss: number;
+  cached?: boolean;
+}
+
+export interface BenchmarkData {
+  fashion: string;
+  pool: string;
+  seg: string;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** A run stopped by SIGINT: its folder keeps the resume state, no result.json is written, the suite stops. */
+export class BenchmarkInterrupted extends Error {
+  constructor(dir: string) {
+    super(`interrupted in ${dir}; run the same command again to resume`);
+  }
+}
+
+function finished<T extends { interrupted: boolean }>(s: T, dir: string): T {
+  if (s.interrupted) throw new BenchmarkInterrupted(dir);
+  return s;
+}
+
+/** Resolved config as a cache key: work dir dropped, paths under `out` made relative, the checkpoint by content. */
+function configKey(cfg: Record<string, unknown>, out: string, extra: Record<string, unknown>): string {
+  const c = structuredClone(cfg) as Record<string, unknown>;
+  delete c.workDir;
+  if (typeof c.pretrained === 'string' && c.pretrained) c.pretrained = sha256(readFileSync(c.pretrained));
+  const text = JSON.stringify({ ...c, ...extra }).split(out).join('<out>');
+  return sha256(text).slice(0, 12);
+}
+
+/**
+ * Finished runs are read back; an unfinished folder resumes (resume state) or restarts. The run* functions' work-dir
+ * rules (io/work-dir.ts) agree: a resumed folder holds an interrupted run (resume: true), a restarted one is deleted
+ * first (and `force` is passed anyway, as the restart is deliberate). A folder another live run holds (mff.lock) is
+ * neither deleted nor entered.
+ */
+async function cachedRun<T extends { cached?: boolean }>(dir: string, run: (o: { resume: boolean; force: boolean }) => Promise<T>): Promise<T> {
+  const done = join(dir, 'result.json');
+  if (existsSync(done)) return { ...(JSON.parse(readFileSync(done, 'utf8')) as T), cached: true };
+  const holder = existsSync(dir) ? liveLockHolder(dir) : null;
+  if (holder) throw new Error(`${dir} is in use by another run (${holder}): is another mff benchmark running on the same --out?`);
+  const resume = existsSync(join(dir, 'resume.safetensors'));
+  if (!resume && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const r: T = await run({ resume, force: !resume });
+  writeFileAtomic(done, JSON.stringify(r, null, 2) + '\n');
+  return r;
+}
+
+/** ADE-layout subset of `src` (copies; the scanners list regular files): the first `train` / `val` (sorted) scenes of each split (0 = all). */
+function segSubset(src: string, dst: string, train: number, val: number): string {
+  if (existsSync(join(dst, 'meta.json'))) return dst;
+  rmSync(dst, { recursive: true, force: true });
+  // meta.json is written last: it marks a complete subset
+  for (const [split, n] of [['training', train], ['validation', val]] as const) {
+    const imgs = readdirSync(join(src, 'images', split)).sort();
+    const take = n > 0 ? imgs.slice(0, n) : imgs;
+    for (const kind of ['images', 'annotations']) mkdirSync(join(dst, kind, split), { recursive: true });
+    for (const f of take) {
+      const stem = f.replace(/\.[^.]+$/, '');
+      cpSync(join(src, 'images', split, f), join(dst, 'images', split, f));
+      cpSync(join(src, 'annotations', split, `${stem}.png`), join(dst, 'annotations', split, `${stem}.png`));
+    }
+  }
+  cpSync(join(src, 'meta.json'), join(dst, 'meta.json'));
+  return dst;
+}
+
+/** The suite's data under <out>/data: Fashion-MNIST export, unlabeled pool, the shape scenes (bundled, else generated). */
+export async function prepareBenchmarkData(suite: Suite, out: string, fashionSrc: string, log: (l: string) => void): Promise<BenchmarkData> {
+  for (const f of ['train-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte.gz']) {
+    if (!existsSync(join(fashionSrc, f))) {
+      throw new Error(`${join(fashionSrc, f)}: Fashion-MNIST not found (install it: sudo apt-get install -y dataset-fashion-mnist, or pass --fashion-mnist DIR)`);
+    }
+  }
+  const { trainPerClass: tp, valPerClass: vp } = suite.fashion;
+  const fashion = join(out, 'data', `fashion-mnist-${tp}x${vp}`);
+  if (!existsSync(join(fashion, '.complete'))) {
+    log(`[bench] exporting Fashion-MNIST (${tp}/${vp} per class) to ${fashion}`);
+    await prepareFashionMnist(fashionSrc, fashion, tp, vp);
+    writeFileAtomic(join(fashion, '.complete'), '');
+  }
+  const pool = join(out, 'data', `shape-pool-${suite.poolImages}`);
+  if (!existsSync(join(pool, '.complete'))) {
+    log(`[bench] generating ${suite.poolImages} unlabeled shape scenes in ${pool}`);
+    await generateUnlabeledShapeScenes(fashionSrc, join(pool, 'train', 'pool'), suite.poolImages);
+    writeFileAtomic(join(pool, '.complete'), '');
+  }
+  let shapes = packagePath('datasets/scenes-shape');
+  if (!existsSync(join(shapes, 'meta.json'))) {
+    shapes = join(out, 'data', 'scenes-shape');
+    if (!existsSync(join(shapes, 'meta.json'))) await prepareShapeScenes(fashionSrc, shapes, log);
+  }
+  return { fashion, pool, seg: shapes };
+}
+
+function segRoot(data: BenchmarkData, out: string, suite: Suite, task: BenchTask): string {
+  const frac = task.trainFraction ?? 1;
+  if (frac === 1 && suite.segValImages === 0) return data.seg;
+  const nTrain = readdirSync(join(data.seg, 'images', 'training')).length;
+  const train = frac === 1 ? 0 : Math.max(1, Math.round(frac * nTrain));
+  return segSubset(data.seg, join(out, 'data', `scenes-shape-train${train || 'all'}-val${suite.segValImages || 'all'}`), train, suite.segValImages);
+}
+
+export interface BenchmarkResult {
+  out: string;
+  suite: Suite;
+  seeds: number;
+  pretrain: Record<'mff' | 'mae', PretrainResult | null>;
+  runs: RunResult[];
+  wall_s: number;
+  summaryJson: string;
+  summaryMd: string;
+}
+
+export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkResult> {
+  const suite = SUITES[o.suite ?? 'default'];
+  if (!suite) throw new Error(`--suite: unknown suite '${o.suite}' (known: ${Object.keys(SUITES).join(', ')})`);
+  const seeds = o.seeds ?? suite.seeds;
+  if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${seeds}`);
+  const out = resolve(o.out ?? `work_dirs/benchmark-${suite.name}`);
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const backend = await initBackend(o.backend, { quiet: true });
+  const t0 = performance.now();
+  log(`[bench] suite '${suite.name}': ${suite.description}; seeds ${seeds}; engine ${backend}; out ${out}`);
+  const tasks = suite.tasks.filter((t) => !o.tasks || o.tasks.includes(t.id));
+  if (o.tasks) for (const id of o.tasks) if (!suite.tasks.some((t) => t.id === id)) throw new Error(`--tasks: unknown task '${id}' (suite ${suite.name}: ${suite.tasks.map((t) => t.id).join(', ')})`);
+  const backbones = o.backbones ?? BACKBONES;
+
+  const data = await prepareBenchmarkData(suite, out, o.fashionSrc ?? '/usr/share/datasets/fashion-mnist', log);
+
+  // ---- pretraining: MFF and MAE, identical data, schedule and seed
+  const pretrain: Record<'mff' | 'mae', PretrainResult | null> = { mff: null, mae: null };
+  for (const algo of ['mff', 'mae'] as const) {
+    if (!backbones.includes(algo)) continue;
+    const cfg = await loadPretrainConfig(suite.pretrain.configs[algo], { data: data.pool, cfgOptions: suite.pretrain.cfgOptions });
+    const key = configKey(cfg as unknown as Record<string, unknown>, out, { phase: 'pretrain' });
+    const dir = join(out, 'runs', 'pretrain', `${algo}-${key}`);
+    cfg.workDir = dir;
+    log(`[bench] pretrain ${algo.toUpperCase()} (${dir})`);
+    pretrain[algo] = await cachedRun<PretrainResult>(dir, async ({ resume, force }) => {
+      const s = finished(await runPretrain(cfg, { backend: o.backend, resume, force, quiet: true, configFile: suite.pretrain.configs[algo] }), dir);
+      return {
+        algorithm: algo, checkpoint: s.checkpoint, sha256: sha256(readFileSync(s.checkpoint)), run_dir: dir, iterations: s.iterations,
+        final_loss: s.final_loss, wall_s: s.wall_s, img_per_s: s.img_per_s, fusion_weights: s.fusion_weights,
+      };
+    });
+    const p = pretrain[algo]!;
+    log(`[bench] pretrain ${algo.toUpperCase()}: ${p.iterations} steps, final loss ${p.final_loss.toFixed(4)}, ${formatDuration(p.wall_s)}${p.cached ? ' (cached)' : ''}`);
+  }
+
+  // ---- downstream: seed-major so that an interrupted suite has balanced partial results
+  const jobs: { task: BenchTask; backbone: Backbone; seed: number }[] = [];
+  for (let seed = 0; seed < seeds; seed++) for (const task of tasks) for (const backbone of backbones) jobs.push({ task, backbone, seed });
+  const runs: RunResult[] = [];
+  let fresh = 0;
+  let freshSeconds = 0;
+  for (const [k, { task, backbone, seed }] of jobs.entries()) {
+    const ckpt = backbone === 'random' ? '' : pretrain[backbone]!.checkpoint;
+    const cfgOptions = [...task.cfgOptions, `seed=${seed}`];
+    const t1 = performance.now();
+    const r = task.kind === 'cls'
+      ? await clsJob(task, backbone, seed, ckpt, cfgOptions, data, out, o.backend)
+      : await segJob(task, backbone, seed, ckpt, cfgOptions, segRoot(data, out, suite, task), out, o.backend);
+    runs.push(r);
+    if (!r.cached) {
+      fresh++;
+      freshSeconds += (performance.now() - t1) / 1000;
+    }
+    const eta = fresh > 0 ? ` ETA ${formatDuration((freshSeconds / fresh) * (jobs.length - k - 1))}` : '';
+    log(`[bench] ${k + 1}/${jobs.length} ${task.id} ${backbone} seed ${seed}: ${r.value.toFixed(2)} (${formatDuration(r.wall_s)}${r.cached ? ', cached' : ''})${eta}`);
+  }
+
+  const wall = (performance.now() - t0) / 1000;
+  const files = await writeBenchmarkReport({ out, suite, seeds, tasks, backbones, pretrain, runs, backend, wallSeconds: wall, argv: process.argv.slice(2).filter((a, i) => !(i === 0 && a === 'benchmark')) });
+  log(`[bench] done in ${formatDuration(wall)}: ${files.md}`);
+  return { out, suite, seeds, pretrain, runs, wall_s: wall, summaryJson: files.json, summaryMd: files.md };
+}
+
+async function clsJob(task: BenchTask, backbone: Backbone, seed: number, ckpt: string, cfgOptions: string[], data: BenchmarkData, out: string, backend?: BackendName): Promise<RunResult> {
+  const cfg = await loadClsConfig(task.config, { data: data.fashion, backbone: ckpt, mode: task.mode, cfgOptions });
+  const key = configKey(cfg as unknown as Record<string, unknown>, out, { task: task.id });
+  const dir = join(out, 'runs', task.id, `${backbone}-s${seed}-${key}`);
+  cfg.workDir = dir;
+  return cachedRun<RunResult>(dir, async ({ resume, force }) => {
+    const s = finished(await runClsTrain(cfg, { backend, resume, force, quiet: true, configFile: task.config }), dir);
+    return {
+      task: task.id, backbone, seed, key, run_dir: relative(out, dir), value: s['accuracy/top1'],
+      metrics: { 'accuracy/top1': s['accuracy/top1'], 'accuracy/top5': s['accuracy/top5'], mean_class_accuracy: s.mean_class_accuracy },
+      per_class: null, wall_s: s.wall_s, img_per_s: s.img_per_s, final_loss: s.final_loss,
+    };
+  });
+}
+
+async function segJob(task: BenchTask, backbone: Backbone, seed: number, ckpt: string, cfgOptions: string[], root: string, out: string, backend?: BackendName): Promise<RunResult> {
+  const cfg = await loadSegConfig(task.config, { data: root, backbone: ckpt, cfgOptions, frozenBackbone: task.frozenBackbone, head: task.head });
+  const key = configKey(cfg as unknown as Record<string, unknown>, out, { task: task.id });
+  const dir = join(out, 'runs', task.id, `${backbone}-s${seed}-${key}`);
+  cfg.workDir = dir;
+  return cachedRun<RunResult>(dir, async ({ resume, force }) => {
+    const s = finished(await runSegTrain(cfg, { backend, resume, force, quiet: true, configFile: task.config, visCount: 2 }), dir);
+    if (!s.metrics) throw new Error(`${dir}: seg-train ended without metrics (interrupted?)`);
+    return {
+      task: task.id, backbone, seed, key, run_dir: relative(out, dir), value: s.metrics.mIoU, metrics: s.metrics, per_class: s.per_class,
+      wall_s: s.wall_s, img_per_s: s.img_per_s, final_loss: s.final_loss,
+    };
+  });
+}
