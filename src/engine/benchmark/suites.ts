@@ -64,7 +64,7 @@ export function suiteTasks(segIters: number, clsEpochs: number, clsExtra: string
 export const SUITES: Record<string, Suite> = {
   default: {
     name: 'default',
-    description: 'MFF vs MAE vs random init: 4000 unlabeled shape scenes, 992 pretraining steps each; Fashion-MNIST linear probe and fine-tune (60k, 32 px); shape-scene UperNet fine-tune (all / 10 % labels), frozen-backbone UperNet, frozen linear probe',
+    description: 'MFF vs MAE vs random init, pretrained on unlabeled shape scenes with identical budgets; Fashion-MNIST linear probe and fine-tune (60k, 32 px); shape-scene UperNet fine-tune (all / 10 % labels), frozen-backbone UperNet, frozen linear probe',
     poolImages: 4000,
     pretrain: { configs: PRETRAIN, cfgOptions: ['schedule.epochs=16', 'schedule.warmupEpochs=2'] },
     fashion: { trainPerClass: 6000, valPerClass: 1000 },
