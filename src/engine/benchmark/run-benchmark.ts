@@ -25,7 +25,7 @@ import { runSegTrain } from '../run-seg.js';
 import { formatDuration } from '../progress.js';
 import { prepareFashionMnist } from '../../../datasets/fashion-mnist/prepare.js';
 import { generateUnlabeledShapeScenes, prepareShapeScenes } from '../../../datasets/scenes/shape.js';
-import { BACKBONES, SUITES, type Backbone, type BenchTask, type Suite } from './suites.js';
+import { BACKBONES, SUITES, withBudget, type Backbone, type BenchTask, type Suite } from './suites.js';
 import { writeBenchmarkReport } from './report.js';
 
 export interface BenchmarkOptions {
@@ -40,6 +40,10 @@ export interface BenchmarkOptions {
   tasks?: string[];
   /** Only these backbones (default: mff, mae, random). */
   backbones?: Backbone[];
+  /** Budget overrides of the suite (engine/benchmark/suites.ts withBudget). */
+  segIters?: number;
+  clsEpochs?: number;
+  pretrainEpochs?: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
 }
@@ -188,8 +192,9 @@ export interface BenchmarkResult {
 }
 
 export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkResult> {
-  const suite = SUITES[o.suite ?? 'default'];
-  if (!suite) throw new Error(`--suite: unknown suite '${o.suite}' (known: ${Object.keys(SUITES).join(', ')})`);
+  const named = SUITES[o.suite ?? 'default'];
+  if (!named) throw new Error(`--suite: unknown suite '${o.suite}' (known: ${Object.keys(SUITES).join(', ')})`);
+  const suite = withBudget(named, { segIters: o.segIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs });
   const seeds = o.seeds ?? suite.seeds;
   if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${seeds}`);
   const out = resolve(o.out ?? `work_dirs/benchmark-${suite.name}`);

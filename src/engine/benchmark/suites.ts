@@ -23,6 +23,10 @@ export interface BenchTask {
 }
 
 export interface Suite {
+  /** Seg iterations and cls epochs of the tasks (suiteTasks), kept to rebuild them with other budgets. */
+  segIters: number;
+  clsEpochs: number;
+  clsExtra?: string[];
   name: string;
   description: string;
   /** Unlabeled shape scenes generated for pretraining (datasets/scenes/shape.ts). */
@@ -44,7 +48,7 @@ const PRETRAIN = {
   mae: 'configs/mae/mae_vit-mini-p8_1xb64-coslr-40e_scenes-shape-pool.ts',
 };
 
-function tasks(segIters: number, clsEpochs: number, clsExtra: string[] = []): BenchTask[] {
+export function suiteTasks(segIters: number, clsEpochs: number, clsExtra: string[] = []): BenchTask[] {
   const it = [`schedule.maxIters=${segIters}`, `schedule.warmupIters=${Math.max(1, Math.floor(segIters / 10))}`];
   const ep = [`schedule.epochs=${clsEpochs}`, `schedule.warmupEpochs=${clsEpochs > 1 ? 1 : 0}`, `evalInterval=${clsEpochs}`, ...clsExtra];
   return [
@@ -60,12 +64,14 @@ function tasks(segIters: number, clsEpochs: number, clsExtra: string[] = []): Be
 export const SUITES: Record<string, Suite> = {
   default: {
     name: 'default',
-    description: 'MFF vs MAE vs random init: 4000 unlabeled shape scenes, 992 pretraining steps each; Fashion-MNIST linear probe and fine-tune (60k, 32 px); shape-scene UperNet fine-tune (all / 10 % labels), frozen-backbone UperNet, frozen linear probe',
+    description: 'MFF vs MAE vs random init, pretrained on unlabeled shape scenes with identical budgets; Fashion-MNIST linear probe and fine-tune (60k, 32 px); shape-scene UperNet fine-tune (all / 10 % labels), frozen-backbone UperNet, frozen linear probe',
     poolImages: 4000,
     pretrain: { configs: PRETRAIN, cfgOptions: ['schedule.epochs=16', 'schedule.warmupEpochs=2'] },
     fashion: { trainPerClass: 6000, valPerClass: 1000 },
     segValImages: 0,
-    tasks: tasks(1000, 6),
+    segIters: 1000,
+    clsEpochs: 6,
+    tasks: suiteTasks(1000, 6),
     seeds: 3,
   },
   quick: {
@@ -75,7 +81,19 @@ export const SUITES: Record<string, Suite> = {
     pretrain: { configs: PRETRAIN, cfgOptions: ['schedule.epochs=1', 'schedule.warmupEpochs=0', 'logInterval=1'] },
     fashion: { trainPerClass: 16, valPerClass: 4 },
     segValImages: 8,
-    tasks: tasks(6, 1, ['batchSize=16']),
+    segIters: 6,
+    clsEpochs: 1,
+    clsExtra: ['batchSize=16'],
+    tasks: suiteTasks(6, 1, ['batchSize=16']),
     seeds: 1,
   },
 };
+
+/** The suite with other budgets (`--seg-iters`, `--cls-epochs`, `--pretrain-epochs`); unchanged where undefined. */
+export function withBudget(suite: Suite, b: { segIters?: number; clsEpochs?: number; pretrainEpochs?: number }): Suite {
+  const segIters = b.segIters ?? suite.segIters;
+  const clsEpochs = b.clsEpochs ?? suite.clsEpochs;
+  const pre = b.pretrainEpochs === undefined ? suite.pretrain.cfgOptions
+    : [...suite.pretrain.cfgOptions.filter((o) => !/^schedule\.(epochs|warmupEpochs)=/.test(o)), `schedule.epochs=${b.pretrainEpochs}`, `schedule.warmupEpochs=${Math.min(2, Math.floor(b.pretrainEpochs / 8))}`];
+  return { ...suite, segIters, clsEpochs, pretrain: { ...suite.pretrain, cfgOptions: pre }, tasks: suiteTasks(segIters, clsEpochs, suite.clsExtra) };
+}
