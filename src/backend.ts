@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import { installLeanBackprop } from './nn/lean-backprop.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -70,6 +71,8 @@ export async function initBackend(
   }
   if (label === null) throw new Error('no tfjs backend could be initialised');
   await tf.ready();
+  // Free saved tensors and gradients while the backward walks the tape (same numbers; src/nn/lean-backprop.ts).
+  installLeanBackprop();
   chosen = label;
   if (!opts.quiet) console.error(`[mff] backend: ${label}`);
   return label;

@@ -246,18 +246,25 @@ export function convModuleConcat(p: ParamStore, name: string, parts: tf.Tensor4D
   const total = parts.reduce((a, x) => a + x.shape[3], 0);
   if (total !== w.shape[2]) throw new Error(`conv '${name}.conv': inputs have ${total} channels together, the filter expects ${w.shape[2]}`);
   if (p.has(`${name}.conv.bias`)) throw new Error(`convModuleConcat '${name}': a conv bias is not supported (ConvModule with norm has none)`);
-  let c0 = 0;
-  let y: tf.Tensor4D | null = null;
-  for (const x of parts) {
-    const [ci, start] = [x.shape[3], c0];
-    // filter slice of this part: [kh, kw, ci, Cout]
-    const term = (xx: tf.Tensor) => conv2dWith(up(xx as tf.Tensor4D), tf.slice(w, [0, 0, start, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D, `${name}.conv`, o);
-    const same = x.shape[1] === size[0] && x.shape[2] === size[1];
-    const yi = (same ? term(x) : checkpoint(term, [x], [w])) as tf.Tensor4D;
-    y = y ? addSameShape(y, yi) : yi;
-    c0 += ci;
-  }
-  return batchNormTrain(p, `${name}.bn`, y!, ctx, o.act !== false);
+  // One tidy for the sum: the terms and partial sums (level-0 size each, none saved for the backward) are freed as
+  // soon as the sum exists instead of when the whole forward ends.
+  const y = tf.tidy(() => {
+    let c0 = 0;
+    let acc: tf.Tensor4D | null = null;
+    for (const x of parts) {
+      const [ci, start] = [x.shape[3], c0];
+      // filter slice of this part: [kh, kw, ci, Cout]
+      const term = (xx: tf.Tensor) => conv2dWith(up(xx as tf.Tensor4D), tf.slice(w, [0, 0, start, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D, `${name}.conv`, o);
+      const same = x.shape[1] === size[0] && x.shape[2] === size[1];
+      const yi = (same ? term(x) : checkpoint(term, [x], [w])) as tf.Tensor4D;
+      const prev: tf.Tensor4D | null = acc;
+      acc = prev ? addSameShape(prev, yi) : yi;
+      if (prev) tf.dispose([prev, yi]);
+      c0 += ci;
+    }
+    return acc!;
+  });
+  return batchNormTrain(p, `${name}.bn`, y, ctx, o.act !== false);
 }
 
 /** a + b for equal shapes without keeping a or b on the gradient tape (tf.add keeps both for broadcasting). */
