@@ -12,7 +12,7 @@
  *     plus the UPerHead's own parameter gradients (they exist while its activations do);
  * then 10 % for allocator slack, and 30 % more on the pure wasm engine (no native kernels: their temporaries live in
  * the heap — XNNPACK's packed filters, the JS filter gradient's and transposed matmuls' copies, the composed attention's
- * maps; ViT-B 512² batch 2 had grown the heap to 3.36 GB part-way through its first step, 1.25 × the native peak).
+ * maps; ViT-B 512² batch 2 grew the heap to 3.67 GB through its first step, 1.36 × the native peak of 2.70 GB).
  * Calibrated on measured heap peaks on this machine (docs/memory.md; `npm run bench -- --only seg-train-ade` and
  * `seg-train-ade-b` print `estimate_mb` beside `heap_peak_mb`); meant to be on the safe side by ~10 %, not exact.
  */
