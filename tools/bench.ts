@@ -1,6 +1,6 @@
 /**
  * Benchmarks, one JSON line per figure (compare runs by diffing lines):
- *   npm run bench -- [--only pretrain|seg-train|seg-eval|loader|seg-train-ade|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
+ *   npm run bench -- [--only pretrain|seg-train|seg-eval|loader|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
  * Without --only: pretrain, seg-train, seg-eval, loader (the two ADE20K-scale figures take minutes: --only only).
  * pretrain: config P (configs/mff/mff_vit-tiny-p4_1xb64-coslr-100e_fashion-mnist.ts), one full AdamW train step
  * on a batch of 64 (forward, backward, update), median of N steps after warm-up; tensors and RSS after N steps.
@@ -12,7 +12,8 @@
  * seg-train-ade: one ViT-S/16 UperNet train step at 512², batch 2, as `mff seg-train` builds it
  * (configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts, withCp, 150 classes) on random data; default
  * 1 warm-up + 2 timed steps; `estimate_mb` is the seg-train pre-flight estimate (estimateSegTrainMemory) to compare
- * with `heap_peak_mb`. seg-eval-ade: ViT-B/16 UperNet (configs/_base/upernet_mae-vit-b16_8xb2-160k_ade20k-512x512.ts,
+ * with `heap_peak_mb`. seg-train-ade-b: the same step for ViT-B/16 UperNet
+ * (configs/upernet/upernet_mff-vit-b16_8xb2-160k_ade20k-512x512.ts). seg-eval-ade: ViT-B/16 UperNet (configs/_base/upernet_mae-vit-b16_8xb2-160k_ade20k-512x512.ts,
  * random init, no aux head) evaluating one 512×512 image as `mff seg-eval` does (inference session, the config's
  * slide testCfg, resize to the original size, argmax); default 1 warm-up + 2 timed images.
  * Every `*-memory` line has `heap_peak_mb` (wasm heap size after the timed steps: the heap only grows, so this is its
@@ -192,11 +193,12 @@ async function benchSegTrain(backend: string): Promise<void> {
 }
 
 const ADE_SEG_TRAIN = 'configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts';
+const ADE_SEG_TRAIN_B = 'configs/upernet/upernet_mff-vit-b16_8xb2-160k_ade20k-512x512.ts';
 const ADE_SEG_EVAL = 'configs/_base/upernet_mae-vit-b16_8xb2-160k_ade20k-512x512.ts';
 
-/** ViT-S/16 UperNet, 512², batch 2 (withCp as configured): one seg-train step, and its pre-flight memory estimate. */
-async function benchSegTrainAde(backend: string): Promise<void> {
-  const cfg = await loadSegConfig(ADE_SEG_TRAIN, { cfgOptions: ['batchSize=2', 'pretrained='] });
+/** ViT-S/16 (or ViT-B/16) UperNet, 512², batch 2 (withCp as configured): one seg-train step, and its pre-flight memory estimate. */
+async function benchSegTrainAde(backend: string, config = ADE_SEG_TRAIN, name = 'seg-train-ade'): Promise<void> {
+  const cfg = await loadSegConfig(config, { cfgOptions: ['batchSize=2', 'pretrained='] });
   const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
   const params = model.params.numParams();
   const est = estimateSegTrainMemory(cfg.model, cfg.batchSize, { params, optimizerOnHeap: false });
@@ -204,12 +206,12 @@ async function benchSegTrainAde(backend: string): Promise<void> {
   const { B, S, times, cpuTimes, optTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, K);
   const med = median(times);
   emit({
-    bench: 'seg-train-ade', config: ADE_SEG_TRAIN, backend, batch: B, crop: S, classes: K, with_cp: cfg.model.backbone.withCp, steps,
+    bench: name, config, backend, batch: B, crop: S, classes: K, with_cp: cfg.model.backbone.withCp, steps,
     s_per_step_median: +(med / 1000).toFixed(2), img_per_s: +((B * 1000) / med).toFixed(3), s_optimizer_median: +(median(optTimes) / 1000).toFixed(2),
     cpu_s_per_step_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2),
   });
   emit({
-    bench: 'seg-train-ade-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    bench: `${name}-memory`, backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
     ...peakMemory(), estimate_mb: Math.round(est.total / 2 ** 20), params,
   });
   profileRows();
@@ -359,15 +361,16 @@ if (values.profile || values['profile-shapes']) {
   }
 }
 const only = values.only;
-const FIGURES = ['pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-ade', 'seg-eval-ade'];
+const FIGURES = ['pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
 if (only && !FIGURES.includes(only)) throw new Error(`--only ${only}: expected ${FIGURES.join('|')}`);
 if (!only || only === 'pretrain') await benchPretrain(backend);
 if (!only || only === 'seg-train') await benchSegTrain(backend);
 if (!only || only === 'seg-eval') await benchSegEval(backend);
 if (!only || only === 'loader') await benchLoader();
-if (only === 'seg-train-ade' || only === 'seg-eval-ade') {
+if (only === 'seg-train-ade' || only === 'seg-train-ade-b' || only === 'seg-eval-ade') {
   // minutes per step/image: not in the default run; defaults 1 warm-up + 2 timed
   steps = Number(values.steps ?? 2);
   warmup = Number(values.warmup ?? 1);
-  await (only === 'seg-train-ade' ? benchSegTrainAde(backend) : benchSegEvalAde(backend));
+  if (only === 'seg-eval-ade') await benchSegEvalAde(backend);
+  else await benchSegTrainAde(backend, only === 'seg-train-ade' ? ADE_SEG_TRAIN : ADE_SEG_TRAIN_B, only);
 }

@@ -5,8 +5,8 @@
  * 0.65; LinearLR(1e-6) for 1500 iters then PolyLR(power 1) to 160k; 8 GPUs × 2 = batch 16; slide 512/341.
  * Every UperNet config spreads this one and overrides a few fields (one level of base).
  * mff addition: model.backbone.withCp = true (activation checkpointing of the blocks, mmseg's `with_cp`): same
- * numbers, ~1/3 more backbone compute, and the 512² training step fits the CPU engine's 4 GB heap (ViT-S batch 2:
- * 2.8 GB heap peak measured; without it 5.5 GB estimated). Set it to false where memory is plentiful.
+ * numbers, ~1/3 more backbone compute, and the 512² training step fits the CPU engine's 4 GB heap (batch 2 heap peak
+ * measured: ViT-S 1.5 GB, ViT-B 2.7 GB; without it ViT-B is estimated at 7.8 GB). Set it to false where memory is plentiful.
  */
 import { defineConfig, type SegConfig } from '../../src/config/seg.js';
 import { maeBaseUpernetAde20k } from '../../src/models/seg/config.js';

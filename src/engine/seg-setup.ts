@@ -57,8 +57,8 @@ export function checkSegTrainFits(cfg: SegConfig, params: number, backend: strin
     }
   }
   throw new Error(
-    `seg-train: estimated peak memory ${GB(e.total)} for batch ${cfg.batchSize} at ${b.imgSize}² (weights+grads ${GB(e.weights)}, backbone ${GB(e.backbone)}, ` +
-      `neck ${GB(e.neck)}, heads ${GB(e.head)}, allocator/engine margin ${GB(e.total - e.weights - e.backbone - e.neck - e.head)}) exceeds the ${backend} engine's ${GB(WASM_HEAP_LIMIT)} heap; fits: ${fits.join('; ') || 'nothing at this batch size'}` +
+    `seg-train: estimated peak memory ${GB(e.total)} for batch ${cfg.batchSize} at ${b.imgSize}² (weights ${GB(e.weights)} + the larger of gradients ${GB(e.grads)} and activations: backbone ${GB(e.backbone)}, ` +
+      `neck ${GB(e.neck)}, heads ${GB(e.head)}; allocator/engine margin ${GB(e.total - e.weights - Math.max(e.grads, e.backbone + e.neck + e.head))}) exceeds the ${backend} engine's ${GB(WASM_HEAP_LIMIT)} heap; fits: ${fits.join('; ') || 'nothing at this batch size'}` +
       ' (batch 1 is refused by BatchNorm, as in PyTorch)',
   );
 }

@@ -163,10 +163,10 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
   const rv = p.get(`${name}.running_var`);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xin, w, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    const { mean, variance } = tf.moments(xin, [0, 1, 2]); // [C], biased
+    const { mean, variance } = tf.tidy(() => tf.moments(xin, [0, 1, 2])); // [C], biased
     const r = tf.rsqrt(tf.add(variance, eps));
-    const pre = tf.add(tf.mul(tf.mul(tf.sub(xin, mean), r), w), b);
-    const y = relu ? tf.relu(pre) : pre;
+    // the same ops in the same order as ((x − μ)·r·w + b), each full-size temporary freed as soon as it is used
+    const y = chain(xin, [(t) => tf.sub(t, mean), (t) => tf.mul(t, r), (t) => tf.mul(t, w), (t) => tf.add(t, b), ...(relu ? [(t: tf.Tensor) => tf.relu(t)] : [])]) as tf.Tensor4D;
     ctx.updates.set(`${name}.running_mean`, tf.keep(tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m))));
     ctx.updates.set(`${name}.running_var`, tf.keep(tf.add(tf.mul(rv, 1 - m), tf.mul(tf.mul(variance, n / (n - 1)), m))));
     save(relu ? [xin, w, y] : [xin, w]);
@@ -174,14 +174,23 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
+          // Same ops in the same order as the formula above; each full-size temporary is disposed as soon as it is
+          // used, so at most ~3 maps of x's size are alive besides dy and the saved tensors (a plain tidy kept ~9).
           const [xs, ws, ys] = saved;
-          const { mean: mu, variance: v } = tf.moments(xs, [0, 1, 2]);
+          const { mean: mu, variance: v } = tf.tidy(() => tf.moments(xs, [0, 1, 2]));
           const rr = tf.rsqrt(tf.add(v, eps));
-          const xhat = tf.mul(tf.sub(xs, mu), rr);
-          const g = relu ? tf.mul(dy, tf.cast(tf.greater(ys, 0), 'float32')) : dy;
+          const xhat = chain(xs, [(t) => tf.sub(t, mu), (t) => tf.mul(t, rr)]);
+          const g = relu ? tf.tidy(() => tf.mul(dy, tf.cast(tf.greater(ys, 0), 'float32'))) : dy;
           const db = tf.sum(g, [0, 1, 2]);
-          const dw = tf.sum(tf.mul(g, xhat), [0, 1, 2]);
-          const dx = tf.mul(tf.mul(ws, tf.div(rr, n)), tf.sub(tf.sub(tf.mul(g, n), db), tf.mul(xhat, dw)));
+          const dw = tf.tidy(() => tf.sum(tf.mul(g, xhat), [0, 1, 2]));
+          const scale = tf.mul(ws, tf.div(rr, n));
+          const s1 = chain(g, [(t) => tf.mul(t, n), (t) => tf.sub(t, db)]);
+          if (g !== dy) g.dispose();
+          const xd = tf.mul(xhat, dw);
+          xhat.dispose();
+          const s2 = tf.sub(s1, xd);
+          tf.dispose([s1, xd]);
+          const dx = tf.mul(scale, s2);
           return [dx, dw, db];
         }),
     };
@@ -191,6 +200,17 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
     ctx.updates.set(`${name}.num_batches_tracked`, tf.keep(tf.add(p.get(`${name}.num_batches_tracked`), tf.scalar(1, 'int32'))));
   }
   return y;
+}
+
+/** fs[k](…fs[0](x)): each intermediate result is disposed once the next exists (x itself is left alone). */
+function chain(x: tf.Tensor, fs: Array<(t: tf.Tensor) => tf.Tensor>): tf.Tensor {
+  let t = x;
+  for (const f of fs) {
+    const next = f(t);
+    if (t !== x) t.dispose();
+    t = next;
+  }
+  return t;
 }
 
 /** Assign recorded BN running stats to the model, then dispose them (call after the optimiser step). */
@@ -246,18 +266,25 @@ export function convModuleConcat(p: ParamStore, name: string, parts: tf.Tensor4D
   const total = parts.reduce((a, x) => a + x.shape[3], 0);
   if (total !== w.shape[2]) throw new Error(`conv '${name}.conv': inputs have ${total} channels together, the filter expects ${w.shape[2]}`);
   if (p.has(`${name}.conv.bias`)) throw new Error(`convModuleConcat '${name}': a conv bias is not supported (ConvModule with norm has none)`);
-  let c0 = 0;
-  let y: tf.Tensor4D | null = null;
-  for (const x of parts) {
-    const [ci, start] = [x.shape[3], c0];
-    // filter slice of this part: [kh, kw, ci, Cout]
-    const term = (xx: tf.Tensor) => conv2dWith(up(xx as tf.Tensor4D), tf.slice(w, [0, 0, start, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D, `${name}.conv`, o);
-    const same = x.shape[1] === size[0] && x.shape[2] === size[1];
-    const yi = (same ? term(x) : checkpoint(term, [x], [w])) as tf.Tensor4D;
-    y = y ? addSameShape(y, yi) : yi;
-    c0 += ci;
-  }
-  return batchNormTrain(p, `${name}.bn`, y!, ctx, o.act !== false);
+  // One tidy for the sum: the terms and partial sums (level-0 size each, none saved for the backward) are freed as
+  // soon as the sum exists instead of when the whole forward ends.
+  const y = tf.tidy(() => {
+    let c0 = 0;
+    let acc: tf.Tensor4D | null = null;
+    for (const x of parts) {
+      const [ci, start] = [x.shape[3], c0];
+      // filter slice of this part: [kh, kw, ci, Cout]
+      const term = (xx: tf.Tensor) => conv2dWith(up(xx as tf.Tensor4D), tf.slice(w, [0, 0, start, 0], [w.shape[0], w.shape[1], ci, w.shape[3]]) as tf.Tensor4D, `${name}.conv`, o);
+      const same = x.shape[1] === size[0] && x.shape[2] === size[1];
+      const yi = (same ? term(x) : checkpoint(term, [x], [w])) as tf.Tensor4D;
+      const prev: tf.Tensor4D | null = acc;
+      acc = prev ? addSameShape(prev, yi) : yi;
+      if (prev) tf.dispose([prev, yi]);
+      c0 += ci;
+    }
+    return acc!;
+  });
+  return batchNormTrain(p, `${name}.bn`, y, ctx, o.act !== false);
 }
 
 /** a + b for equal shapes without keeping a or b on the gradient tape (tf.add keeps both for broadcasting). */

@@ -23,6 +23,54 @@ function emit(backend: unknown, t: tf.Tensor): tf.TensorInfo {
   return out;
 }
 
+/** Bytes of dy per band of output rows in the JS filter gradient (its transposed / packed copies scale with this). */
+const FILTER_GRAD_BAND_BYTES = 32 * 2 ** 20;
+
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,h,w} x_pad[n, h*s+kh*d, w*s+kw*d, ci] · dy[n,h,w,co], as one conv over the batch axis per
+ * band of output rows (each band reads its input rows with the halo the taps need, zero rows where the padding is),
+ * summed over the bands. Without bands the padded input, both transposed copies and the conv's packed filter (dy)
+ * were each as large as x or dy (4 × 100 MB for a 3x3 conv at 2 × 128² × 768, UPerHead at 512²).
+ */
+export function conv2dFilterGradBanded(x: tf.Tensor4D, dy: tf.Tensor4D, conv: tf.backend_util.Conv2DInfo, bandBytes: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { top, left } = conv.padInfo;
+    const [kh, kw] = [conv.filterHeight, conv.filterWidth];
+    const [sh, sw, dh, dw] = [conv.strideHeight, conv.strideWidth, conv.dilationHeight, conv.dilationWidth];
+    const [N, H, W] = x.shape;
+    const [oh, ow, co] = [conv.outHeight, conv.outWidth, conv.outChannels];
+    const needW = (ow - 1) * sw + (kw - 1) * dw + 1;
+    const right = Math.max(0, needW - W - left);
+    const rowsPerBand = Math.max(1, Math.floor(bandBytes / (4 * N * ow * co)));
+    let acc: tf.Tensor4D | null = null;
+    for (let r0 = 0; r0 < oh; r0 += rowsPerBand) {
+      const r1 = Math.min(oh, r0 + rowsPerBand);
+      // input rows a..b (inclusive) feed output rows r0..r1-1; a band that reads padding only adds nothing
+      const a = r0 * sh - top;
+      const b = (r1 - 1) * sh - top + (kh - 1) * dh;
+      const lo = Math.max(0, a);
+      const hi = Math.min(H - 1, b);
+      if (hi < lo) continue;
+      const part = tf.tidy(() => {
+        let xp = tf.slice(x, [0, lo, 0, 0], [-1, hi - lo + 1, -1, -1]);
+        xp = tf.pad(xp, [[0, 0], [lo - a, b - hi], [left, right], [0, 0]]);
+        xp = tf.slice(xp, [0, 0, 0, 0], [-1, -1, needW, -1]);
+        // xp: [N, h, W, Ci] -> [Ci, h, W, N]; dy band: [N, r, ow, Co] -> [r, ow, N, Co]
+        const xs = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
+        const f = tf.transpose(tf.slice(dy, [0, r0, 0, 0], [-1, r1 - r0, -1, -1]), [1, 2, 0, 3]) as tf.Tensor4D;
+        // Filter taps are spaced by the stride, output positions by the dilation.
+        const r = sh === 1 && sw === 1 ? tf.conv2d(xs, f, [dh, dw], 'valid') : tf.conv2d(xs, f, [dh, dw], 'valid', 'NHWC', [sh, sw]);
+        return tf.slice(r, [0, 0, 0, 0], [-1, kh, kw, -1]) as tf.Tensor4D; // [Ci, kh, kw, Co]
+      });
+      const prev: tf.Tensor4D | null = acc;
+      acc = prev ? (tf.add(prev, part) as tf.Tensor4D) : part;
+      if (prev) tf.dispose([prev, part]);
+    }
+    // [Ci, kh, kw, Co] -> [kh, kw, Ci, Co]
+    return acc ? tf.transpose(acc, [1, 2, 0, 3]) : tf.zeros([kh, kw, x.shape[3], co]);
+  });
+}
+
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
@@ -49,25 +97,7 @@ export function registerWasmKernels(): void {
         const conv = tf.backend_util.computeConv2DInfo(
           xt.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast',
         );
-        const result = tf.tidy(() => {
-          const { top, left } = conv.padInfo;
-          const [kh, kw] = [conv.filterHeight, conv.filterWidth];
-          const needH = (conv.outHeight - 1) * conv.strideHeight + (kh - 1) * conv.dilationHeight + 1;
-          const needW = (conv.outWidth - 1) * conv.strideWidth + (kw - 1) * conv.dilationWidth + 1;
-          const bottom = Math.max(0, needH - xt.shape[1] - top);
-          const right = Math.max(0, needW - xt.shape[2] - left);
-          let xp = tf.pad(xt, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-          xp = tf.slice(xp, [0, 0, 0, 0], [-1, needH, needW, -1]);
-          // xp: [N, H, W, Ci] -> [Ci, H, W, N]; dy: [N, oh, ow, Co] -> [oh, ow, N, Co]
-          const xs = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
-          const f = tf.transpose(dyt, [1, 2, 0, 3]) as tf.Tensor4D;
-          // Filter taps are spaced by the stride, output positions by the dilation.
-          const r = conv.strideHeight === 1 && conv.strideWidth === 1
-            ? tf.conv2d(xs, f, [conv.dilationHeight, conv.dilationWidth], 'valid')
-            : tf.conv2d(xs, f, [conv.dilationHeight, conv.dilationWidth], 'valid', 'NHWC', [conv.strideHeight, conv.strideWidth]);
-          // r: [Ci, kh, kw, Co] -> [kh, kw, Ci, Co]
-          return tf.transpose(tf.slice(r, [0, 0, 0, 0], [-1, kh, kw, -1]), [1, 2, 0, 3]);
-        });
+        const result = conv2dFilterGradBanded(xt, dyt, conv, FILTER_GRAD_BAND_BYTES);
         const out = emit(backend, result);
         tf.dispose([result, xt, dyt]);
         return out;

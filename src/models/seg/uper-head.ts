@@ -46,7 +46,8 @@ export function uperHead(p: ParamStore, c: UperHeadConfig, levels: tf.Tensor4D[]
   const psp = [x, ...c.poolScales.map((s, k) => resizeBilinear(convModule(p, `${h}.psp_modules.${k}.1`, adaptiveAvgPool(x, s), ctx), size(x)))];
   laterals.push(convModule(p, `${h}.bottleneck`, tf.concat(psp, 3), ctx, { padding: 1 }));
   // build top-down path (not in place: each level adds the already-updated level above)
-  for (let i = n - 1; i > 0; i--) laterals[i - 1] = addSameShape(laterals[i - 1], resizeBilinear(laterals[i], size(laterals[i - 1])));
+  // (each in a tidy: the resized map is not saved for the backward and is freed at once)
+  for (let i = n - 1; i > 0; i--) laterals[i - 1] = tf.tidy(() => addSameShape(laterals[i - 1], resizeBilinear(laterals[i], size(laterals[i - 1]))));
   // build outputs
   const outs = laterals.slice(0, -1).map((l, i) => convModule(p, `${h}.fpn_convs.${i}`, l, ctx, { padding: 1 }));
   outs.push(laterals[n - 1]);
