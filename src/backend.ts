@@ -5,7 +5,6 @@
  * tfjs is imported here only when a backend is initialised, so the CLI answers --help without loading it.
  */
 import { createRequire } from 'node:module';
-import { installLeanBackprop } from './nn/lean-backprop.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -91,7 +90,7 @@ export async function initBackend(
   if (label === null) throw new Error('no tfjs backend could be initialised');
   await tf.ready();
   // Free saved tensors and gradients while the backward walks the tape (same numbers; src/nn/lean-backprop.ts).
-  installLeanBackprop();
+  (await import('./nn/lean-backprop.js')).installLeanBackprop();
   chosen = label;
   if (!opts.quiet) {
     const why = label === 'wasm' ? (await import('./nn/fast-kernels.js')).nativeStatus() : '';
