@@ -1,38 +1,14 @@
 /**
- * MAE pretraining for the backbone benchmark (`mff benchmark`, issue 10): the default mini ViT (128-d × 6 blocks ×
- * 4 heads, decoder 128-d × 2) at 64 px with 8-px patches (8×8 = 64 tokens, 16 kept: the cost of the 32-px default job)
- * on the unlabeled shape-scene pool (datasets/scenes/shape.ts, generateUnlabeledShapeScenes: Fashion-MNIST *train*
- * items only, never a validation scene; the benchmark writes it to <suite>/data/pool/train/pool). MAE's
- * RandomResizedCrop(64, scale 0.2–1) + flip. lr = baseLr × 64 / 256 = 1e-3 (the short-schedule lr of the default job).
- * The MFF and MAE configs are identical except for algorithm and taps (MFF: [1, 3, 5], MAE: last block only).
+ * The MAE arm of the backbone benchmark (`mff benchmark`, issue 10): the MFF config beside it
+ * (configs/mff/mff_vit-mini-p8_1xb64-coslr-40e_scenes-shape-pool.ts) with the fusion removed — same data, pipeline,
+ * optimiser, schedule and seed; only the algorithm, the taps (last block only) and the output names differ.
  */
-import base from '../_base/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.js';
+import mff from '../mff/mff_vit-mini-p8_1xb64-coslr-40e_scenes-shape-pool.js';
 import { defineConfig, type PretrainConfig } from '../../src/config/pretrain.js';
 
 export default defineConfig<PretrainConfig>({
-  ...base,
-  model: {
-    ...base.model,
-    algorithm: 'mae',
-    arch: { embedDims: 128, numLayers: 6, numHeads: 4, feedforwardChannels: 512 },
-    imgSize: 64,
-    patchSize: 8,
-    outIndices: [5],
-    decoder: { embedDims: 128, depth: 2, numHeads: 4 },
-  },
-  data: {
-    ...base.data,
-    root: 'work_dirs/benchmark/data/pool',
-    pipeline: { kind: 'random-resized-crop', size: 64, scale: [0.2, 1], flip: true, interp: 'bicubic' },
-    concurrency: 4,
-  },
-  optim: { ...base.optim, baseLr: 4e-3 },
-  schedule: { epochs: 40, warmupEpochs: 4, warmupStartFactor: 1e-4, etaMin: 0 },
-  batchSize: 64,
-  accumSteps: 1,
-  seed: 2,
+  ...mff,
+  model: { ...mff.model, algorithm: 'mae', outIndices: [5] },
   workDir: 'work_dirs/mae_vit-mini-p8_1xb64-coslr-40e_scenes-shape-pool',
   checkpointName: 'vit-mini-p8-mae.ckpt',
-  logInterval: 10,
-  checkpointInterval: 100,
 });

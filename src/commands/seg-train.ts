@@ -28,7 +28,7 @@ export function segTrainCommand(): Command {
     .option('--data <dir>', "dataset root in ADE20K layout (images/, annotations/, optional meta.json); overrides data.root (default: the config's)")
     .option('--work-dir <dir>', "output directory; overrides workDir (default: the config's)")
     .option('--frozen-backbone', 'keep the backbone weights fixed (eval mode, no drop path; model.backbone.frozenStages = numLayers); train neck and heads', false)
-    .addOption(new Option('--head <type>', "decode head: 'uper' (the config's UPerHead) or 'linear' (frozen-feature probe: BN + 1×1 conv on the backbone taps, no neck, no auxiliary head)").choices(['uper', 'linear']).default('uper'))
+    .addOption(new Option('--head <type>', "decode head: 'uper' (the config's UPerHead) or 'linear' (frozen-feature probe: BN + 1×1 conv on the backbone taps, no neck, no auxiliary head) (default: the config's decode head)").choices(['uper', 'linear']))
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
     .option('--no-eval', 'skip the validation at the end (default: validate)')
     .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.maxIters=1000 (repeatable)', collect, [])

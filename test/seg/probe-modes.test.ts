@@ -8,6 +8,7 @@ import { buildSegmentor, frozenBackboneNames, segDecodeHeadOut, segTaps, segTrai
 import { finishSegConfig, type SegConfig } from '../../src/config/seg.js';
 import type { SegModelConfig } from '../../src/models/seg/config.js';
 import { runSegEval, runSegTrain } from '../../src/engine/run-seg.js';
+import { segTrainCommand } from '../../src/commands/seg-train.js';
 import { smallScenes, tinySegConfig } from './helpers.js';
 
 let root: string;
@@ -98,6 +99,17 @@ describe('--frozen-backbone', () => {
 });
 
 describe('--head linear', () => {
+  test('without --head the config decides (a linear-head config stays linear)', () => {
+    const head = segTrainCommand().options.find((o) => o.long === '--head');
+    expect(head).toBeDefined();
+    expect(head!.defaultValue).toBeUndefined();
+    const lin = structuredClone(tinySegConfig(root));
+    lin.model.decodeHead.type = 'linear';
+    lin.model.auxiliaryHead = null;
+    const c = finishSegConfig(lin as unknown as Record<string, unknown>, 'tiny', { head: undefined });
+    expect(c.model.decodeHead.type).toBe('linear');
+  });
+
   test('eval logits = BN(concat of the taps) then 1×1 conv, computed independently with tf ops', () => {
     const cfg = finishSegConfig(structuredClone(tinySegConfig(root)) as unknown as Record<string, unknown>, 'tiny', { head: 'linear' });
     expect(cfg.model.auxiliaryHead).toBeNull();
