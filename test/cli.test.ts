@@ -1,8 +1,8 @@
 /** The command line: bad input gives one clear error naming the file, exit code != 0. */
+import { tempDir } from './engine/temp-dirs.js';
 import { describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { smallDataset } from './pretrain/helpers.js';
 
@@ -15,7 +15,13 @@ function mff(...args: string[]) {
 
 describe('mff pretrain: bad input', () => {
   test('unknown config key', () => {
-    const r = mff('pretrain', '--cfg-options', 'model.nonsense=1', '--work-dir', mkdtempSync(join(tmpdir(), 'mff-cli-')));
+    const r = mff('pretrain', '--cfg-options', 'model.nonsense=1', '--work-dir', tempDir('mff-cli-'));
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain("unknown config key 'model.nonsense'");
+  });
+
+  test('one --cfg-options takes several key=value pairs (mmengine style)', () => {
+    const r = mff('pretrain', '--cfg-options', 'batchSize=3', 'model.nonsense=1', '--work-dir', tempDir('mff-cli-'));
     expect(r.code).not.toBe(0);
     expect(r.err).toContain("unknown config key 'model.nonsense'");
   });
@@ -33,9 +39,9 @@ describe('mff pretrain: bad input', () => {
   });
 
   test('empty dataset directory', () => {
-    const root = mkdtempSync(join(tmpdir(), 'mff-empty-'));
+    const root = tempDir('mff-empty-');
     mkdirSync(join(root, 'train'));
-    const r = mff('pretrain', '--data', root, '--work-dir', mkdtempSync(join(tmpdir(), 'mff-cli-')));
+    const r = mff('pretrain', '--data', root, '--work-dir', tempDir('mff-cli-'));
     expect(r.code).not.toBe(0);
     expect(r.err).toContain(root);
     expect(r.err.trim().split('\n').filter((l) => l.startsWith('mff: error')).length).toBe(1);
@@ -45,7 +51,7 @@ describe('mff pretrain: bad input', () => {
     const root = smallDataset(2, 8);
     const bad = join(root, 'train', 'Bag', 'zz-corrupt.png');
     writeFileSync(bad, Buffer.from('this is not a png'));
-    const r = mff('pretrain', '--data', root, '--work-dir', mkdtempSync(join(tmpdir(), 'mff-cli-')), '--cfg-options', 'batchSize=17', '--cfg-options', 'maxIters=1');
+    const r = mff('pretrain', '--data', root, '--work-dir', tempDir('mff-cli-'), '--cfg-options', 'batchSize=17', '--cfg-options', 'maxIters=1');
     expect(r.code).not.toBe(0);
     expect(r.err).toContain('zz-corrupt.png');
   });

@@ -1,8 +1,7 @@
 /** The seed command lines: `tools/test.ts CONFIG CHECKPOINT` prints the same metrics as `mff cls-eval` / `mff seg-eval`. */
 import { describe, expect, test, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { runClsTrain } from '../src/engine/run-cls.js';
@@ -24,7 +23,7 @@ const toolsTest = (...a: string[]) => run([join(ROOT, 'node_modules/tsx/dist/cli
 
 /** Write a config object as a TS config module (what a user's config file is). */
 function configFile(obj: unknown): string {
-  const f = join(mkdtempSync(join(tmpdir(), 'mff-cfg-')), 'config.ts');
+  const f = join(tempDir('mff-cfg-'), 'config.ts');
   writeFileSync(f, `export default ${JSON.stringify(obj, null, 2)};\n`);
   return f;
 }
@@ -54,7 +53,7 @@ describe('tools/test.ts CONFIG CHECKPOINT', () => {
     const cfg = tinySegConfig(smallScenes(8, 4));
     await runSegTrain(cfg, { quiet: true, noEval: true });
     const ckpt = join(cfg.workDir, 'seg.ckpt');
-    const a = mff('seg-eval', '--checkpoint', ckpt, '--work-dir', mkdtempSync(join(tmpdir(), 'mff-ev-')));
+    const a = mff('seg-eval', '--checkpoint', ckpt, '--work-dir', tempDir('mff-ev-'));
     const b = toolsTest(configFile(cfg), ckpt);
     expect(a.code, a.err).toBe(0);
     expect(b.code, b.err).toBe(0);

@@ -30,7 +30,7 @@ export function clsEvalCommand(): Command {
     .option('--work-dir <dir>', 'where summary.json/md (and shard accumulators) go (default: ./work_dirs/<run>/eval_<checkpoint>_<split>[/shard-I-of-N])')
     .option('--shard <I/N>', 'evaluate images k with k mod N = I (0-based) and write raw accumulators for mff merge-eval (default: all images)', (v: string) => parseShard(v))
     .option('--batch-size <n>', "images per forward pass (default: the config's batchSize, at most 256)", positiveInt('--batch-size'))
-    .option('--cfg-options <key=value>', 'override a value of --config (repeatable)', collect, [])
+    .option('--cfg-options <key=value...>', 'override a value of --config (several: a=1 b=2, or repeat the option)', collect, [])
     .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())

@@ -27,7 +27,7 @@ export function clsTrainCommand(): Command {
     .option('--data <dir>', "dataset root in ImageNet layout (<dir>/{train,val}/<class>/*); overrides data.root (default: the config's)")
     .option('--work-dir <dir>', "output directory; overrides workDir (default: the config's)")
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
-    .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.epochs=10 (repeatable)', collect, [])
+    .option('--cfg-options <key=value...>', 'override a config value, e.g. schedule.epochs=10 (several: a=1 b=2, or repeat the option)', collect, [])
     .addOption(forceOption())
     .addOption(skipBadFilesOption())
     .addOption(backendOption())

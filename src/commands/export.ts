@@ -18,7 +18,7 @@ export function exportCommand(): Command {
     .argument('<checkpoint>', 'a checkpoint written by mff pretrain, cls-train or seg-train')
     .addOption(new Option('--to <framework>', 'target: mmpretrain (pretraining, classification) or mmseg (segmentation) (required)').choices(['mmpretrain', 'mmseg']).makeOptionMandatory())
     .option('-c, --config <file>', 'for a pretraining checkpoint: the cls or seg config to train from its backbone (init_cfg) instead of continuing pretraining (default: none: continue the checkpoint\'s own task)')
-    .option('--cfg-options <key=value>', 'override a value of --config, e.g. model.numClasses=1000 (repeatable) (default: none)', collect, [])
+    .option('--cfg-options <key=value...>', 'override a value of --config, e.g. model.numClasses=1000 (several: a=1 b=2, or repeat the option) (default: none)', collect, [])
     .option('--out-dir <dir>', 'where the .py and .safetensors go (default: ./work_dirs/<run>/export_<to>)')
     .option('--gpus <n>', 'GPUs of the OpenMMLab job: per-GPU batch = effective batch / n', positiveInt('--gpus'), 8)
     .addOption(quietOption())

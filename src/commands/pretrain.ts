@@ -27,7 +27,7 @@ export function pretrainCommand(): Command {
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
     .option('--load-from <ckpt>', 'initialise weights from a checkpoint (ours or an mmpretrain state dict in safetensors) (default: none, random init)')
     .option('--arch <name>', "ViT arch: deit-tiny | deit-small | base | large | small; overrides model.arch (default: the config's)")
-    .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.epochs=10 (repeatable)', collect, [])
+    .option('--cfg-options <key=value...>', 'override a config value, e.g. schedule.epochs=10 (several: a=1 b=2, or repeat the option)', collect, [])
     .addOption(forceOption())
     .addOption(skipBadFilesOption())
     .addOption(backendOption())

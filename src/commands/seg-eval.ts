@@ -35,7 +35,7 @@ export function segEvalCommand(): Command {
     .addOption(new Option('--metrics <names...>', 'IoUMetric iou_metrics (default: the config evalMetrics)').choices(['mIoU', 'mDice', 'mFscore']))
     .option('--limit <n>', 'evaluate the first n images only (default: all)', positiveInt('--limit'))
     .option('--shard <I/N>', 'evaluate images k with k mod N = I (0-based) and write raw accumulators for mff merge-eval (default: all images)', (v: string) => parseShard(v))
-    .option('--cfg-options <key=value>', 'override a config value, e.g. data.testScale=[2048,512] (repeatable)', collect, [])
+    .option('--cfg-options <key=value...>', 'override a config value, e.g. data.testScale=[2048,512] (several: a=1 b=2, or repeat the option)', collect, [])
     .addOption(skipBadFilesOption())
     .addOption(backendOption())
     .addOption(quietOption())

@@ -31,7 +31,7 @@ export function segTrainCommand(): Command {
     .addOption(new Option('--head <type>', "decode head: 'uper' (the config's UPerHead) or 'linear' (frozen-feature probe: BN + 1×1 conv on the backbone taps, no neck, no auxiliary head) (default: the config's decode head)").choices(['uper', 'linear']))
     .option('--resume', 'continue from <work-dir>/resume.safetensors', false)
     .option('--no-eval', 'skip the validation at the end (default: validate)')
-    .option('--cfg-options <key=value>', 'override a config value, e.g. schedule.maxIters=1000 (repeatable)', collect, [])
+    .option('--cfg-options <key=value...>', 'override a config value, e.g. schedule.maxIters=1000 (several: a=1 b=2, or repeat the option)', collect, [])
     .addOption(forceOption())
     .addOption(skipBadFilesOption())
     .addOption(backendOption())

@@ -1,6 +1,6 @@
 /** ADE20K-layout scan, meta.json, and the load-time checks (missing annotation, size mismatch, bad label values). */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../engine/temp-dirs.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, test } from 'vitest';
@@ -28,7 +28,7 @@ describe('ADE20K METAINFO', () => {
 
 describe('scanSegDataset', () => {
   test('pairs by relative path, sorted; ADE20K meta without meta.json', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'ade-'));
+    const root = tempDir('ade-');
     for (const name of ['b', 'a', 'sub/c']) {
       await jpg(join(root, 'images/training', `${name}.jpg`), 8, 6);
       await writeLabelPng(join(root, 'annotations/training', `${name}.png`), new Uint8Array(48).fill(1), 8, 6);
@@ -48,7 +48,7 @@ describe('scanSegDataset', () => {
   });
 
   test('size mismatch and out-of-range labels name the file and the value', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'ade-bad-'));
+    const root = tempDir('ade-bad-');
     await jpg(join(root, 'images/validation/x.jpg'), 8, 6);
     await writeLabelPng(join(root, 'annotations/validation/x.png'), new Uint8Array(7 * 6).fill(3), 7, 6);
     const ds = await scanSegDataset(root, 'validation');
@@ -65,7 +65,7 @@ describe('scanSegDataset', () => {
   });
 
   test('meta.json: custom classes, suffixes and validation errors', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'meta-'));
+    const root = tempDir('meta-');
     const meta = { classes: ['bg', 'thing'], palette: [[0, 0, 0], [255, 0, 0]], reduce_zero_label: false, img_suffix: '.png' };
     writeFileSync(join(root, 'meta.json'), JSON.stringify(meta));
     const m = await loadSegMeta(root);

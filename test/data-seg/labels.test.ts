@@ -1,6 +1,6 @@
 /** Label PNG decoding: grayscale values, palette indices (all filter types), rejection of non-label PNGs. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../engine/temp-dirs.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -8,7 +8,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, test } from 'vitest';
 import { decodeLabelPng, overlay, readLabelPng, reduceZeroLabel, writeLabelPng, writeOverlayPng } from '../../src/data/seg/labels.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'labels-'));
+const dir = tempDir('labels-');
 
 /** A test-side PNG writer, independent of src: cycles filter types 0..4 row by row. */
 function buildPng(w: number, h: number, colorType: number, bitDepth: number, rows: Uint8Array[], plte?: Uint8Array): Buffer {

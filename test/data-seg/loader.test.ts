@@ -1,6 +1,6 @@
 /** SegLoader on the bundled scenes-mini: determinism across concurrency, resume, eval order, errors, early stop. */
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../engine/temp-dirs.js';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { scanSegDataset, type SegDataset } from '../../src/data/seg/ade20k.js';
@@ -79,7 +79,7 @@ describe('SegLoader', () => {
   });
 
   test('a corrupt image rejects with its file name; breaking out stops cleanly', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'seg-bad-'));
+    const root = tempDir('seg-bad-');
     const src = await scanSegDataset(ROOT, 'training');
     for (const d of ['images/training', 'annotations/training']) mkdirSync(join(root, d), { recursive: true });
     copyFileSync(join(ROOT, 'meta.json'), join(root, 'meta.json'));

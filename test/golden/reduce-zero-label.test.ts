@@ -1,6 +1,5 @@
 /** mmseg LoadAnnotations parity: an 8-bit grayscale PNG decoded with and without reduce_zero_label. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../engine/temp-dirs.js';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { loadFixture } from '../helpers/golden.js';
@@ -11,7 +10,7 @@ const fx = loadFixture('reduce-zero-label');
 test('annotation PNG -> LoadAnnotations(reduce_zero_label = true / false)', async () => {
   const src = fx.inputs.annotation_png_values;
   const [h, w] = src.shape as [number, number];
-  const file = join(mkdtempSync(join(tmpdir(), 'rzl-')), 'ann.png');
+  const file = join(tempDir('rzl-'), 'ann.png');
   await writeLabelPng(file, Uint8Array.from(src.data), w, h);
   const label = await readLabelPng(file);
   expect([label.height, label.width]).toEqual([h, w]);
