@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/backend/init.js';
 import { runClsTrain } from '../src/engine/run-cls.js';
 import { runSegTrain } from '../src/engine/run-seg.js';
 import { smallClsDataset, tinyClsConfig } from './cls/helpers.js';

@@ -26,7 +26,7 @@
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../src/backend.js';
+import { initBackend, type BackendName } from '../src/backend/init.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking } from '../src/models/mae.js';
 import { Rng } from '../src/io/rng.js';

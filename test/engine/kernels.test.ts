@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { linear } from '../../src/nn/layers.js';
 import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, linearFused, loadNative, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';

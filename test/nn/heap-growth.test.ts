@@ -11,7 +11,7 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { adamwUpdate, attentionCore, gelu, layerNorm, linearFused, nativeAvailable } from '../../src/nn/fast-kernels.js';
 import { relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
 

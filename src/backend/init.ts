@@ -39,9 +39,9 @@ async function tryWasm(): Promise<string | null> {
   const tf = await tfjs();
   try {
     await import('@tensorflow/tfjs-backend-wasm');
-    const { registerWasmKernels } = await import('./nn/wasm-kernels.js');
+    const { registerWasmKernels } = await import('./wasm-kernels.js');
     registerWasmKernels();
-    const { registerFastKernels } = await import('./nn/fast-kernels.js');
+    const { registerFastKernels } = await import('../nn/fast-kernels.js');
     const fast = registerFastKernels();
     if (await tf.setBackend('wasm')) return fast.native ? 'wasm+native-blas' : 'wasm';
   } catch {
@@ -89,11 +89,11 @@ export async function initBackend(
   }
   if (label === null) throw new Error('no tfjs backend could be initialised');
   await tf.ready();
-  // Free saved tensors and gradients while the backward walks the tape (same numbers; src/nn/lean-backprop.ts).
-  (await import('./nn/lean-backprop.js')).installLeanBackprop();
+  // Free saved tensors and gradients while the backward walks the tape (same numbers; src/backend/lean-backprop.ts).
+  (await import('./lean-backprop.js')).installLeanBackprop();
   chosen = label;
   if (!opts.quiet) {
-    const why = label === 'wasm' ? (await import('./nn/fast-kernels.js')).nativeStatus() : '';
+    const why = label === 'wasm' ? (await import('../nn/fast-kernels.js')).nativeStatus() : '';
     console.error(engineLine(label, why));
   }
   return label;
