@@ -1,25 +1,23 @@
 /**
- * Kernels the tfjs wasm backend lacks, registered from JS (computed with existing ops, result copied into a
- * fresh wasm output). Registered once, before `setBackend('wasm')`.
+ * Kernels the stock tfjs wasm backend lacks, in pure JS (computed with existing ops or a plain loop, the result
+ * copied into a fresh wasm output): Conv2DBackpropFilter (over bands of output rows, `conv2dFilterGradBanded`) and
+ * UnsortedSegmentSum (the gradient of gather). src/backend/registry.ts registers them only where the backend lacks
+ * them, before the overrides (with the addon, a native Conv2DBackpropFilter then replaces the JS one and calls it
+ * for the cases it does not handle).
  */
 import * as tf from '@tensorflow/tfjs';
-
-type WasmBackend = {
-  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.TypedArray): tf.TensorInfo;
-};
-
-let registered = false;
+import type { Kernel, WasmBackend } from './heap.js';
 
 /** Wrap a caller-owned kernel input as a Tensor with its own reference; dispose the wrapper when done. */
-function toTensor(info: tf.TensorInfo, backend: unknown): tf.Tensor {
+function toTensor(info: tf.TensorInfo, backend: WasmBackend): tf.Tensor {
   const t = tf.engine().makeTensorFromTensorInfo(info);
-  (backend as { incRef(dataId: tf.DataId): void }).incRef(info.dataId);
+  backend.incRef(info.dataId);
   return t;
 }
 
-function emit(backend: unknown, t: tf.Tensor): tf.TensorInfo {
+function emit(backend: WasmBackend, t: tf.Tensor): tf.TensorInfo {
   const values = t.dataSync() as tf.TypedArray;
-  const out = (backend as WasmBackend).makeOutput(t.shape, t.dtype, undefined, values);
+  const out = backend.makeOutput(t.shape, t.dtype, undefined, values);
   return out;
 }
 
@@ -71,69 +69,51 @@ export function conv2dFilterGradBanded(x: tf.Tensor4D, dy: tf.Tensor4D, conv: tf
   });
 }
 
-export function registerWasmKernels(): void {
-  if (registered) return;
-  registered = true;
-  const have = (name: string) => tf.getKernel(name, 'wasm') !== undefined;
+/** Conv2DBackpropFilter, NHWC: dW[kh,kw,ci,co] = Σ_{n,h,w} x_pad[n, h*s+kh*d, w*s+kw*d, ci] · dy[n,h,w,co]. */
+export const conv2dBackpropFilterKernel: Kernel = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+    dilations?: number | [number, number];
+  };
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm, JS): NCHW not supported');
+  const xt = toTensor(x, backend) as tf.Tensor4D;
+  const dyt = toTensor(dy, backend) as tf.Tensor4D;
+  const conv = tf.backend_util.computeConv2DInfo(
+    xt.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast',
+  );
+  const result = conv2dFilterGradBanded(xt, dyt, conv, FILTER_GRAD_BAND_BYTES);
+  const out = emit(backend, result);
+  tf.dispose([result, xt, dyt]);
+  return out;
+};
 
-  // dW[kh,kw,ci,co] = Σ_{n,h,w} x_pad[n, h*s+kh*d, w*s+kw*d, ci] · dy[n,h,w,co], as one conv over the batch axis.
-  if (!have('Conv2DBackpropFilter')) {
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropFilter',
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-        const a = attrs as unknown as {
-          strides: number | [number, number];
-          pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-          dataFormat: 'NHWC' | 'NCHW';
-          dimRoundingMode?: 'floor' | 'round' | 'ceil';
-          filterShape: [number, number, number, number];
-          dilations?: number | [number, number];
-        };
-        if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm, JS): NCHW not supported');
-        const xt = toTensor(x, backend) as tf.Tensor4D;
-        const dyt = toTensor(dy, backend) as tf.Tensor4D;
-        const conv = tf.backend_util.computeConv2DInfo(
-          xt.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast',
-        );
-        const result = conv2dFilterGradBanded(xt, dyt, conv, FILTER_GRAD_BAND_BYTES);
-        const out = emit(backend, result);
-        tf.dispose([result, xt, dyt]);
-        return out;
-      },
-    });
+/** UnsortedSegmentSum: out[s, ...] = Σ_i [segmentIds[i] == s] · x[i, ...]   (the gradient of gather) */
+export const unsortedSegmentSumKernel: Kernel = ({ inputs, backend, attrs }) => {
+  const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+  const { numSegments } = attrs as unknown as { numSegments: number };
+  // A plain accumulation loop: O(n · prod(rest)) time and no [n, numSegments] one-hot (which explodes for
+  // the gather in the CE loss, n = B·H·W and numSegments = B·H·W·K, or the relative-position bias).
+  const xt = toTensor(x, backend);
+  const ids = toTensor(segmentIds, backend);
+  const xv = xt.dataSync();
+  const iv = ids.dataSync();
+  const n = ids.size;
+  const rest = xt.shape.slice(ids.rank);
+  const inner = rest.reduce((a, b) => a * b, 1);
+  const acc = xt.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+  for (let i = 0; i < n; i++) {
+    const s = iv[i];
+    if (s < 0 || s >= numSegments) continue; // TF drops out-of-range ids
+    const src = i * inner;
+    const dst = s * inner;
+    for (let k = 0; k < inner; k++) acc[dst + k] += xv[src + k];
   }
-
-  // out[s, ...] = Σ_i [segmentIds[i] == s] · x[i, ...]   (the gradient of gather)
-  if (!have('UnsortedSegmentSum')) {
-    tf.registerKernel({
-      kernelName: 'UnsortedSegmentSum',
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
-        const { numSegments } = attrs as unknown as { numSegments: number };
-        // A plain accumulation loop: O(n · prod(rest)) time and no [n, numSegments] one-hot (which explodes for
-        // the gather in the CE loss, n = B·H·W and numSegments = B·H·W·K, or the relative-position bias).
-        const xt = toTensor(x, backend);
-        const ids = toTensor(segmentIds, backend);
-        const xv = xt.dataSync();
-        const iv = ids.dataSync();
-        const n = ids.size;
-        const rest = xt.shape.slice(ids.rank);
-        const inner = rest.reduce((a, b) => a * b, 1);
-        const acc = xt.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
-        for (let i = 0; i < n; i++) {
-          const s = iv[i];
-          if (s < 0 || s >= numSegments) continue; // TF drops out-of-range ids
-          const src = i * inner;
-          const dst = s * inner;
-          for (let k = 0; k < inner; k++) acc[dst + k] += xv[src + k];
-        }
-        tf.dispose([xt, ids]);
-        const out = (backend as WasmBackend).makeOutput([numSegments, ...rest], xt.dtype, undefined, acc);
-        return out;
-      },
-    });
-  }
-}
+  tf.dispose([xt, ids]);
+  const out = backend.makeOutput([numSegments, ...rest], xt.dtype, undefined, acc);
+  return out;
+};

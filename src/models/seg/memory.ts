@@ -17,7 +17,7 @@
  * `seg-train-ade-b` print `estimate_mb` beside `heap_peak_mb`); meant to be on the safe side by ~10 %, not exact.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeAvailable } from '../../nn/fast-kernels.js';
+import { nativeAvailable } from '../../backend/native.js';
 import type { SegModelConfig, UperHeadConfig } from './config.js';
 
 export interface SegTrainMemory {
