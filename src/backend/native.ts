@@ -26,7 +26,7 @@ export interface NativeAddon {
   gelu(heap: Float32Array, mode: number, xOff: number, dyOff: number, outOff: number, n: number): void;
   layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number): void;
   layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
-  /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/mff_native.c */
+  /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/kernels.h mff_conv2d */
   /** dims[15] (optional, mode 0): epilogue flags, bit 0 = + bias (biasOff), bit 1 = ReLU. */
   conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array, biasOff?: number): void;
   adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
