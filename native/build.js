@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Builds native/build/mff_native.node (N-API addon over OpenBLAS) with the system C compiler; no node-gyp and no
- * downloads: Node's own headers (<prefix>/include/node) and libopenblas (Debian: libopenblas-dev) are used.
+ * Builds native/build/mff_native.node (N-API addon over OpenBLAS) with the system C compiler from native/src/*.c
+ * (kernels.c: the plain C kernels; mff_native.c: the N-API wrappers); no node-gyp and no downloads: Node's own
+ * headers (<prefix>/include/node) and libopenblas (Debian: libopenblas-dev) are used.
  * Never fails the install: on any problem it prints one line and exits 0; mff then runs on the pure wasm path.
  *   node native/build.js [--quiet]     (MFF_NATIVE_BUILD=0 skips the build)
  */
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'build', 'mff_native.node');
-const src = join(here, 'src', 'mff_native.c');
+const srcs = ['mff_native.c', 'kernels.c'].map((f) => join(here, 'src', f));
 const quiet = process.argv.includes('--quiet');
 
 function done(msg) {
@@ -27,7 +28,7 @@ const inc = incCandidates.find((d) => existsSync(join(d, 'node_api.h')));
 if (!inc) done('node_api.h not found (Node headers); using the wasm engine');
 const cc = process.env.CC || 'cc';
 mkdirSync(dirname(out), { recursive: true });
-const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, src];
+const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, ...srcs];
 const link = ['-lopenblas', '-lm', '-pthread'];
 const attempts = [
   [...base, '-march=native', '-mprefer-vector-width=512', ...link],

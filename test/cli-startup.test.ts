@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { engineLine } from '../src/backend.js';
+import { engineLine } from '../src/backend/init.js';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin/mff.js');
@@ -35,7 +35,7 @@ describe('mff command line startup', () => {
   test('the CLI skeleton statically imports only commander, node built-ins and light modules', () => {
     const graph = [...staticGraph(join(ROOT, 'src/cli.ts'))].map((m) => (m.startsWith(ROOT) ? m.slice(ROOT.length + 1) : m));
     expect(graph).toContain('src/commands/pretrain.ts');
-    const allowed = (m: string) => m === 'commander' || m.startsWith('node:') || /^src\/(cli|backend|config\/defaults|eval\/shard|commands\/[\w-]+)\.ts$/.test(m);
+    const allowed = (m: string) => m === 'commander' || m.startsWith('node:') || /^src\/(cli|backend\/init|config\/defaults|eval\/shard|commands\/[\w-]+)\.ts$/.test(m);
     expect(graph.filter((m) => !allowed(m)), 'heavy modules must be loaded with await import() inside the action').toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/backend/init.js';
 import { runClsTrain } from '../src/engine/run-cls.js';
 import { runSegTrain } from '../src/engine/run-seg.js';
 import { smallClsDataset, tinyClsConfig } from './cls/helpers.js';

@@ -20,13 +20,13 @@
  * peak; null on other backends) and `rss_peak_mb` (process max RSS). Both are peaks of the whole process so far:
  * use --only for a figure's own peak.
  * Every run first prints an `engine` line: backend label, whether the native addon is used and which wasm kernels
- * are overridden (src/nn/fast-kernels.ts; '*' = native). `--profile` adds per-kernel times of the last step
+ * are overridden (src/backend/registry.ts; '*' = native). `--profile` adds per-kernel times of the last step
  * (`kernel-profile` lines, top 25 by time); `--profile-shapes` keys them by kernel and input shapes. MFF_NATIVE=0 measures the pure wasm engine.
  */
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../src/backend.js';
+import { initBackend, type BackendName } from '../src/backend/init.js';
 import { loadPretrainConfig } from '../src/config/resolve.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking } from '../src/models/mae.js';
 import { Rng } from '../src/io/rng.js';
@@ -44,7 +44,8 @@ import { BatchLoader } from '../src/data/loader.js';
 import { loadSegMeta, scanSegDataset } from '../src/data/seg/ade20k.js';
 import { SegLoader } from '../src/data/seg/seg-loader.js';
 import segBase from '../configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.js';
-import { nativeStatus, nativeThreads, registerFastKernels } from '../src/nn/fast-kernels.js';
+import { nativeStatus, nativeThreads } from '../src/backend/native.js';
+import { registerFastKernels } from '../src/backend/registry.js';
 
 const { values } = parseArgs({
   options: {

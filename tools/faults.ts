@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/backend/init.js';
 import { formatFaultTable, runFaultCorpus } from '../test/fixtures/faults/run.js';
 
 const args = process.argv.slice(2);

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/backend/init.js';
 import { CASES, makeCase } from '../test/fixtures/faults/make.js';
 import { soakPretrain } from '../test/fixtures/faults/soak.js';
 

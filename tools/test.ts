@@ -13,7 +13,7 @@ import { loadClsConfig } from '../src/config/cls.js';
 import { runClsEval } from '../src/engine/run-cls-eval.js';
 import { runSegEval } from '../src/engine/run-seg-eval.js';
 import { printClsEval, printSegEval } from '../src/engine/report.js';
-import type { BackendName } from '../src/backend.js';
+import type { BackendName } from '../src/backend/init.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

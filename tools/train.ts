@@ -10,7 +10,7 @@ import { loadClsConfig } from '../src/config/cls.js';
 import { runClsTrain } from '../src/engine/run-cls.js';
 import { loadSegConfig } from '../src/config/seg.js';
 import { runSegTrain } from '../src/engine/run-seg.js';
-import type { BackendName } from '../src/backend.js';
+import type { BackendName } from '../src/backend/init.js';
 import { printJsonSummary } from '../src/commands/common.js';
 
 const { values, positionals } = parseArgs({

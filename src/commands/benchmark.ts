@@ -1,7 +1,7 @@
 /** `mff benchmark`: parse options, call runBenchmark (engine/benchmark/run-benchmark.ts). */
 import { Command, Option } from 'commander';
 import { backendOption, positiveInt } from './common.js';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../backend/init.js';
 
 interface BenchmarkOpts {
   suite: string;

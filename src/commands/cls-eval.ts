@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { backendOption, collect, positiveInt, quietOption, requirePaths, skipBadFilesOption } from './common.js';
 import { parseShard, type Shard } from '../eval/shard.js';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../backend/init.js';
 
 interface Opts {
   checkpoint: string;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option } from 'commander';
-import { BACKENDS } from '../backend.js';
+import { BACKENDS } from '../backend/init.js';
 
 export function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend (auto = tfjs-node-gpu > tfjs-node > wasm > cpu; env MFF_BACKEND)')

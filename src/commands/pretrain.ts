@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { backendOption, collect, forceOption, printJsonSummary, quietOption, requirePaths, skipBadFilesOption } from './common.js';
 import { DEFAULT_PRETRAIN_CONFIG } from '../config/defaults.js';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../backend/init.js';
 
 interface Opts {
   config: string;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { backendOption, collect, positiveInt, quietOption, requirePaths, skipBadFilesOption } from './common.js';
 import { parseShard, type Shard } from '../eval/shard.js';
 import type { IoUMetricName } from '../metrics/iou.js';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../backend/init.js';
 
 interface SegEvalOpts {
   checkpoint: string;

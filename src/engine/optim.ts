@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Layout, ParamStore } from '../nn/params.js';
 import type { StTensor } from '../io/safetensors.js';
-import { adamwUpdate } from '../nn/fast-kernels.js';
+import { adamwUpdate } from '../backend/fused.js';
 
 export type OptimizerSpec =
   | { type: 'AdamW'; betas?: [number, number]; eps?: number }

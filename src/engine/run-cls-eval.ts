@@ -3,7 +3,7 @@
  * summary.json/md (per-class accuracy) and, with `out`, one JSON line per image.
  */
 import { relative, resolve } from 'node:path';
-import { initBackend, type BackendName } from '../backend.js';
+import { initBackend, type BackendName } from '../backend/init.js';
 import { resolveDataRoot, type ClsConfig } from '../config/cls.js';
 import { scanImageFolder } from '../data/imagenet.js';
 import { badFilePolicy, type BadFiles } from '../data/bad-files.js';

@@ -9,7 +9,7 @@
  */
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../backend.js';
+import { initBackend, type BackendName } from '../backend/init.js';
 import type { ClsConfig } from '../config/cls.js';
 import { buildClassifier, clsForward, type BnUpdate, type ClsModel } from '../models/cls/classifier.js';
 import { buildClsTrainTransform } from '../data/cls-transforms.js';

@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../backend.js';
+import { initBackend, type BackendName } from '../backend/init.js';
 import type { PretrainConfig } from '../config/pretrain.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking, type PretrainModel } from '../models/mae.js';
 import { fusionWeights } from '../models/mff.js';

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initBackend, type BackendName } from '../backend.js';
+import { initBackend, type BackendName } from '../backend/init.js';
 import type { SegConfig } from '../config/seg.js';
 import { evaluateSeg, loadSegCheckpoint, type EvaluateSegOptions, type SegEvalResult, type SegEvalTarget } from '../eval/seg-eval.js';
 import { formatClassTableMarkdown, formatSummary } from '../metrics/table.js';

@@ -10,7 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../backend.js';
+import { initBackend, type BackendName } from '../backend/init.js';
 import type { SegConfig } from '../config/seg.js';
 import { segTrainGrads } from '../models/seg/segmentor.js';
 import { loadBackboneFromPretrain } from '../models/seg/pretrained.js';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.js';
-import * as fk from './fast-kernels.js';
+import * as fk from '../backend/fused.js';
 import type { Rng } from '../io/rng.js';
 import { normal, uniform, xavierBound } from './init.js';
 

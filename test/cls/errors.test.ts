@@ -2,7 +2,7 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { runClsTrain, runClsEval } from '../../src/engine/run-cls.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { loadClsConfig } from '../../src/config/cls.js';

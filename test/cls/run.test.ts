@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { pngStats } from '../helpers/png.js';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { runClsTrain, runClsEval, type ClsTrainSummary } from '../../src/engine/run-cls.js';
 import { loadCheckpoint, writeFileAtomic } from '../../src/io/checkpoint.js';

@@ -2,7 +2,7 @@
 import { describe, expect, test, beforeAll, vi } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadPretrainConfig } from '../../src/config/resolve.js';
 import { loadSegConfig } from '../../src/config/seg.js';
 import { DEFAULT_PRETRAIN_CONFIG, DEFAULT_SEG_CONFIG } from '../../src/config/defaults.js';

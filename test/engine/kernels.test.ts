@@ -1,14 +1,17 @@
 /**
- * The CPU engine's kernel overrides (src/nn/fast-kernels.ts) against float64 reference loops, on random shapes
+ * The CPU engine's kernel overrides (src/backend/registry.ts) against float64 reference loops, on random shapes
  * including transposes, batch broadcasting and odd sizes. Runs on whichever engine this process has (native addon
  * unless MFF_NATIVE=0); kernels-both.test.ts reruns this file and the pretrain golden test with MFF_NATIVE=0.
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { linear } from '../../src/nn/layers.js';
-import { adamwUpdate, attentionCore, broadcastPlan, gelu, layerNorm, linearFused, loadNative, nativeAvailable, nativeThreads, registerFastKernels } from '../../src/nn/fast-kernels.js';
+import { adamwUpdate, attentionCore, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { loadNative, nativeAvailable, nativeThreads } from '../../src/backend/native.js';
+import { broadcastPlan } from '../../src/backend/overrides-math.js';
+import { registerFastKernels } from '../../src/backend/registry.js';
 
 let seed = 12345;
 function rand(): number {

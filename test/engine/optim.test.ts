@@ -1,7 +1,7 @@
 /** Optimisers vs float64 re-implementations of torch AdamW / SGD and mmpretrain LARS; state round trip; no leaks. */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { ParamStore, type Layout } from '../../src/nn/params.js';
 import { createOptimizer, type GroupSettings, type OptimizerSpec } from '../../src/engine/optim.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';

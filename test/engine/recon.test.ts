@@ -2,7 +2,7 @@
 import { describe, expect, test, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { buildPretrainModel } from '../../src/models/mae.js';
 import { loadReconImages, reconPanels, reconScale, writeReconGrid, RECON_COLUMNS } from '../../src/engine/recon.js';
 import { Rng } from '../../src/io/rng.js';

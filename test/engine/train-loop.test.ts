@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { Rng } from '../../src/io/rng.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';

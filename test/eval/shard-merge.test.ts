@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { saveCheckpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
 import { buildSegmentor } from '../../src/models/seg/segmentor.js';

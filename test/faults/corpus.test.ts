@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import sharp from 'sharp';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { pretrainCommand } from '../../src/commands/pretrain.js';
 import { decodeImage } from '../../src/data/image.js';
 import { decodeLabelPng } from '../../src/data/seg/labels.js';

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { runClsTrain } from '../../src/engine/run-cls.js';
 import { runSegTrain } from '../../src/engine/run-seg.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';

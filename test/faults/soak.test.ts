@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { CASES, makeCase } from '../fixtures/faults/make.js';
 import { soakPretrain } from '../fixtures/faults/soak.js';
 import { tempDir } from '../engine/temp-dirs.js';

@@ -1,7 +1,7 @@
 /** Golden parity with mmpretrain's transfer classifiers (../shared/fixtures/golden/cls-{finetune,linear}). */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
 import { buildClassifier, clsForward, loadClassifierState } from '../../src/models/cls/classifier.js';

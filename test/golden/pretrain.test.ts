@@ -1,7 +1,7 @@
 /** Golden parity with mmpretrain's MFF and MAE pretraining (../shared/fixtures/golden/{mff,mae}-pretrain). */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { buildPretrainModel, pretrainForward, randomMasking } from '../../src/models/mae.js';
 import { Rng } from '../../src/io/rng.js';

@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint, type Checkpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
 import { buildPretrainModel, pretrainForward, randomMasking, type Masking, type PretrainModel } from '../../src/models/mae.js';

@@ -1,7 +1,7 @@
 /** Golden parity with mmseg's MAE + Feature2Pyramid + UPerHead + FCN aux (../shared/fixtures/golden/seg-upernet). */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
 import { applyBnUpdates, bnCtx } from '../../src/nn/conv.js';

@@ -1,7 +1,7 @@
 /**
  * The production path as far as this machine can check it (issue 9): the golden parity tests rerun on the stock
  * tfjs `cpu` backend — no kernel override, no fused op (the fused ops fall back to composed tfjs ops off the wasm
- * engine, nn/fast-kernels.ts) — i.e. the op set tfjs-node / tfjs-node-gpu execute. Skipped inside that child.
+ * engine, backend/fused.ts) — i.e. the op set tfjs-node / tfjs-node-gpu execute. Skipped inside that child.
  */
 import { expect, test } from 'vitest';
 import { readdirSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /** Pretraining checkpoint -> classifier backbone (mmpretrain Pretrained(prefix='backbone.'), strict=False). */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { Rng } from '../../src/io/rng.js';
 import { parseSafetensors, serializeSafetensors, type StTensor } from '../../src/io/safetensors.js';
 import { buildPretrainModel, type PretrainModelConfig } from '../../src/models/mae.js';

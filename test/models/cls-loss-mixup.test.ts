@@ -1,7 +1,7 @@
 /** Classification losses and Mixup/CutMix against hand-computed references. */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { Rng } from '../../src/io/rng.js';
 import { crossEntropy, labelSmoothLoss, oneHot, softCrossEntropy, smoothLabels } from '../../src/engine/cls-loss.js';
 import { cutmix, cutmixBox, mixup, randomBatchAugment, sampleBeta, sampleGamma, FINETUNE_AUGMENTS } from '../../src/engine/mixup.js';

@@ -1,7 +1,7 @@
 /** Classifier train-mode behaviour: drop path, ClsBatchNormNeck batch statistics, gradients, no leaks. */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { Rng } from '../../src/io/rng.js';
 import { applyBnUpdate, buildClassifier, clsForward, type ClsModelConfig } from '../../src/models/cls/classifier.js';
 import { dropPath } from '../../src/nn/layers.js';

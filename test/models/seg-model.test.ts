@@ -1,7 +1,7 @@
 /** Seg model behaviour outside the golden fixture: stochastic train step, memory, init, failure messages. */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { Rng } from '../../src/io/rng.js';
 import { applyBnUpdates } from '../../src/nn/conv.js';
 import type { SegModelConfig } from '../../src/models/seg/config.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { adaptiveAvgPool, adaptiveBins, applyBnUpdates, batchNorm, bnCtx, addBatchNorm, maxPool } from '../../src/nn/conv.js';
 import { resizeBilinear, resizeNearestLabels } from '../../src/nn/resize.js';

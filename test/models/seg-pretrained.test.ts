@@ -1,7 +1,7 @@
 /** Seg backbone initialised from the MFF pretraining fixture checkpoint (mmpretrain keys -> mmseg MAE keys). */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint, selectPrefix } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/io/rng.js';
 import { resizePosEmbed } from '../../src/models/pos-embed.js';

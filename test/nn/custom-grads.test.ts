@@ -6,7 +6,7 @@
  */
 import { beforeAll, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { Rng } from '../../src/io/rng.js';
 import { addBatchNorm, addConv, addConvTranspose, addSameShape, bnCtx, convModule, convModuleConcat, convTranspose2d } from '../../src/nn/conv.js';

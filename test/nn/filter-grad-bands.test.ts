@@ -1,12 +1,12 @@
 /**
- * The JS filter gradient of the pure wasm engine (src/nn/wasm-kernels.ts) computed over bands of output rows
+ * The JS filter gradient of the pure wasm engine (src/backend/wasm-kernels.ts) computed over bands of output rows
  * (issue 14: bounded temporaries at 512²): equal to tfjs's conv2d filter gradient on the running engine for every
  * band size down to one row, with stride and padding (tfjs has no dilated filter gradient to compare with); no leaked tensors.
  */
 import { beforeAll, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
-import { conv2dFilterGradBanded } from '../../src/nn/wasm-kernels.js';
+import { initBackend } from '../../src/backend/init.js';
+import { conv2dFilterGradBanded } from '../../src/backend/wasm-kernels.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });

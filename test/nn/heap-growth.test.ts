@@ -11,8 +11,9 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
-import { adamwUpdate, attentionCore, gelu, layerNorm, linearFused, nativeAvailable } from '../../src/nn/fast-kernels.js';
+import { initBackend } from '../../src/backend/init.js';
+import { adamwUpdate, attentionCore, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { nativeAvailable } from '../../src/backend/native.js';
 import { relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
 
 interface HeapBackend {

@@ -1,13 +1,13 @@
 /**
- * The lean backward (src/nn/lean-backprop.ts, issue 14): bitwise the same value and gradients as tfjs's own
+ * The lean backward (src/backend/lean-backprop.ts, issue 14): bitwise the same value and gradients as tfjs's own
  * `Engine.gradients` on a seg train step (BN custom ops, checkpointed backbone blocks and fpn_bottleneck parts, the
  * banded loss, shared-dy gradients of addSameShape), nested tf.grads and an explicit dy; no leaked tensors; and a lower
  * peak of live bytes during the backward (saved tensors and gradients freed as the tape is walked).
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
-import { installLeanBackprop, leanBackpropInstalled, uninstallLeanBackprop } from '../../src/nn/lean-backprop.js';
+import { initBackend } from '../../src/backend/init.js';
+import { installLeanBackprop, leanBackpropInstalled, uninstallLeanBackprop } from '../../src/backend/lean-backprop.js';
 import { buildSegmentor, segTrainGrads } from '../../src/models/seg/segmentor.js';
 import { addSameShape } from '../../src/nn/conv.js';
 import { checkpoint } from '../../src/nn/checkpoint.js';

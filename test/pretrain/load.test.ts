@@ -1,7 +1,7 @@
 /** mmpretrain state dicts (converted .pth -> safetensors, no metadata) load with an explicit config. */
 import { describe, expect, test, beforeAll } from 'vitest';
 import { join } from 'node:path';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { runPretrainEval } from '../../src/engine/eval-pretrain.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';

@@ -1,7 +1,7 @@
 /** Training-signal checks on the MFF/MAE model: every parameter gets a gradient; one AdamW step lowers the loss. */
 import { describe, expect, test, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { buildPretrainModel, drawNoise, pretrainForward, randomMasking, type PretrainModelConfig } from '../../src/models/mae.js';
 import { Rng } from '../../src/io/rng.js';
 import { createOptimizer } from '../../src/engine/optim.js';

@@ -3,7 +3,7 @@ import { describe, expect, test, beforeAll } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { smallDataset, tinyConfig } from './helpers.js';

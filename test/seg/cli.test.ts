@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, test, vi } from 'vitest';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { runPretrain } from '../../src/engine/run-pretrain.js';
 import { segTrainCommand } from '../../src/commands/seg-train.js';

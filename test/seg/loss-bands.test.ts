@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { segLoss } from '../../src/models/seg/loss.js';
 import { Rng } from '../../src/io/rng.js';
 import { resizeBilinear } from '../../src/nn/resize.js';

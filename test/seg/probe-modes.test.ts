@@ -1,7 +1,7 @@
 /** seg-train's backbone-probing modes: --frozen-backbone (frozenStages) and --head linear (the frozen-feature probe). */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { Rng } from '../../src/io/rng.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { buildSegmentor, frozenBackboneNames, segDecodeHeadOut, segTaps, segTrainGrads } from '../../src/models/seg/segmentor.js';

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { runSegEval, runSegTrain, type SegTrainSummary } from '../../src/engine/run-seg.js';
 import { segEvalCommand } from '../../src/commands/seg-eval.js';

@@ -5,7 +5,7 @@
  */
 import { beforeAll, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/init.js';
 import { buildSegmentor, segTrainGrads } from '../../src/models/seg/segmentor.js';
 import { Rng } from '../../src/io/rng.js';
 import type { SegModelConfig } from '../../src/models/seg/config.js';

@@ -14,7 +14,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../../io/checkpoint.js';
 import { liveLockHolder } from '../../io/work-dir.js';
-import { initBackend, type BackendName } from '../../backend.js';
+import { initBackend, type BackendName } from '../../backend/init.js';
 import { loadPretrainConfig, packagePath } from '../../config/resolve.js';
 import { loadClsConfig } from '../../config/cls.js';
 import { loadSegConfig } from '../../config/seg.js';

@@ -3,7 +3,7 @@
  * first step so a config that cannot fit in the CPU engine's heap fails with numbers instead of "memory access out
  * of bounds" minutes later. Float32 maps by stage, in units the model code keeps alive at the step's peak, which is
  * the start of the head's backward (the backward frees saved tensors and gradients as it walks the tape:
- * nn/lean-backprop.ts, so later the activations shrink while the gradients grow):
+ * backend/lean-backprop.ts, so later the activations shrink while the gradients grow):
  *   weights (+ AdamW state when it lives on the heap); then the larger of
  *     all gradients (the end of the backward), and
  *     the activations: backbone (withCp: one [B, N, D] input per block; without it every block's attention maps
@@ -17,7 +17,7 @@
  * `seg-train-ade-b` print `estimate_mb` beside `heap_peak_mb`); meant to be on the safe side by ~10 %, not exact.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeAvailable } from '../../nn/fast-kernels.js';
+import { nativeAvailable } from '../../backend/native.js';
 import type { SegModelConfig, UperHeadConfig } from './config.js';
 
 export interface SegTrainMemory {

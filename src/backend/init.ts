@@ -1,6 +1,6 @@
 /**
  * Backend selection. `auto`: tfjs-node-gpu when installed and it really uses a GPU, else tfjs-node, else wasm
- * (with the kernels it lacks registered from JS), else the pure-JS cpu backend. The engine line is printed once,
+ * with our CPU engine on top (src/backend/registry.ts), else the pure-JS cpu backend. The engine line is printed once,
  * first thing of every command: which engine runs and, on the slow path, why and the one command that fixes it.
  * tfjs is imported here only when a backend is initialised, so the CLI answers --help without loading it.
  */
@@ -39,9 +39,7 @@ async function tryWasm(): Promise<string | null> {
   const tf = await tfjs();
   try {
     await import('@tensorflow/tfjs-backend-wasm');
-    const { registerWasmKernels } = await import('./nn/wasm-kernels.js');
-    registerWasmKernels();
-    const { registerFastKernels } = await import('./nn/fast-kernels.js');
+    const { registerFastKernels } = await import('./registry.js');
     const fast = registerFastKernels();
     if (await tf.setBackend('wasm')) return fast.native ? 'wasm+native-blas' : 'wasm';
   } catch {
@@ -89,11 +87,11 @@ export async function initBackend(
   }
   if (label === null) throw new Error('no tfjs backend could be initialised');
   await tf.ready();
-  // Free saved tensors and gradients while the backward walks the tape (same numbers; src/nn/lean-backprop.ts).
-  (await import('./nn/lean-backprop.js')).installLeanBackprop();
+  // Free saved tensors and gradients while the backward walks the tape (same numbers; src/backend/lean-backprop.ts).
+  (await import('./lean-backprop.js')).installLeanBackprop();
   chosen = label;
   if (!opts.quiet) {
-    const why = label === 'wasm' ? (await import('./nn/fast-kernels.js')).nativeStatus() : '';
+    const why = label === 'wasm' ? (await import('./native.js')).nativeStatus() : '';
     console.error(engineLine(label, why));
   }
   return label;

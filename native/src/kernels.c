@@ -1,0 +1,528 @@
+/*
+ * The CPU engine's kernels (declared and documented in kernels.h): plain C over float pointers, no N-API. GEMM is
+ * OpenBLAS cblas_sgemm (its own threads). The big fused loops (GELU and its gradient, LayerNorm and its gradient,
+ * AdamW, the attention softmax rows, the Linear bias rows and column sums) are split in two over a 1-worker pthread
+ * pool (par_for) when OpenBLAS runs on >= 2 threads; outputs must not alias inputs other than element-wise (e.g. the
+ * layerNormGrad dx != dy). The split is over independent rows/elements, so results are bitwise identical to the serial
+ * loop. (OpenMP fought with OpenBLAS's spinning workers and was slower on 2 cores.)
+ */
+#include "kernels.h"
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+#include <pthread.h>
+
+enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc);
+void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+
+/* A 1-worker pool for the big memory-bound loops: par_for(fn, ctx, n, cost) runs fn(ctx, 0, mid) on the calling thread
+ * and fn(ctx, mid, n) on the worker, only when OpenBLAS runs on >= 2 threads and n * cost >= PAR_MIN. Loops are split over
+ * independent rows/elements only (never inside a reduction), so results are bitwise identical to the serial loop.
+ * The worker sleeps on a condition variable between jobs (no spinning that would fight OpenBLAS's workers). */
+#define PAR_MIN 65536
+typedef void (*par_fn)(void *ctx, int64_t lo, int64_t hi);
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
+static par_fn pool_fn; static void *pool_ctx; static int64_t pool_lo, pool_hi;
+static unsigned pool_gen, pool_fin; static int pool_state; /* 0 not started, 1 running, -1 failed */
+static void *pool_main(void *arg) {
+  (void)arg; unsigned seen = 0;
+  pthread_mutex_lock(&pool_mu);
+  for (;;) {
+    while (pool_gen == seen) pthread_cond_wait(&pool_go, &pool_mu);
+    seen = pool_gen;
+    par_fn fn = pool_fn; void *ctx = pool_ctx; int64_t lo = pool_lo, hi = pool_hi;
+    pthread_mutex_unlock(&pool_mu);
+    fn(ctx, lo, hi);
+    pthread_mutex_lock(&pool_mu);
+    pool_fin = seen;
+    pthread_cond_signal(&pool_done);
+  }
+  return NULL;
+}
+static int par_wanted(int64_t n, int64_t cost) { return n >= 2 && n * cost >= PAR_MIN && pool_state >= 0 && openblas_get_num_threads() >= 2; }
+static void par_for(par_fn fn, void *ctx, int64_t n, int64_t cost) {
+  if (!par_wanted(n, cost)) { fn(ctx, 0, n); return; }
+  if (pool_state == 0) {
+    pthread_t th; pthread_attr_t at; pthread_attr_init(&at); pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pool_state = pthread_create(&th, &at, pool_main, NULL) == 0 ? 1 : -1;
+    pthread_attr_destroy(&at);
+  }
+  if (pool_state != 1) { fn(ctx, 0, n); return; }
+  int64_t mid = n / 2;
+  pthread_mutex_lock(&pool_mu);
+  pool_fn = fn; pool_ctx = ctx; pool_lo = mid; pool_hi = n; pool_gen++;
+  pthread_cond_signal(&pool_go);
+  pthread_mutex_unlock(&pool_mu);
+  fn(ctx, 0, mid);
+  pthread_mutex_lock(&pool_mu);
+  while (pool_fin != pool_gen) pthread_cond_wait(&pool_done, &pool_mu);
+  pthread_mutex_unlock(&pool_mu);
+}
+
+/* Cephes-style expf: |rel err| < 2e-7 on [-87, 88]; branch-free so loops vectorise. Edge cases: inf, -inf, NaN. */
+static inline float fexp(float x) {
+  float xc = x < -87.33f ? -87.33f : (x > 88.72f ? 88.72f : x);
+  float t = xc * 1.44269504088896341f;
+  float fi = (t + 12582912.0f) - 12582912.0f; /* round to nearest */
+  float r = xc - fi * 0.693359375f + fi * 2.12194440e-4f;
+  float p = 1.9875691500E-4f;
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  float y = p * r * r + r + 1.0f;
+  union { int32_t i; float f; } u;
+  u.i = ((int32_t)fi + 127) << 23;
+  y *= u.f;
+  y = x < -87.33f ? 0.0f : y;
+  y = x > 88.72f ? INFINITY : y;
+  return x != x ? x : y;
+}
+/* erf as tfjs's cpu backend computes it (Abramowitz-Stegun 7.1.26, |abs err| < 1.5e-7); *e = exp(-x^2), which
+ * the GELU gradient reuses for its pdf. */
+static inline float ferf_e(float x, float *e) {
+  float sgn = x < 0.0f ? -1.0f : 1.0f;
+  float ax = x < 0.0f ? -x : x;
+  float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+  *e = fexp(-ax * ax);
+  return sgn * (1.0f - poly * *e);
+}
+static inline float ferf(float x) { float e; return ferf_e(x, &e); }
+
+void mff_set_threads(int n) { openblas_set_num_threads(n); }
+int mff_get_threads(void) { return openblas_get_num_threads(); }
+
+void mff_gemm(float *heap, const int32_t *oa, const int32_t *ob, const int32_t *oc, size_t nb, int M, int N, int K, int ta, int tb) {
+  int lda = ta ? M : K, ldb = tb ? K : N;
+  for (size_t i = 0; i < nb; i++) {
+    float *C = heap + (uint32_t)oc[i];
+    if (K == 0) { memset(C, 0, sizeof(float) * (size_t)M * N); continue; }
+    cblas_sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, heap + (uint32_t)oa[i], lda,
+                heap + (uint32_t)ob[i], ldb, 0.0f, C, N);
+  }
+}
+
+void mff_transpose(const uint32_t *src, uint32_t *dst, const int32_t *shape, const int32_t *perm, int r) {
+  int64_t istr[8], oshape[8], ostr_in[8];
+  int64_t s = 1;
+  for (int d = r - 1; d >= 0; d--) { istr[d] = s; s *= shape[d]; }
+  int64_t total = s;
+  for (int d = 0; d < r; d++) { oshape[d] = shape[perm[d]]; ostr_in[d] = istr[perm[d]]; }
+  int64_t inner = oshape[r - 1], instep = ostr_in[r - 1];
+  int64_t rows = inner ? total / inner : 0;
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t rem = row, base = 0;
+    for (int d = r - 2; d >= 0; d--) { int64_t q = rem % oshape[d]; rem /= oshape[d]; base += q * ostr_in[d]; }
+    uint32_t *o = dst + row * inner;
+    const uint32_t *p = src + base;
+    if (instep == 1) memcpy(o, p, sizeof(uint32_t) * inner);
+    else for (int64_t j = 0; j < inner; j++) o[j] = p[j * instep];
+  }
+}
+
+void mff_softmax(const float *x, float *y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols; float *yr = y + r * cols;
+    /* 16 independent lanes so the max / sum loops vectorise without -ffast-math */
+    float mx[16], sm[16];
+    for (int k = 0; k < 16; k++) { mx[k] = -INFINITY; sm[k] = 0.f; }
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16) for (int k = 0; k < 16; k++) mx[k] = xr[j + k] > mx[k] ? xr[j + k] : mx[k];
+    float m = -INFINITY;
+    for (; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+    for (int k = 0; k < 16; k++) m = mx[k] > m ? mx[k] : m;
+    for (j = 0; j < cols; j++) yr[j] = fexp(xr[j] - m);
+    float s = 0.f;
+    for (j = 0; j + 16 <= cols; j += 16) for (int k = 0; k < 16; k++) sm[k] += yr[j + k];
+    for (; j < cols; j++) s += yr[j];
+    for (int k = 0; k < 16; k++) s += sm[k];
+    float inv = 1.f / s;
+    for (int64_t j = 0; j < cols; j++) yr[j] *= inv;
+  }
+}
+
+void mff_unary(int op, const float *x, float *y, int64_t n) {
+  if (op == 0) {
+    for (int64_t i = 0; i < n; i++) y[i] = ferf(x[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) y[i] = fexp(x[i]);
+  }
+}
+
+#define BIN_LOOP(EXPR) \
+  if (sa == 1 && sb == 1) { for (int64_t j = 0; j < inner; j++) { float x = pa[j], y = pb[j]; po[j] = EXPR; } } \
+  else if (sa == 1 && sb == 0) { float y = pb[0]; for (int64_t j = 0; j < inner; j++) { float x = pa[j]; po[j] = EXPR; } } \
+  else if (sa == 0 && sb == 1) { float x = pa[0]; for (int64_t j = 0; j < inner; j++) { float y = pb[j]; po[j] = EXPR; } } \
+  else { for (int64_t j = 0; j < inner; j++) { float x = pa[j * sa], y = pb[j * sb]; po[j] = EXPR; } }
+void mff_binary(int op, const float *A, const float *B, float *O, const int32_t *shape, const int32_t *as, const int32_t *bs, int r) {
+  int64_t inner = shape[r - 1], sa = as[r - 1], sb = bs[r - 1], rows = 1;
+  for (int d = 0; d < r - 1; d++) rows *= shape[d];
+  int64_t idx[8] = {0}, oa = 0, ob = 0;
+  for (int64_t row = 0; row < rows; row++) {
+    const float *pa = A + oa, *pb = B + ob; float *po = O + row * inner;
+    switch (op) {
+      case 0: BIN_LOOP(x + y) break;
+      case 1: BIN_LOOP(x - y) break;
+      case 2: BIN_LOOP(x * y) break;
+      default: BIN_LOOP(x / y) break;
+    }
+    for (int d = r - 2; d >= 0; d--) {
+      idx[d]++; oa += as[d]; ob += bs[d];
+      if (idx[d] < shape[d]) break;
+      oa -= (int64_t)as[d] * shape[d]; ob -= (int64_t)bs[d] * shape[d]; idx[d] = 0;
+    }
+  }
+}
+
+void mff_reduce_sum(const float *x, float *y, int64_t O, int64_t R, int64_t I) {
+  for (int64_t o = 0; o < O; o++) {
+    const float *xo = x + o * R * I;
+    if (I == 1) {
+      float acc[16] = {0};
+      int64_t r = 0;
+      for (; r + 16 <= R; r += 16) for (int k = 0; k < 16; k++) acc[k] += xo[r + k];
+      float s = 0.f;
+      for (; r < R; r++) s += xo[r];
+      for (int k = 0; k < 16; k++) s += acc[k];
+      y[o] = s;
+    } else {
+      float *yo = y + o * I;
+      for (int64_t i = 0; i < I; i++) yo[i] = 0.f;
+      for (int64_t r = 0; r < R; r++) { const float *xr = xo + r * I; for (int64_t i = 0; i < I; i++) yo[i] += xr[i]; }
+    }
+  }
+}
+
+struct gelu_ctx { int mode; const float *x, *dy; float *o; };
+static void gelu_range(void *p, int64_t lo, int64_t hi) {
+  const struct gelu_ctx *c = p; const float *x = c->x, *dy = c->dy; float *o = c->o;
+  if (c->mode == 0) {
+    for (int64_t i = lo; i < hi; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
+  } else {
+    for (int64_t i = lo; i < hi; i++) {
+      /* erf(v / sqrt2) also gives exp(-v^2 / 2) for the pdf: one exp per element, not two */
+      float v = x[i], e;
+      float cdf = 0.5f * (1.0f + ferf_e(v * 0.70710678118654752f, &e));
+      float pdf = 0.39894228040143268f * e;
+      o[i] = dy[i] * (cdf + v * pdf);
+    }
+  }
+}
+void mff_gelu(int mode, const float *x, const float *dy, float *o, int64_t n) {
+  struct gelu_ctx c = { mode, x, dy, o };
+  par_for(gelu_range, &c, n, 1);
+}
+
+struct ln_ctx { const float *x, *w, *b; float *y; int64_t D; double eps; };
+static void ln_range(void *p, int64_t lo, int64_t hi) {
+  const struct ln_ctx *c = p; const float *x = c->x, *w = c->w, *b = c->b; float *y = c->y; int64_t D = c->D; double eps = c->eps;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = x + r * D; float *yr = y + r * D;
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < D; j++) s += xr[j];
+    double mean = s / D;
+    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
+    for (int64_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * rstd * w[j] + b[j];
+  }
+}
+void mff_layer_norm(const float *x, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps) {
+  struct ln_ctx c = { x, w, b, y, D, eps };
+  par_for(ln_range, &c, rows, D);
+}
+
+struct lng_ctx { const float *x, *w, *dy; float *dx, *dw, *db, *buf; int64_t D, split; double eps; };
+static void lng_range(void *p, int64_t lo, int64_t hi) {
+  const struct lng_ctx *c = p;
+  const float *x = c->x, *w = c->w, *dy = c->dy; float *dx = c->dx, *dw = c->dw, *db = c->db;
+  const int64_t D = c->D, split = c->split; const double eps = c->eps;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = x + r * D, *gr = dy + r * D; float *dxr = dx + r * D;
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < D; j++) s += xr[j];
+    double mean = s / D;
+    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
+    double sg = 0, sgx = 0;
+    if (r < split) {
+      for (int64_t j = 0; j < D; j++) {
+        float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
+        sg += g; sgx += g * xh;
+        dw[j] += gr[j] * xh; db[j] += gr[j];
+      }
+    } else {
+      float *br = c->buf + (r - split) * D;
+      for (int64_t j = 0; j < D; j++) {
+        float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
+        sg += g; sgx += g * xh;
+        br[j] = gr[j] * xh;
+      }
+    }
+    float mg = (float)(sg / D), mgx = (float)(sgx / D);
+    for (int64_t j = 0; j < D; j++) { float xh = (xr[j] - m) * rstd; dxr[j] = rstd * (gr[j] * w[j] - mg - xh * mgx); }
+  }
+}
+void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps) {
+  for (int64_t j = 0; j < D; j++) { dw[j] = 0.f; db[j] = 0.f; }
+  /* rows [split, rows) (the worker's half) leave their dw terms gr*xh in buf; they are added afterwards in row order,
+   * so dw/db are summed exactly as in the serial loop. */
+  int64_t split = rows; float *buf = NULL;
+  if (par_wanted(rows, 5 * D) && (buf = malloc(sizeof(float) * (size_t)(rows - rows / 2) * (size_t)D))) split = rows / 2;
+  struct lng_ctx c = { x, w, dy, dx, dw, db, buf, D, split, eps };
+  if (buf) par_for(lng_range, &c, rows, 5 * D); else lng_range(&c, 0, rows);
+  if (buf) {
+    for (int64_t r = split; r < rows; r++) {
+      const float *br = buf + (r - split) * D, *gr = dy + r * D;
+      for (int64_t j = 0; j < D; j++) { dw[j] += br[j]; db[j] += gr[j]; }
+    }
+    free(buf);
+  }
+}
+
+/* Convolution helpers: dims d as in kernels.h (N H W Ci Co kh kw sh sw dh dw padTop padLeft OH OW). */
+static void im2col(const float *x, float *col, const int32_t *d) {
+  int H = d[1], W = d[2], Ci = d[3], kh = d[5], kw = d[6], sh = d[7], sw = d[8], dh = d[9], dw = d[10];
+  int pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  size_t K = (size_t)kh * kw * Ci;
+  for (int oh = 0; oh < OH; oh++) for (int ow = 0; ow < OW; ow++) {
+    float *row = col + ((size_t)oh * OW + ow) * K;
+    for (int i = 0; i < kh; i++) {
+      int ih = oh * sh - pt + i * dh;
+      for (int j = 0; j < kw; j++) {
+        int iw = ow * sw - pl + j * dw;
+        float *dst = row + ((size_t)i * kw + j) * Ci;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dst, 0, sizeof(float) * Ci);
+        else memcpy(dst, x + ((size_t)ih * W + iw) * Ci, sizeof(float) * Ci);
+      }
+    }
+  }
+}
+static void col2im(const float *col, float *x, const int32_t *d) {
+  int H = d[1], W = d[2], Ci = d[3], kh = d[5], kw = d[6], sh = d[7], sw = d[8], dh = d[9], dw = d[10];
+  int pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  size_t K = (size_t)kh * kw * Ci;
+  memset(x, 0, sizeof(float) * (size_t)H * W * Ci);
+  for (int oh = 0; oh < OH; oh++) for (int ow = 0; ow < OW; ow++) {
+    const float *row = col + ((size_t)oh * OW + ow) * K;
+    for (int i = 0; i < kh; i++) {
+      int ih = oh * sh - pt + i * dh;
+      if (ih < 0 || ih >= H) continue;
+      for (int j = 0; j < kw; j++) {
+        int iw = ow * sw - pl + j * dw;
+        if (iw < 0 || iw >= W) continue;
+        const float *src = row + ((size_t)i * kw + j) * Ci;
+        float *dst = x + ((size_t)ih * W + iw) * Ci;
+        for (int c = 0; c < Ci; c++) dst[c] += src[c];
+      }
+    }
+  }
+}
+/* Stride-1 convolution of one image as kh*kw shifted GEMMs over a zero-padded copy (no im2col: its buffer is kh*kw
+ * times the input and was the cost). On the padded grid Hp x Wp (Hp = OH + (kh-1) dh, Wp = OW + (kw-1) dw), output
+ * pixel q = oh*Wp + ow reads input row q + (i dh Wp + j dw) for tap (i, j): one GEMM per tap over Mr = (OH-1) Wp + OW
+ * contiguous rows; rows with ow >= OW are junk (discarded forward, zero dy backward). Buffers: xp [Hp Wp Ci],
+ * g [Hp Wp Co] (forward output / padded dy). Returns 0, or -1 when out of memory. */
+static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
+  int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], dh = d[9], dw = d[10];
+  int pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  int Hp = OH + (kh - 1) * dh, Wp = OW + (kw - 1) * dw;
+  size_t HWp = (size_t)Hp * Wp, Mr = (size_t)(OH - 1) * Wp + OW;
+  float *xp = malloc(sizeof(float) * HWp * Ci), *g = malloc(sizeof(float) * HWp * Co);
+  if (!xp || !g) { free(xp); free(g); return -1; }
+  if (mode == 2) memset(w, 0, sizeof(float) * (size_t)kh * kw * Ci * Co);
+  for (int n = 0; n < N; n++) {
+    float *xn = x + (size_t)n * H * W * Ci, *yn = y + (size_t)n * OH * OW * Co;
+    if (mode != 1) { /* xp = zero-padded x */
+      memset(xp, 0, sizeof(float) * HWp * Ci);
+      for (int ih = 0; ih < H && ih + pt < Hp; ih++) {
+        int w0 = pl < 0 ? -pl : 0, w1 = W < Wp - pl ? W : Wp - pl;
+        if (w1 > w0) memcpy(xp + ((size_t)(ih + pt) * Wp + w0 + pl) * Ci, xn + ((size_t)ih * W + w0) * Ci, sizeof(float) * (size_t)(w1 - w0) * Ci);
+      }
+    }
+    if (mode != 0) { /* g = dy on the padded grid, zero in the junk columns */
+      memset(g, 0, sizeof(float) * Mr * Co);
+      for (int oh = 0; oh < OH; oh++) memcpy(g + (size_t)oh * Wp * Co, yn + (size_t)oh * OW * Co, sizeof(float) * (size_t)OW * Co);
+    }
+    if (mode == 1) memset(xp, 0, sizeof(float) * HWp * Ci);
+    for (int i = 0; i < kh; i++) for (int j = 0; j < kw; j++) {
+      int t = i * kw + j;
+      size_t sh = ((size_t)i * dh * Wp + (size_t)j * dw);
+      float *wt = w + (size_t)t * Ci * Co;
+      if (mode == 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, (int)Mr, Co, Ci, 1.0f, xp + sh * Ci, Ci, wt, Co, t ? 1.0f : 0.0f, g, Co);
+      else if (mode == 1) cblas_sgemm(RowMajor, NoTrans, Trans, (int)Mr, Ci, Co, 1.0f, g, Co, wt, Co, 1.0f, xp + sh * Ci, Ci);
+      else cblas_sgemm(RowMajor, Trans, NoTrans, Ci, Co, (int)Mr, 1.0f, xp + sh * Ci, Ci, g, Co, 1.0f, wt, Co);
+    }
+    if (mode == 0) for (int oh = 0; oh < OH; oh++) memcpy(yn + (size_t)oh * OW * Co, g + (size_t)oh * Wp * Co, sizeof(float) * (size_t)OW * Co);
+    if (mode == 1) { /* dx = interior of the padded gradient */
+      memset(xn, 0, sizeof(float) * (size_t)H * W * Ci);
+      for (int ih = 0; ih < H && ih + pt < Hp; ih++) {
+        int w0 = pl < 0 ? -pl : 0, w1 = W < Wp - pl ? W : Wp - pl;
+        if (w1 > w0) memcpy(xn + ((size_t)ih * W + w0) * Ci, xp + ((size_t)(ih + pt) * Wp + w0 + pl) * Ci, sizeof(float) * (size_t)(w1 - w0) * Ci);
+      }
+    }
+  }
+  free(xp); free(g);
+  return 0;
+}
+
+/* Forward epilogue of the fused convolution over the whole output [rows, Co]: + bias[c] (if any), then ReLU (if set). */
+static void conv_epilogue(float *y, size_t rows, int Co, const float *bias, int relu) {
+  if (!bias && !relu) return;
+  for (size_t r = 0; r < rows; r++) {
+    float *yr = y + r * (size_t)Co;
+    if (bias) for (int c = 0; c < Co; c++) yr[c] += bias[c];
+    if (relu) for (int c = 0; c < Co; c++) yr[c] = yr[c] > 0.0f ? yr[c] : 0.0f;
+  }
+}
+int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const float *ebias, int erelu) {
+  int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], OH = d[13], OW = d[14];
+  int P = OH * OW, K = kh * kw * Ci;
+  /* 1x1, stride 1, no padding: the image itself is the column matrix */
+  int direct = kh == 1 && kw == 1 && d[7] == 1 && d[8] == 1 && d[11] == 0 && d[12] == 0 && OH == H && OW == W;
+  if (!direct && d[7] == 1 && d[8] == 1 && P > 0 && Ci > 0 && Co > 0 && N > 0 && d[11] >= 0 && d[12] >= 0) {
+    if (conv_s1(mode, x, w, y, d)) return MFF_CONV_NOMEM;
+    if (mode == 0) conv_epilogue(y, (size_t)N * P, Co, ebias, erelu);
+    return 0;
+  }
+  float *col = NULL;
+  if (!direct && P > 0 && K > 0) {
+    col = malloc(sizeof(float) * (size_t)P * K);
+    if (!col) return MFF_CONV_NOMEM_COL;
+  }
+  if (mode == 2) memset(w, 0, sizeof(float) * (size_t)K * Co);
+  for (int n = 0; n < N && P > 0; n++) {
+    float *xn = x + (size_t)n * H * W * Ci, *yn = y + (size_t)n * P * Co;
+    float *c = direct ? xn : col;
+    if (mode == 0) {
+      if (!direct) im2col(xn, col, d);
+      if (K > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, P, Co, K, 1.0f, c, K, w, Co, 0.0f, yn, Co);
+      else memset(yn, 0, sizeof(float) * (size_t)P * Co);
+    } else if (mode == 1) {
+      if (K == 0) continue;
+      cblas_sgemm(RowMajor, NoTrans, Trans, P, K, Co, 1.0f, yn, Co, w, Co, 0.0f, c, K);
+      if (!direct) col2im(col, xn, d);
+    } else {
+      if (K == 0) continue;
+      if (!direct) im2col(xn, col, d);
+      cblas_sgemm(RowMajor, Trans, NoTrans, K, Co, P, 1.0f, c, K, yn, Co, 1.0f, w, Co);
+    }
+  }
+  if (mode == 1 && P == 0) memset(x, 0, sizeof(float) * (size_t)N * H * W * Ci);
+  if (mode == 0) conv_epilogue(y, (size_t)N * P, Co, ebias, erelu);
+  free(col);
+  return 0;
+}
+
+struct adamw_ctx { const float *P, *M, *V, *G; float *PO, *MO, *VO; float decay, c1, b2, c2, bc2, eps, ss; int hasDecay; };
+static void adamw_range(void *p, int64_t lo, int64_t hi) {
+  const struct adamw_ctx *k = p;
+  const float *P = k->P, *M = k->M, *V = k->V, *G = k->G; float *PO = k->PO, *MO = k->MO, *VO = k->VO;
+  const float decay = k->decay, c1 = k->c1, b2 = k->b2, c2 = k->c2, bc2 = k->bc2, eps = k->eps, ss = k->ss;
+  const int hasDecay = k->hasDecay;
+  for (int64_t i = lo; i < hi; i++) {
+    float p = hasDecay ? P[i] * decay : P[i];
+    float g = G[i], m = M[i], v = V[i];
+    float m1 = m + (g - m) * c1;
+    float v1 = v * b2 + (g * g) * c2;
+    float denom = sqrtf(v1) / bc2 + eps;
+    MO[i] = m1; VO[i] = v1;
+    PO[i] = p - (m1 / denom) * ss;
+  }
+}
+void mff_adamw(const float *P, const float *M, const float *V, const float *G, float *PO, float *MO, float *VO, int64_t n, const float *c) {
+  struct adamw_ctx ac = { P, M, V, G, PO, MO, VO, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7] != 0.0f };
+  par_for(adamw_range, &ac, n, 2);
+}
+
+struct asm_ctx { float *probs; int N; };
+static void attn_softmax_range(void *p, int64_t lo, int64_t hi) {
+  const struct asm_ctx *c = p; const int N = c->N;
+  for (int64_t i = lo; i < hi; i++) {
+    float *r = c->probs + (size_t)i * N, m = -INFINITY, s = 0.f;
+    for (int j = 0; j < N; j++) m = r[j] > m ? r[j] : m;
+    for (int j = 0; j < N; j++) { r[j] = fexp(r[j] - m); s += r[j]; }
+    float inv = 1.f / s;
+    for (int j = 0; j < N; j++) r[j] *= inv;
+  }
+}
+void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
+  int D = H * hd, ld = 3 * D;
+  /* logits of every (batch, head) first, then all softmax rows (split over the pool), then P V */
+  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
+    const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D;
+    float *P = probs + ((size_t)b * H + h) * N * N;
+    if (bias) memcpy(P, bias + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
+    cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, scale, q, ld, k, ld, bias ? 1.0f : 0.0f, P, N);
+  }
+  struct asm_ctx sc = { probs, N };
+  par_for(attn_softmax_range, &sc, (int64_t)B * H * N, 4 * (int64_t)N);
+  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
+    const float *v = qkv + (size_t)b * N * ld + h * hd + 2 * D;
+    float *P = probs + ((size_t)b * H + h) * N * N;
+    cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, 1.0f, P, N, v, ld, 0.0f, out + (size_t)b * N * D + h * hd, D);
+  }
+}
+
+int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale) {
+  int D = H * hd, ld = 3 * D;
+  float *dP = malloc(sizeof(float) * (size_t)N * N);
+  if (!dP && N > 0) return -1;
+  if (dbias) memset(dbias, 0, sizeof(float) * (size_t)H * N * N);
+  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
+    const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+    const float *P = probs + ((size_t)b * H + h) * N * N, *dO = dout + (size_t)b * N * D + h * hd;
+    float *dq = dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
+    cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
+    cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
+    for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
+      const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
+      for (int j = 0; j < N; j++) s += gr[j] * pr[j];
+      for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
+    }
+    if (dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient) */
+      float *db = dbias + (size_t)h * N * N;
+      for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
+    }
+    cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
+    cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+  }
+  free(dP);
+  return 0;
+}
+
+struct rowfill_ctx { const float *row; float *out; int64_t N; };
+static void rowfill_range(void *p, int64_t lo, int64_t hi) {
+  const struct rowfill_ctx *c = p;
+  for (int64_t r = lo; r < hi; r++) memcpy(c->out + r * c->N, c->row, sizeof(float) * (size_t)c->N);
+}
+struct colsum_ctx { const float *g; float *out; int64_t M, N; };
+static void colsum_range(void *p, int64_t lo, int64_t hi) {
+  const struct colsum_ctx *c = p;
+  for (int64_t j = lo; j < hi; j++) c->out[j] = 0.f;
+  for (int64_t r = 0; r < c->M; r++) { const float *g = c->g + r * c->N; for (int64_t j = lo; j < hi; j++) c->out[j] += g[j]; }
+}
+void mff_linear_forward(const float *x, const float *w, const float *b, float *y, int M, int K, int N) {
+  if (b) { struct rowfill_ctx c = { b, y, N }; par_for(rowfill_range, &c, M, N); } /* y rows = bias, then += x w */
+  if (K > 0 && M > 0 && N > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, b ? 1.0f : 0.0f, y, N);
+  else if (!b) memset(y, 0, sizeof(float) * (size_t)M * N);
+}
+
+void mff_linear_grad_x(const float *dy, const float *w, float *dx, int M, int K, int N) {
+  if (N > 0 && M > 0 && K > 0) cblas_sgemm(RowMajor, NoTrans, Trans, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
+  else memset(dx, 0, sizeof(float) * (size_t)M * K);
+}
+
+void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, int M, int K, int N) {
+  if (M > 0 && K > 0 && N > 0) cblas_sgemm(RowMajor, Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
+  else memset(dw, 0, sizeof(float) * (size_t)K * N);
+  if (db) { /* column sums, the columns split over the pool (each column summed in row order: bitwise serial) */
+    struct colsum_ctx c = { dy, db, M, N };
+    par_for(colsum_range, &c, N, M);
+  }
+}

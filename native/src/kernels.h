@@ -1,0 +1,78 @@
+/*
+ * The CPU engine's kernels as plain C over float (or 4-byte) pointers: no N-API, no allocation visible to the
+ * caller, nothing retained. All tensors are dense row-major float32. mff_native.c turns each JS call (the wasm heap
+ * plus element offsets) into pointers and calls one of these; src/backend/registry.ts lists the tfjs kernels that
+ * use them. GEMM is OpenBLAS cblas_sgemm (its own threads); the big loops marked "split" run over the caller plus one
+ * sleeping pthread worker when OpenBLAS has >= 2 threads, split over independent rows/elements only, so results are
+ * bitwise identical to the serial loop.
+ */
+#ifndef MFF_KERNELS_H
+#define MFF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* OpenBLAS threads: set (n >= 1) and read. The fused loops split over the worker only when this is >= 2. */
+void mff_set_threads(int n);
+int mff_get_threads(void);
+
+/* C[b] (M x N) = op(A[b]) op(B[b]) for b < nb, A[b] = heap + oa[b] ([M,K], or [K,M] when ta), B[b] = heap + ob[b]
+ * ([K,N], or [N,K] when tb), C[b] = heap + oc[b]; K == 0 gives zeros. */
+void mff_gemm(float *heap, const int32_t *oa, const int32_t *ob, const int32_t *oc, size_t nb, int M, int N, int K, int ta, int tb);
+
+/* dst = src (4-byte elements, input shape[rank]) with its axes permuted: out axis d = in axis perm[d]; 1 <= rank <= 8. */
+void mff_transpose(const uint32_t *src, uint32_t *dst, const int32_t *shape, const int32_t *perm, int rank);
+
+/* y = softmax(x) over the last axis of x [rows, cols], max-subtracted. */
+void mff_softmax(const float *x, float *y, int64_t rows, int64_t cols);
+
+/* y[i] = erf(x[i]) (op 0, as tfjs's cpu backend computes it) or exp(x[i]) (op 1), i < n. */
+void mff_unary(int op, const float *x, float *y, int64_t n);
+
+/* out = a op b (op 0 add, 1 sub, 2 mul, 3 div) over the output shape[rank] (1 <= rank <= 8), a and b read with
+ * element strides as[], bs[] (0 = broadcast along that axis). */
+void mff_binary(int op, const float *a, const float *b, float *out, const int32_t *shape, const int32_t *as, const int32_t *bs, int rank);
+
+/* y[o, i] = sum_r x[o, r, i] for x [O, R, I]. */
+void mff_reduce_sum(const float *x, float *y, int64_t O, int64_t R, int64_t I);
+
+/* Split. mode 0: out = 0.5 x (1 + erf(x / sqrt2)); mode 1: out = dy (0.5 (1 + erf(x / sqrt2)) + x exp(-x^2 / 2) /
+ * sqrt(2 pi)); n elements (dy unused in mode 0). */
+void mff_gelu(int mode, const float *x, const float *dy, float *out, int64_t n);
+
+/* Split. y = (x - mean) / sqrt(var_biased + eps) * w + b over the last axis of x [rows, D]; w, b [D]. */
+void mff_layer_norm(const float *x, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps);
+
+/* Split. The LayerNorm gradient: dx [rows, D], dw and db [D] (summed in row order); dx must not alias dy. */
+void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps);
+
+/* NHWC convolution, filter w [kh, kw, Ci, Co]; dims[15] = N H W Ci Co kh kw sh sw dh dw padTop padLeft OH OW.
+ * mode 0: y = conv(x, w), then + bias[Co] (bias != NULL) and ReLU (relu != 0); mode 1: x = the input gradient from
+ * dy (in y); mode 2: w = the filter gradient from x and dy (in y). Stride 1 runs as one GEMM per filter tap over a
+ * zero-padded copy, other strides as im2col + GEMM per image.
+ * Returns 0, MFF_CONV_NOMEM (the stride-1 buffers) or MFF_CONV_NOMEM_COL (the im2col buffer). */
+#define MFF_CONV_NOMEM (-1)
+#define MFF_CONV_NOMEM_COL (-2)
+int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *dims, const float *bias, int relu);
+
+/* Split. One AdamW step over n elements, c[8] = decay c1 b2 c2 bc2 eps stepSize hasDecay, in the op order of
+ * src/engine/optim.ts: p' = p*decay (if hasDecay); m1 = m + (g - m)*c1; v1 = v*b2 + (g*g)*c2;
+ * pOut = p' - (m1 / (sqrt(v1)/bc2 + eps)) * stepSize; mOut = m1; vOut = v1. */
+void mff_adamw(const float *p, const float *m, const float *v, const float *g, float *pOut, float *mOut, float *vOut, int64_t n, const float *c);
+
+/* Multi-head attention on a fused qkv [B, N, 3D] ([q | k | v], heads of hd contiguous in each, D = H hd).
+ * Forward: probs[b, h] = softmax(scale q k^T + bias[h]) [N, N] (bias [H, N, N] or NULL; the softmax rows split),
+ * out[b, :, h hd ..] = probs v (out [B, N, D]). */
+void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale);
+/* Backward: dqkv from probs and dout [B, N, D]; dbias [H, N, N] (or NULL) = the logits gradient summed over the
+ * batch. Returns 0, or -1 when out of memory. */
+int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale);
+
+/* The Linear layer on x [M, K], W [K, N], b [N], without transposed copies:
+ * forward y = x W (+ b when b != NULL: the bias rows, split, then sgemm with beta = 1); grad_x dx = dy W^T;
+ * grad_w dW = x^T dy and, when db != NULL, db = column sums of dy (columns split, each summed in row order). */
+void mff_linear_forward(const float *x, const float *w, const float *b, float *y, int M, int K, int N);
+void mff_linear_grad_x(const float *dy, const float *w, float *dx, int M, int K, int N);
+void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, int M, int K, int N);
+
+#endif

@@ -1,0 +1,149 @@
+/**
+ * The fused kernels of our own on the wasm backend (all native, registered only with the addon): MffGelu /
+ * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAdamW, MffAttention / MffAttentionGrad, MffLinear /
+ * MffLinearNoBias / MffLinearGradX / MffLinearGradW, and the gradients of MffGelu, MffLayerNorm and the two Linear
+ * kernels (the attention gradient is a customGrad in fused.ts). Model code does not run these by name: it calls the
+ * ops of src/backend/fused.ts. Registered by src/backend/registry.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { f32, off, size, type Gradient, type Kernel } from './heap.js';
+import type { NativeAddon } from './native.js';
+
+/** MffGelu: y = 0.5 x (1 + erf(x / sqrt 2)). */
+export const geluKernel = (nat: NativeAddon): Kernel => ({ inputs: { x }, backend: be }) => {
+  const out = be.makeOutput([...x.shape], 'float32');
+  nat.gelu(f32(be), 0, off(be, x), 0, off(be, out), size(x.shape));
+  return out;
+};
+
+/** MffGeluGrad: dx = dy gelu'(x). */
+export const geluGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, dy }, backend: be }) => {
+  const out = be.makeOutput([...x.shape], 'float32');
+  nat.gelu(f32(be), 1, off(be, x), off(be, dy), off(be, out), size(x.shape));
+  return out;
+};
+
+/** MffLayerNorm over the last axis (attr eps); weight, bias [D]. */
+export const layerNormKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight, bias }, backend: be, attrs }) => {
+  const D = x.shape[x.shape.length - 1];
+  const out = be.makeOutput([...x.shape], 'float32');
+  if (D > 0) nat.layerNorm(f32(be), off(be, x), off(be, weight), off(be, bias), off(be, out), size(x.shape) / D, D, attrs.eps as number);
+  return out;
+};
+
+/** MffLayerNormGrad: [dx, dweight, dbias] in one pass. */
+export const layerNormGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight, dy }, backend: be, attrs }) => {
+  const D = x.shape[x.shape.length - 1];
+  const dx = be.makeOutput([...x.shape], 'float32');
+  const dw = be.makeOutput([D], 'float32');
+  const db = be.makeOutput([D], 'float32');
+  if (D > 0) nat.layerNormGrad(f32(be), off(be, x), off(be, weight), off(be, dy), off(be, dx), off(be, dw), off(be, db), size(x.shape) / D, D, attrs.eps as number);
+  return [dx, dw, db];
+};
+
+/** MffAdamW: [param, exp_avg, exp_avg_sq] after one step (attr consts: see fused.ts adamwUpdate). */
+export const adamwKernel = (nat: NativeAddon): Kernel => ({ inputs: { param, m, v, grad }, backend: be, attrs }) => {
+  const n = size(param.shape);
+  const outs = [0, 1, 2].map(() => be.makeOutput([...param.shape], 'float32'));
+  const offs = Int32Array.of(off(be, param), off(be, m), off(be, v), off(be, grad), ...outs.map((o) => off(be, o)), n);
+  if (n > 0) nat.adamw(f32(be), offs, Float32Array.from(attrs.consts as number[]));
+  return outs;
+};
+/**
+ * MffAttention: [out, probs] of softmax(scale q k^T) v on a fused qkv [B, N, 3D]; optional input `bias` [H, N, N]:
+ * added to the scaled logits; the gradient then also returns d bias.
+ */
+export const attentionKernel = (nat: NativeAddon): Kernel => ({ inputs: { qkv, bias }, backend: be, attrs }) => {
+  const [B, N, D3] = qkv.shape;
+  const H = attrs.numHeads as number;
+  const out = be.makeOutput([B, N, D3 / 3], 'float32');
+  const probs = be.makeOutput([B, H, N, N], 'float32');
+  const offs = [off(be, qkv), off(be, out), off(be, probs), ...(bias ? [off(be, bias)] : [])];
+  nat.attention(f32(be), 0, Int32Array.from(offs), Int32Array.of(B, N, H, D3 / 3 / H, bias ? 1 : 0), attrs.scale as number);
+  return [out, probs];
+};
+
+/** MffAttentionGrad: dqkv (and dbias when attr hasBias). */
+export const attentionGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { qkv, probs, dy }, backend: be, attrs }) => {
+  const [B, N, D3] = qkv.shape;
+  const H = attrs.numHeads as number;
+  const hasBias = Boolean(attrs.hasBias);
+  const dqkv = be.makeOutput([B, N, D3], 'float32');
+  const dbias = hasBias ? be.makeOutput([H, N, N], 'float32') : null;
+  const offs = [off(be, qkv), off(be, probs), off(be, dy), off(be, dqkv), ...(dbias ? [off(be, dbias)] : [])];
+  nat.attention(f32(be), 1, Int32Array.from(offs), Int32Array.of(B, N, H, D3 / 3 / H, hasBias ? 1 : 0), attrs.scale as number);
+  return dbias ? [dqkv, dbias] : dqkv;
+};
+
+/** MffLinear: y = x W + b on x [M, K], W [K, N], b [N]. */
+export const linearKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight, bias }, backend: be }) => {
+  const [M, K] = x.shape;
+  const N = weight.shape[1];
+  const y = be.makeOutput([M, N], 'float32');
+  const ob = bias ? off(be, bias) : 0;
+  nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), ob, off(be, y)), Int32Array.of(M, K, N, bias ? 1 : 0));
+  return y;
+};
+
+/** MffLinearGradX: dx = dy W^T. */
+export const linearGradXKernel = (nat: NativeAddon): Kernel => ({ inputs: { dy, weight }, backend: be }) => {
+  const [M, N] = dy.shape;
+  const K = weight.shape[0];
+  const dx = be.makeOutput([M, K], 'float32');
+  nat.linear(f32(be), 1, Int32Array.of(off(be, dy), off(be, weight), off(be, dx)), Int32Array.of(M, K, N, 0));
+  return dx;
+};
+
+/** MffLinearGradW: [dW = x^T dy, db = column sums of dy (when attr hasBias)]. */
+export const linearGradWKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, dy }, backend: be, attrs }) => {
+  const [M, K] = x.shape;
+  const N = dy.shape[1];
+  const hasBias = Boolean(attrs.hasBias);
+  const dw = be.makeOutput([K, N], 'float32');
+  const db = hasBias ? be.makeOutput([N], 'float32') : null;
+  nat.linear(f32(be), 2, Int32Array.of(off(be, x), off(be, dy), off(be, dw), db ? off(be, db) : 0), Int32Array.of(M, K, N, hasBias ? 1 : 0));
+  return db ? [dw, db] : [dw];
+};
+
+/** MffLinearNoBias: y = x W. */
+export const linearNoBiasKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight }, backend: be }) => {
+  const [M, K] = x.shape;
+  const N = weight.shape[1];
+  const y = be.makeOutput([M, N], 'float32');
+  nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), 0, off(be, y)), Int32Array.of(M, K, N, 0));
+  return y;
+};
+
+/** The gradient of MffLinear (hasBias) and MffLinearNoBias. */
+export function linearGradient(hasBias: boolean): Gradient {
+  return {
+    inputsToSave: ['x', 'weight'],
+    gradFunc: (dy, saved) => {
+      // dW and db from one native pass, computed here (the tape runs each thunk in its own tidy); dx lazily.
+      const [x, w] = saved;
+      const g = tf.engine().runKernel('MffLinearGradW', { x, dy: dy as tf.Tensor }, { hasBias }) as unknown as tf.Tensor[];
+      const dx = () => tf.engine().runKernel('MffLinearGradX', { dy: dy as tf.Tensor, weight: w }) as tf.Tensor;
+      const grads: Record<string, () => tf.Tensor> = { x: dx, weight: () => g[0] };
+      if (hasBias) grads.bias = () => g[1];
+      return grads;
+    },
+  };
+}
+
+/** The gradient of MffGelu. */
+export const geluGradient: Gradient = {
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel('MffGeluGrad', { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+};
+
+/** The gradient of MffLayerNorm. */
+export const layerNormGradient: Gradient = {
+  inputsToSave: ['x', 'weight'],
+  gradFunc: (dy, saved, attrs) => {
+    // One native pass gives all three, computed here rather than in the thunks: the tape runs each thunk in
+    // its own tidy. The gradient tidy around this call disposes the ones nobody asks for.
+    const g = tf.engine().runKernel('MffLayerNormGrad', { x: saved[0], weight: saved[1], dy: dy as tf.Tensor }, attrs) as tf.Tensor[];
+    const get = (i: number) => g[i];
+    return { x: () => get(0), weight: () => get(1), bias: () => get(2) };
+  },
+};

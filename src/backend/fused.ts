@@ -1,0 +1,105 @@
+/**
+ * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `attentionCore` and `adamwUpdate`. On the
+ * wasm engine with the native addon each is one native kernel forward and one backward (MffGelu, MffLayerNorm,
+ * MffLinear / MffLinearNoBias, MffAttention, MffAdamW; src/backend/fused-kernels.ts); otherwise (no addon, another
+ * backend, non-float32) `gelu` and `layerNorm` compose stock ops and the other three return null (the caller
+ * composes).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { loadNative } from './native.js';
+import { fusedKernelsRegistered } from './registry.js';
+
+/** The fused kernels are registered, the addon loaded, the wasm backend active and every tensor float32. */
+const fusedReady = (...ts: tf.Tensor[]) =>
+  fusedKernelsRegistered() && loadNative() !== null && tf.getBackend() === 'wasm' && ts.every((t) => t.dtype === 'float32');
+
+/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)): one native pass forward and backward when available, else composed. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fusedReady(x)) return tf.engine().runKernel('MffGelu', { x }) as tf.Tensor;
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** LayerNorm over the last axis, (x - mean) / sqrt(var_biased + eps) * w + b; w, b: [D]. Native fused when available. */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  const D = x.shape[x.rank - 1];
+  if (fusedReady(x, weight, bias) && weight.rank === 1 && bias.rank === 1 && weight.shape[0] === D && bias.shape[0] === D) {
+    return tf.engine().runKernel('MffLayerNorm', { x, weight, bias }, { eps }) as tf.Tensor;
+  }
+  const { mean, variance } = tf.moments(x, -1, true);
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, weight), bias);
+}
+
+/**
+ * Linear layer y = x W (+ b) on x [M, K], W [K, N], b [N]: one native sgemm forward (bias rows + beta = 1), and
+ * backward dx = dy W^T plus (dW = x^T dy, db = column sums of dy) in one pass, with the transpose flags of sgemm
+ * (no transposed copies). Returns null when unavailable; the caller composes matMul + add.
+ */
+export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor | null {
+  if (!(bias ? fusedReady(x, weight, bias) : fusedReady(x, weight)) || x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== weight.shape[0]) return null;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[1])) return null;
+  return bias
+    ? (tf.engine().runKernel('MffLinear', { x, weight, bias }) as tf.Tensor)
+    : (tf.engine().runKernel('MffLinearNoBias', { x, weight }) as tf.Tensor);
+}
+
+/**
+ * Multi-head self-attention core on a fused qkv projection: qkv [B, N, 3D] ([q | k | v], heads contiguous in
+ * each third) -> softmax(scale q k^T) v merged back to [B, N, D], i.e. what src/nn/layers.ts attention() computes
+ * between its qkv and proj Linears; `bias` [H, N, N] (relative position bias) is added to the scaled logits, and
+ * gets its gradient (summed over the batch). One native kernel forward (batched GEMMs on strided views, no
+ * transposes) and one backward. Returns null when unavailable; the caller composes the ops.
+ */
+export function attentionCore(qkv: tf.Tensor, numHeads: number, scale: number, bias?: tf.Tensor): tf.Tensor | null {
+  if (!fusedReady(qkv) || qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * numHeads) !== 0) return null;
+  if (bias) {
+    const N = qkv.shape[1] as number;
+    if (!fusedReady(bias) || !tf.util.arraysEqual(bias.shape, [numHeads, N, N])) return null;
+    const attrs = { numHeads, scale, hasBias: true };
+    const opb = tf.customGrad(((x: tf.Tensor, bb: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [out, probs] = tf.engine().runKernel('MffAttention', { qkv: x, bias: bb }, attrs) as unknown as tf.Tensor[];
+      save([x, probs]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('MffAttentionGrad', { qkv: saved[0], probs: saved[1], dy }, attrs) as unknown as tf.Tensor[],
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return opb(qkv, bias);
+  }
+  const attrs = { numHeads, scale };
+  const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [out, probs] = tf.engine().runKernel('MffAttention', { qkv: x }, attrs) as unknown as tf.Tensor[];
+    save([x, probs]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('MffAttentionGrad', { qkv: saved[0], probs: saved[1], dy }, attrs) as tf.Tensor,
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(qkv);
+}
+
+export interface AdamWHyper {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count (bias correction) */
+  step: number;
+}
+
+/**
+ * One AdamW update as a single native kernel: returns new [param, exp_avg, exp_avg_sq] tensors computed exactly as
+ * the engine's optimizer (optim.ts) composes it (same float32 op order: bitwise equal), or null when the fused path is not
+ * available (other backend, no addon, non-float32) so the caller composes the ops itself.
+ */
+export function adamwUpdate(param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: tf.Tensor, h: AdamWHyper): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
+  if (!fusedReady(param, m, v, grad)) return null;
+  if (![m, v, grad].every((t) => tf.util.arraysEqual(t.shape, param.shape))) return null;
+  const f = Math.fround;
+  const consts = Float32Array.of(
+    f(1 - h.lr * h.weightDecay), f(1 - h.beta1), f(h.beta2), f(1 - h.beta2), f(Math.sqrt(1 - h.beta2 ** h.step)), f(h.eps),
+    f(h.lr / (1 - h.beta1 ** h.step)), h.weightDecay !== 0 ? 1 : 0,
+  );
+  return tf.engine().runKernel('MffAdamW', { param, m, v, grad }, { consts: Array.from(consts) }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}

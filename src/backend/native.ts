@@ -1,0 +1,109 @@
+/**
+ * Loading the native addon (native/build/mff_native.node, OpenBLAS + C loops; see native/README.md): its JS-visible
+ * API, the version check, OpenBLAS threads, and why it is not in use. MFF_NATIVE=0 disables it. The kernels that
+ * call it are listed in src/backend/registry.ts.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
+const NATIVE_API = 9;
+
+export interface NativeAddon {
+  api: number;
+  gemm(heap: Float32Array, offA: Int32Array, offB: Int32Array, offC: Int32Array, M: number, N: number, K: number, transA: number, transB: number): void;
+  transpose(heap: Float32Array, inOff: number, outOff: number, shape: Int32Array, perm: Int32Array): void;
+  softmax(heap: Float32Array, inOff: number, outOff: number, rows: number, cols: number): void;
+  /** op 0 = erf, 1 = exp */
+  unary(heap: Float32Array, op: number, inOff: number, outOff: number, n: number): void;
+  /** op 0 add, 1 sub, 2 mul, 3 div; strides 0 broadcast */
+  binary(heap: Float32Array, op: number, aOff: number, bOff: number, outOff: number, shape: Int32Array, aStr: Int32Array, bStr: Int32Array): void;
+  /** out[o, i] = sum_r x[o, r, i] */
+  reduceSum(heap: Float32Array, inOff: number, outOff: number, O: number, R: number, I: number): void;
+  /** mode 0: y = gelu(x); mode 1: dx = dy * gelu'(x) */
+  gelu(heap: Float32Array, mode: number, xOff: number, dyOff: number, outOff: number, n: number): void;
+  layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number): void;
+  layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
+  /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/kernels.h mff_conv2d */
+  /** dims[15] (optional, mode 0): epilogue flags, bit 0 = + bias (biasOff), bit 1 = ReLU. */
+  conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array, biasOff?: number): void;
+  adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
+  attention(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, scale: number): void;
+  /** Linear layer on 2-D operands, dims [M, K, N, hasBias]: mode 0 y = x W + b (offs x, W, b, y); mode 1 dx = dy W^T
+   * (offs dy, W, dx); mode 2 dW = x^T dy, db = column sums of dy (offs x, dy, dW, db) */
+  linear(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array): void;
+  threads(n?: number): number;
+}
+
+const require = createRequire(import.meta.url);
+let native: NativeAddon | null | undefined;
+let nativeError = '';
+
+/** Path of the built addon (native/build.js). */
+export function nativeAddonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', 'native', 'build', 'mff_native.node');
+}
+
+/** Load the addon once; null when MFF_NATIVE=0, not built, or failing to load. */
+export function loadNative(): NativeAddon | null {
+  if (native !== undefined) return native;
+  native = null;
+  if (process.env.MFF_NATIVE === '0') {
+    nativeError = 'disabled by MFF_NATIVE=0';
+    return null;
+  }
+  const p = nativeAddonPath();
+  if (!existsSync(p)) {
+    nativeError = `${p} not built (run: node native/build.js)`;
+    return null;
+  }
+  // OpenBLAS workers spin ~2^28 cycles (~0.1 s) after each GEMM before sleeping: on 2 cores that spinning burns the
+  // core the single-threaded loops between GEMMs (or other processes) need. Read once when libopenblas loads.
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
+  try {
+    const mod = require(p) as NativeAddon;
+    if (mod.api !== NATIVE_API) {
+      nativeError = `${p} is stale (api ${mod.api}, expected ${NATIVE_API}); rebuild with: node native/build.js`;
+      return null;
+    }
+    native = mod;
+    blasThreads = configureThreads(mod);
+  } catch (e) {
+    nativeError = `failed to load ${p}: ${(e as Error).message.split('\n')[0]}`;
+    native = null;
+  }
+  return native;
+}
+
+let blasThreads = 0;
+
+/**
+ * OpenBLAS threads: MFF_BLAS_THREADS when set; 1 inside vitest (test files run two at a time on 2 cores, and
+ * spinning BLAS workers of two processes on two cores were ~2x slower than one thread each); else OpenBLAS's own
+ * default (all cores, or OPENBLAS_NUM_THREADS).
+ */
+function configureThreads(mod: NativeAddon): number {
+  const env = process.env.MFF_BLAS_THREADS;
+  const n = env !== undefined && env !== '' ? Number(env) : process.env.VITEST ? 1 : 0;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`MFF_BLAS_THREADS must be a non-negative integer, got '${env}'`);
+  return n > 0 ? mod.threads(n) : mod.threads();
+}
+
+/** OpenBLAS thread count in use (0 when the native engine is off). */
+export function nativeThreads(): number {
+  loadNative();
+  return blasThreads;
+}
+
+export function nativeAvailable(): boolean {
+  return loadNative() !== null;
+}
+
+/** Why the native engine is not in use ('' when it is). */
+export function nativeStatus(): string {
+  loadNative();
+  return nativeError;
+}
