@@ -12,6 +12,7 @@ interface BenchmarkOpts {
   tasks?: string;
   backbones?: string;
   segIters?: number;
+  probeIters?: number;
   clsEpochs?: number;
   pretrainEpochs?: number;
   backend: BackendName;
@@ -27,7 +28,8 @@ export function benchmarkCommand(): Command {
     .option('--fashion-mnist <dir>', 'Fashion-MNIST IDX folder (Debian dataset-fashion-mnist)', '/usr/share/datasets/fashion-mnist')
     .option('--tasks <ids>', 'comma-separated subset of the suite\'s tasks: cls-linear, cls-finetune, seg-finetune, seg-finetune-10pct, seg-frozen, seg-linear (default: all)')
     .option('--backbones <list>', 'comma-separated subset of mff, mae, random', 'mff,mae,random')
-    .option('--seg-iters <n>', "iterations of every segmentation task (default: the suite's, 1000)", positiveInt('--seg-iters'))
+    .option('--seg-iters <n>', "iterations of the UperNet segmentation tasks (default: the suite's, 2000)", positiveInt('--seg-iters'))
+    .option('--probe-iters <n>', "iterations of the segmentation linear probe (default: the suite's, 1000)", positiveInt('--probe-iters'))
     .option('--cls-epochs <n>', "epochs of every classification task (default: the suite's, 6)", positiveInt('--cls-epochs'))
     .option('--pretrain-epochs <n>', "epochs of both pretrainings (default: the suite's, 16)", positiveInt('--pretrain-epochs'))
     .addOption(backendOption())
@@ -38,7 +40,7 @@ export function benchmarkCommand(): Command {
       try {
         const r = await runBenchmark({
           suite: o.quick ? 'quick' : o.suite, seeds: o.seeds, out: o.out, fashionSrc: o.fashionMnist, backend: o.backend,
-          segIters: o.segIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs,
+          segIters: o.segIters, probeIters: o.probeIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs,
           tasks: o.tasks?.split(',').map((s) => s.trim()), backbones: backbones as ('mff' | 'mae' | 'random')[],
         });
         console.log(JSON.stringify({ summary: r.summaryJson, markdown: r.summaryMd, wall_s: r.wall_s, runs: r.runs.length }));

@@ -70,7 +70,7 @@ export async function writeBenchmarkReport(r: ReportInput): Promise<{ json: stri
   const command = `mff benchmark ${r.argv.join(' ')}`.trim();
 
   const json = {
-    suite: r.suite.name, description: r.suite.description, seeds: r.seeds, seg_iters: r.suite.segIters, cls_epochs: r.suite.clsEpochs, pretrain_cfg_options: r.suite.pretrain.cfgOptions, pool_images: r.suite.poolImages, date, machine, backend: r.backend, command, wall_s: r.wallSeconds,
+    suite: r.suite.name, description: r.suite.description, seeds: r.seeds, seg_iters: r.suite.segIters, probe_iters: r.suite.probeIters, cls_epochs: r.suite.clsEpochs, pretrain_cfg_options: r.suite.pretrain.cfgOptions, pool_images: r.suite.poolImages, date, machine, backend: r.backend, command, wall_s: r.wallSeconds,
     tasks: r.tasks.map((t) => ({ id: t.id, title: t.title, metric: t.kind === 'cls' ? 'top-1 %' : 'mIoU %' })),
     pretrain: r.pretrain, table, deltas, control, phases, runs: r.runs,
   };
@@ -79,7 +79,7 @@ export async function writeBenchmarkReport(r: ReportInput): Promise<{ json: stri
 
   // ---- markdown
   const md: string[] = [`# mff benchmark: suite \`${r.suite.name}\``, '', r.suite.description + '.', ''];
-  md.push(`- budget: pretraining ${r.suite.pretrain.cfgOptions.join(' ')} on ${r.suite.poolImages} unlabeled scenes; seg ${r.suite.segIters} iterations; cls ${r.suite.clsEpochs} epochs`);
+  md.push(`- budget: pretraining ${r.suite.pretrain.cfgOptions.join(' ')} on ${r.suite.poolImages} unlabeled scenes; seg UperNet ${r.suite.segIters} iterations, linear probe ${r.suite.probeIters}; cls ${r.suite.clsEpochs} epochs`);
   md.push(`- date: ${date}`, `- machine: ${machine}`, `- command: \`${command}\``, `- seeds (downstream): ${r.seeds}; total wall time ${r.wallSeconds.toFixed(0)} s`, '');
   md.push('## Results (mean ± std over seeds; cls: top-1 %, seg: mIoU %)', '');
   md.push(`| backbone | ${r.tasks.map((t) => t.title).join(' | ')} |`, `| --- | ${r.tasks.map(() => '---').join(' | ')} |`);

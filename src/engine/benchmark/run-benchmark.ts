@@ -41,6 +41,7 @@ export interface BenchmarkOptions {
   backbones?: Backbone[];
   /** Budget overrides of the suite (engine/benchmark/suites.ts withBudget). */
   segIters?: number;
+  probeIters?: number;
   clsEpochs?: number;
   pretrainEpochs?: number;
   /** Progress lines (stderr). */
@@ -193,7 +194,7 @@ export interface BenchmarkResult {
 export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkResult> {
   const named = SUITES[o.suite ?? 'default'];
   if (!named) throw new Error(`--suite: unknown suite '${o.suite}' (known: ${Object.keys(SUITES).join(', ')})`);
-  const suite = withBudget(named, { segIters: o.segIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs });
+  const suite = withBudget(named, { segIters: o.segIters, probeIters: o.probeIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs });
   const seeds = o.seeds ?? suite.seeds;
   if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${seeds}`);
   const out = resolve(o.out ?? `work_dirs/benchmark-${suite.name}`);
