@@ -1,7 +1,13 @@
 /**
  * Benchmarks, one JSON line per figure (compare runs by diffing lines):
- *   npm run bench -- [--only pretrain|seg-train|seg-eval|loader|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
- * Without --only: pretrain, seg-train, seg-eval, loader (the two ADE20K-scale figures take minutes: --only only).
+ *   npm run bench -- [--only sgemm|pretrain|seg-train|seg-eval|loader|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
+ * Without --only: sgemm, pretrain, seg-train, seg-eval, loader (the ADE20K-scale figures take minutes: --only only).
+ * Every timed figure gives its median and its spread over the timed steps (`*_range` = [min, max], `*_iqr` = [25th,
+ * 75th percentile]) and `load_avg_1m` (the machine is shared: a figure taken under load is not comparable).
+ * sgemm: a square float32 `tf.matMul` (n = 1024 and 2048) on the current backend, median of 5 after one warm-up:
+ * the same-run GEMM peak. Every model figure (pretrain, seg-*) is preceded by it in the same process and reports
+ * `gflop_per_img` (model FLOPs: matmuls only, a training step = 3 × forward, no recompute of withCp; see
+ * tools/bench-flops.ts), `gflop_per_s` = gflop_per_img × img/s, and `pct_of_sgemm_peak` (of the best sgemm median).
  * pretrain: config P (configs/mff/mff_vit-tiny-p4_1xb64-coslr-100e_fashion-mnist.ts), one full AdamW train step
  * on a batch of 64 (forward, backward, update), median of N steps after warm-up; tensors and RSS after N steps.
  * seg-train: config S (mmseg MAE backbone 192-d × 12 × 3 heads, patch 4, 64×64 crops, taps [3,5,7,11], Feature2Pyramid,
@@ -37,7 +43,7 @@ import { buildSegmentor, segEncodeDecode, segPredictor, segTrainGrads, type SegM
 import { applyBnUpdates } from '../src/nn/conv.js';
 import { createSegTraining } from '../src/engine/seg-setup.js';
 import { estimateSegTrainMemory } from '../src/models/seg/memory.js';
-import { inferSegmentation } from '../src/eval/slide.js';
+import { inferSegmentation, slideWindows } from '../src/eval/slide.js';
 import { scanImageFolder } from '../src/data/imagenet.js';
 import { buildPretrainTransform } from '../src/data/transforms.js';
 import { BatchLoader } from '../src/data/loader.js';
@@ -46,6 +52,8 @@ import { SegLoader } from '../src/data/seg/seg-loader.js';
 import segBase from '../configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.js';
 import { nativeStatus, nativeThreads } from '../src/backend/native.js';
 import { registerFastKernels } from '../src/backend/registry.js';
+import { median, spread } from './bench-stats.js';
+import { mm, pretrainFlops, pretrainFlopsDims, segFlops } from './bench-flops.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,13 +68,55 @@ const { values } = parseArgs({
 let steps = Number(values.steps ?? 10);
 let warmup = Number(values.warmup ?? 2);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 function emit(o: Record<string, unknown>): void {
   console.log(JSON.stringify(o));
+}
+
+/** `{name}_range` and `{name}_iqr` of the timed steps (see the header), in the unit of `name` (scale: ms per unit). */
+function spreadFields(name: string, xs: number[], scale = 1, digits = 1): Record<string, [number, number]> {
+  const s = spread(xs, scale, digits);
+  return { [`${name}_range`]: s.range, [`${name}_iqr`]: s.iqr };
+}
+
+const loadAvg = () => +os.loadavg()[0].toFixed(2);
+
+/** The best sgemm GFLOP/s (median over reps) of this run; measured before the first model figure. */
+let sgemmPeak: number | null = null;
+
+async function benchSgemm(backend: string): Promise<void> {
+  const reps = 5;
+  let peak = 0;
+  for (const n of [1024, 2048]) {
+    const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
+    const times: number[] = [];
+    for (let r = 0; r < reps + 1; r++) {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      const corner = c.slice([0, 0], [1, 1]);
+      corner.dataSync(); // completes the product on an asynchronous backend; reads one element only
+      const dt = performance.now() - t0;
+      tf.dispose([c, corner]);
+      if (r > 0) times.push(dt);
+    }
+    tf.dispose([a, b]);
+    const gflop = mm(n, n, n) / 1e9;
+    const med = median(times);
+    const gps = gflop / (med / 1000);
+    peak = Math.max(peak, gps);
+    emit({ bench: 'sgemm', backend, n, reps, ms_median: +med.toFixed(1), ...spreadFields('ms', times), gflop_per_s: +gps.toFixed(1), load_avg_1m: loadAvg() });
+  }
+  sgemmPeak = peak;
+}
+
+/** Achieved model GFLOP/s of a figure, and its share of this run's sgemm peak. */
+function flopFields(flopsPerImg: number, imgPerS: number): Record<string, number | null> {
+  const gps = (flopsPerImg * imgPerS) / 1e9;
+  return {
+    gflop_per_img: +(flopsPerImg / 1e9).toPrecision(4),
+    gflop_per_s: +gps.toFixed(1),
+    pct_of_sgemm_peak: sgemmPeak ? +((100 * gps) / sgemmPeak).toFixed(1) : null,
+  };
 }
 
 /**
@@ -115,7 +165,12 @@ async function benchPretrain(backend: string): Promise<void> {
     if (s >= warmup) cpuTimes.push((c.user + c.system) / 1000);
   }
   const med = median(times);
-  emit({ bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(1), ms_optimizer_median: +median(optTimes).toFixed(1), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  const imgPerS = (B * 1000) / med;
+  const flops = pretrainFlops(pretrainFlopsDims(cfg.model));
+  emit({
+    bench: 'pretrain', config: 'P', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), ...spreadFields('ms_per_step', times), img_per_s: +imgPerS.toFixed(1),
+    ...flopFields(flops.train, imgPerS), ms_optimizer_median: +median(optTimes).toFixed(1), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: loadAvg(),
+  });
   emit({ bench: 'pretrain-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
   p.dispose();
@@ -186,7 +241,11 @@ async function benchSegTrain(backend: string): Promise<void> {
   const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
   const { B, times, cpuTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, 11);
   const med = median(times);
-  emit({ bench: 'seg-train', config: 'S', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), img_per_s: +((B * 1000) / med).toFixed(2), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  const imgPerS = (B * 1000) / med;
+  emit({
+    bench: 'seg-train', config: 'S', backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), ...spreadFields('ms_per_step', times), img_per_s: +imgPerS.toFixed(2),
+    ...flopFields(segFlops(cfg.model).train, imgPerS), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: loadAvg(),
+  });
   emit({ bench: 'seg-train-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
   opt.dispose();
@@ -206,10 +265,12 @@ async function benchSegTrainAde(backend: string, config = ADE_SEG_TRAIN, name = 
   const K = cfg.model.decodeHead.numClasses;
   const { B, S, times, cpuTimes, optTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, K);
   const med = median(times);
+  const imgPerS = (B * 1000) / med;
   emit({
     bench: name, config, backend, batch: B, crop: S, classes: K, with_cp: cfg.model.backbone.withCp, steps,
-    s_per_step_median: +(med / 1000).toFixed(2), img_per_s: +((B * 1000) / med).toFixed(3), s_optimizer_median: +(median(optTimes) / 1000).toFixed(2),
-    cpu_s_per_step_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2),
+    s_per_step_median: +(med / 1000).toFixed(2), ...spreadFields('s_per_step', times, 1000, 2), img_per_s: +imgPerS.toFixed(3),
+    ...flopFields(segFlops(cfg.model).train, imgPerS), s_optimizer_median: +(median(optTimes) / 1000).toFixed(2),
+    cpu_s_per_step_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: loadAvg(),
   });
   emit({
     bench: `${name}-memory`, backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
@@ -248,9 +309,12 @@ async function benchSegEvalAde(backend: string): Promise<void> {
     }
   }
   const med = median(times);
+  // one 512² slide window per image here (the crop is the image): the model FLOPs of one encode_decode
+  const windows = cfg.testCfg.mode === 'slide' ? slideWindows(S, S, cfg.testCfg.crop, cfg.testCfg.stride).length : 1;
   emit({
     bench: 'seg-eval-ade', config: ADE_SEG_EVAL, backend, batch: 1, size: S, classes: cfg.model.decodeHead.numClasses, test_cfg: cfg.testCfg, images: steps,
-    s_per_img_median: +(med / 1000).toFixed(2), img_per_s: +(1000 / med).toFixed(3), cpu_s_per_img_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2),
+    s_per_img_median: +(med / 1000).toFixed(2), ...spreadFields('s_per_img', times, 1000, 2), img_per_s: +(1000 / med).toFixed(3),
+    ...flopFields(windows * segFlops({ ...cfg.model, auxiliaryHead: null }).forward, 1000 / med), cpu_s_per_img_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: loadAvg(),
   });
   emit({ bench: 'seg-eval-ade-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
@@ -289,7 +353,10 @@ async function benchSegEval(backend: string): Promise<void> {
     }
   }
   const med = median(times);
-  emit({ bench: 'seg-eval', config: 'S', backend, batch: 1, images: n, ms_per_img_median: +med.toFixed(2), img_per_s: +(1000 / med).toFixed(1), cpu_ms_per_img_median: +median(cpuTimes).toFixed(2), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  emit({
+    bench: 'seg-eval', config: 'S', backend, batch: 1, images: n, ms_per_img_median: +med.toFixed(2), ...spreadFields('ms_per_img', times, 1, 2), img_per_s: +(1000 / med).toFixed(1),
+    ...flopFields(segFlops(cfg.model).forward, 1000 / med), cpu_ms_per_img_median: +median(cpuTimes).toFixed(2), load_avg_1m: loadAvg(),
+  });
   emit({ bench: 'seg-eval-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
   profileRows();
   predictor?.dispose();
@@ -305,12 +372,21 @@ async function benchLoader(): Promise<void> {
   });
   let imgs = 0;
   let t0 = performance.now();
+  let gaps: number[] = []; // wall time between consecutive batches (the spread of the loader figure)
+  let tb = t0;
   for (let e = 0; imgs < Math.max(steps, 1) * cfg.batchSize * 4; e++) {
-    for await (const b of loader.batches(e)) imgs += b.batchSize;
+    for await (const b of loader.batches(e)) {
+      imgs += b.batchSize;
+      gaps.push(performance.now() - tb);
+      tb = performance.now();
+    }
   }
   let wall = (performance.now() - t0) / 1000;
   const ps = loader.stats();
-  emit({ bench: 'loader', kind: 'pretrain', dataset: 'datasets/fashion-mnist-mini', batch: cfg.batchSize, images: imgs, img_per_s: +(ps.images / ps.seconds).toFixed(1), wall_img_per_s: +(imgs / wall).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  emit({
+    bench: 'loader', kind: 'pretrain', dataset: 'datasets/fashion-mnist-mini', batch: cfg.batchSize, images: imgs, img_per_s: +(ps.images / ps.seconds).toFixed(1), wall_img_per_s: +(imgs / wall).toFixed(1),
+    ms_per_batch_median: +median(gaps).toFixed(1), ...spreadFields('ms_per_batch', gaps), load_avg_1m: loadAvg(),
+  });
 
   const scfg = segConfigS(); // config S pipeline: RandomResize((256, 64)) -> crop 64 -> flip -> photometric
   const root = 'datasets/scenes-mini';
@@ -323,12 +399,21 @@ async function benchLoader(): Promise<void> {
   });
   imgs = 0;
   t0 = performance.now();
+  gaps = [];
+  tb = t0;
   for (let e = 0; imgs < Math.max(steps, 1) * scfg.batchSize * 4; e++) {
-    for await (const b of sl.batches(e)) imgs += b.batchSize;
+    for await (const b of sl.batches(e)) {
+      imgs += b.batchSize;
+      gaps.push(performance.now() - tb);
+      tb = performance.now();
+    }
   }
   wall = (performance.now() - t0) / 1000;
   const ss = sl.stats();
-  emit({ bench: 'loader', kind: 'seg-train', dataset: root, batch: scfg.batchSize, crop: t.cropSize, images: imgs, img_per_s: +ss.imgPerSec.toFixed(1), wall_img_per_s: +(imgs / wall).toFixed(1), load_avg_1m: +os.loadavg()[0].toFixed(2) });
+  emit({
+    bench: 'loader', kind: 'seg-train', dataset: root, batch: scfg.batchSize, crop: t.cropSize, images: imgs, img_per_s: +ss.imgPerSec.toFixed(1), wall_img_per_s: +(imgs / wall).toFixed(1),
+    ms_per_batch_median: +median(gaps).toFixed(1), ...spreadFields('ms_per_batch', gaps), load_avg_1m: loadAvg(),
+  });
   emit({ bench: 'loader-memory', tensors: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
 }
 
@@ -362,8 +447,10 @@ if (values.profile || values['profile-shapes']) {
   }
 }
 const only = values.only;
-const FIGURES = ['pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
+const FIGURES = ['sgemm', 'pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
 if (only && !FIGURES.includes(only)) throw new Error(`--only ${only}: expected ${FIGURES.join('|')}`);
+// the GEMM peak first: every model figure reports its share of this run's peak (the loader has no FLOPs)
+if (only !== 'loader') await benchSgemm(backend);
 if (!only || only === 'pretrain') await benchPretrain(backend);
 if (!only || only === 'seg-train') await benchSegTrain(backend);
 if (!only || only === 'seg-eval') await benchSegEval(backend);
