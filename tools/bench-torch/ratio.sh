@@ -5,7 +5,8 @@
 # same model, same batch, same machine, alternating A/B (PyTorch, then ours, per figure) so both see the same
 # background load. Figures: pretrain P, seg-train S, seg-eval S; with ADE=1 also seg-train ADE (ViT-S/16 UperNet,
 # 512², batch 2, with_cp) and seg-eval ADE (ViT-B/16 UperNet, one 512² window).
-# Usage, from the project root:  MM_SRC=<sources> [ADE=1] [ADE_STEPS=2] tools/bench-torch/ratio.sh [rounds=2]
+# Usage, from the project root:  MM_SRC=<sources> [ADE=1] [ADE_STEPS=2] [LOG=file] tools/bench-torch/ratio.sh [rounds=2]
+# LOG=file appends every raw line (PyTorch's lines, our JSON lines with their spread, GFLOP/s and load) to file.
 # (see tools/bench-torch/README.md). P and S run the shared reference scripts unchanged (BENCH_TORCH_SHARED, default
 # ../shared/bench-torch beside the project); ADE runs bench_torch_ade.py beside this file.
 set -u
@@ -17,11 +18,12 @@ export MM_SRC BENCH_TORCH_SHARED=$shared
 cd "$root" || exit 2
 # PyTorch at its best on 2 cores: the better of (1 intra-op thread, OpenBLAS 2 threads) and (2 intra-op threads,
 # OpenBLAS 1 thread), per figure; the core-type overrides slow current OpenBLAS, so both are unset (for ours too).
-t12() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$1" 1 "${@:2}" 2>/dev/null; }
-t21() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$1" 2 "${@:2}" 2>/dev/null; }
+keep() { if [ -n "${LOG:-}" ]; then tee -a "$LOG"; else cat; fi; }
+t12() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$1" 1 "${@:2}" 2>/dev/null | keep; }
+t21() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$1" 2 "${@:2}" 2>/dev/null | keep; }
 best() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(max(v) if v else '')" "$@"; }
 # ours: the figure's img_per_s from its JSON line (further arguments go to the bench)
-ours() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE npm run -s bench -- --only "$1" "${@:2}" 2>/dev/null | grep "\"bench\":\"$1\"" | grep -oE '"img_per_s":[0-9.]+' | cut -d: -f2; }
+ours() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE npm run -s bench -- --only "$1" "${@:2}" 2>/dev/null | keep | grep "\"bench\":\"$1\"" | grep -oE '"img_per_s":[0-9.]+' | cut -d: -f2; }
 # PyTorch: the number before "img/s" (bench_torch_mff.py: "..., X img/s"; bench_torch_ade.py: "seg-...-ade ... = X img/s")
 pimg() { grep -oE '[0-9.]+ img/s' | grep -oE '[0-9.]+' | head -1; }
 fig() { grep -E "$1" | grep -oE '= [0-9.]+ img/s' | grep -oE '[0-9.]+' | head -1; }
