@@ -436,7 +436,7 @@ if (values.profile || values['profile-shapes']) {
       kernelFunc: ((a: Parameters<tf.KernelFunc>[0]) => {
         const t0 = performance.now();
         const r = f(a);
-        const key = values['profile-shapes'] ? `${k.kernelName} ${Object.values(a.inputs).map((t) => JSON.stringify((t as tf.TensorInfo).shape)).join(' ')}` : k.kernelName;
+        const key = values['profile-shapes'] ? `${k.kernelName} ${Object.values(a.inputs).map((t) => JSON.stringify((t as tf.TensorInfo | undefined)?.shape ?? null)).join(' ')}` : k.kernelName;
         const s = kstats.get(key) ?? { n: 0, ms: 0 };
         s.n++;
         s.ms += performance.now() - t0;

@@ -9,8 +9,8 @@
  *   UnsortedSegmentSum.
  * - override, pure JS, the addon used when loaded: BatchMatMul (without the addon only a transposed 2-D product:
  *   explicit transpose, then the fast stock kernel), Transpose (strided cases).
- * - override, pure JS: Identity, Cast (same dtype: share the buffer), Unpack (axis 0), GatherV2, SplitV (block
- *   copies in the wasm heap).
+ * - override, pure JS: Identity, Cast (same dtype: share the buffer), Unpack (axis 0), GatherV2, SplitV, Slice,
+ *   Concat (block copies in the wasm heap).
  * - override, addon only: Softmax, Erf, Exp, Add, Sub, Multiply, RealDiv (broadcasting), Sum, Mean (one run of
  *   consecutive axes), Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedConv2D (bias + ReLU fused).
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Gradient, Kernel } from './heap.js';
 import { loadNative, type NativeAddon } from './native.js';
-import { castKernel, gatherKernel, identityKernel, splitVKernel, tileGradient, transposeKernel, unpackKernel } from './overrides-copy.js';
+import { castKernel, concatKernel, gatherKernel, identityKernel, sliceKernel, splitVKernel, tileGradient, transposeKernel, unpackKernel } from './overrides-copy.js';
 import { batchMatMulKernel, binaryKernel, softmaxKernel, sumKernel, unaryKernel } from './overrides-math.js';
 import { convKernel, fusedConvKernel } from './overrides-conv.js';
 import * as fused from './fused-kernels.js';
@@ -53,6 +53,8 @@ export const KERNELS: readonly KernelRow[] = [
   { name: 'Unpack', how: 'override', make: unpackKernel },
   { name: 'GatherV2', how: 'override', make: gatherKernel },
   { name: 'SplitV', how: 'override', make: splitVKernel },
+  { name: 'Slice', how: 'override', make: sliceKernel },
+  { name: 'Concat', how: 'override', make: concatKernel },
   { name: 'Softmax', how: 'override', native: 'needs', make: softmaxKernel },
   { name: 'Erf', how: 'override', native: 'needs', make: (o, nat) => unaryKernel(o, nat, 0) },
   { name: 'Exp', how: 'override', native: 'needs', make: (o, nat) => unaryKernel(o, nat, 1) },

@@ -345,6 +345,65 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
+  for (const [shape, begin, sz, dtype] of [
+    [[1024, 1024], [0, 0], [1, 1], 'float32'],
+    [[3, 5, 7, 4], [1, 0, 2, 1], [2, 5, 3, 2], 'float32'],
+    [[3, 5, 7, 4], [0, 2, 0, 0], [3, 2, 7, 4], 'int32'],
+    [[2, 3, 4, 5, 6], [1, 1, 0, 2, 3], [1, -1, 4, 2, 3], 'float32'],
+    [[9], [4], [0], 'float32'],
+    [[4, 257, 8], [0, 1, 0], [4, 256, 8], 'float32'],
+  ] as [number[], number[], number[], 'float32' | 'int32'][]) {
+    test(`slice ${JSON.stringify(shape)} begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} ${dtype}`, () => {
+      const v = Array.from(randn(prod(shape), 100), (t) => (dtype === 'int32' ? Math.round(t) | 0 : t));
+      const x = tf.tensor(v, shape, dtype);
+      const o = tf.slice(x, begin, sz);
+      const full = sz.map((s, i) => (s === -1 ? shape[i] - begin[i] : s));
+      expect(o.shape).toEqual(full);
+      expect(o.dtype).toBe(dtype);
+      const st = stridesOf(shape);
+      const want: number[] = [];
+      const n = prod(full);
+      for (let f = 0; f < n; f++) {
+        let rem = f;
+        let src = 0;
+        for (let d = full.length - 1; d >= 0; d--) {
+          src += ((rem % full[d]) + begin[d]) * st[d];
+          rem = Math.floor(rem / full[d]);
+        }
+        want.push(v[src]);
+      }
+      expect(Array.from(o.dataSync())).toEqual(dtype === 'int32' ? want : Array.from(Float32Array.from(want)));
+      tf.dispose([x, o]);
+    });
+  }
+
+  for (const [shapes, axis, dtype] of [
+    [[[2, 3, 4], [2, 5, 4], [2, 1, 4]], 1, 'float32'],
+    [[[1, 8, 8, 3], [1, 8, 8, 5]], -1, 'float32'],
+    [[[3, 2], [4, 2]], 0, 'int32'],
+    [[[2, 0, 3], [2, 4, 3], [2, 0, 3]], 1, 'float32'],
+    [[[2, 0, 3], [2, 0, 3]], 1, 'float32'],
+    [[[5]], 0, 'float32'],
+  ] as [number[][], number, 'float32' | 'int32'][]) {
+    test(`concat ${JSON.stringify(shapes)} axis ${axis} ${dtype}`, () => {
+      const vals = shapes.map((s) => Array.from(randn(prod(s), 100), (t) => (dtype === 'int32' ? Math.round(t) | 0 : t)));
+      const xs = shapes.map((s, i) => tf.tensor(vals[i], s, dtype));
+      const o = tf.concat(xs, axis);
+      const ax = axis < 0 ? axis + shapes[0].length : axis;
+      const outer = prod(shapes[0].slice(0, ax));
+      const want: number[] = [];
+      for (let r = 0; r < outer; r++) {
+        shapes.forEach((s, i) => {
+          const w = prod(s.slice(ax));
+          want.push(...vals[i].slice(r * w, (r + 1) * w));
+        });
+      }
+      expect(o.shape[ax]).toBe(shapes.reduce((a, s) => a + s[ax], 0));
+      expect(Array.from(o.dataSync())).toEqual(dtype === 'int32' ? want : Array.from(Float32Array.from(want)));
+      tf.dispose([...xs, o]);
+    });
+  }
+
   test('gather: axis 0 / 1, batchDims, int32 data; out-of-range index still throws', () => {
     const v = randn(4 * 5 * 3);
     const idx = [3, 0, 0, 2, 1];

@@ -150,7 +150,7 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     tf.dispose([t, it, x, ix]);
   });
 
-  test('copies: Transpose, SplitV, Unpack', () => {
+  test('copies: Transpose, SplitV, Unpack, Slice, Concat', () => {
     const shape = [3, 4, 5, 6];
     const v = randn(prod(shape));
     const x = tf.tensor(v, shape);
@@ -170,6 +170,8 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     expectGrowthInvariant('transpose', () => tf.transpose(x, perm), [want]);
     expectGrowthInvariant('split', () => tf.split(x, [1, 3, 1], 2));
     expectGrowthInvariant('unstack', () => tf.unstack(x, 0));
+    expectGrowthInvariant('slice', () => tf.slice(x, [1, 0, 2, 1], [2, 4, 3, 4]));
+    expectGrowthInvariant('concat', () => tf.concat([x, tf.slice(x, [0, 0, 0, 0], [3, 4, 5, 2])], 3));
     tf.dispose(x);
   });
 
