@@ -7,7 +7,7 @@
  *   node native/build.js [--quiet]     (MFF_NATIVE_BUILD=0 skips the build)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,9 @@ const inc = incCandidates.find((d) => existsSync(join(d, 'node_api.h')));
 if (!inc) done('node_api.h not found (Node headers); using the wasm engine');
 const cc = process.env.CC || 'cc';
 mkdirSync(dirname(out), { recursive: true });
-const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', out, ...srcs];
+// Built beside the target and renamed over it: a running job that has the old library mapped keeps its copy.
+const tmp = out.replace(/\.node$/, `.${process.pid}.tmp.node`);
+const base = ['-O3', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', tmp, ...srcs];
 const link = ['-lopenblas', '-lm', '-pthread'];
 // macOS: Homebrew's OpenBLAS (keg-only: not on the default paths). Accelerate is not used: the engine sets
 // OpenBLAS's thread count and sizes its own worker pool from it (kernels.c mff_set_threads / par_wanted).
@@ -49,9 +51,11 @@ for (const args of attempts) {
     execFileSync(cc, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       // Load it in a child so a broken library cannot take this process down.
-      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(out)})`], { stdio: 'pipe' });
+      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(tmp)})`], { stdio: 'pipe' });
+      renameSync(tmp, out);
     } catch (e) {
       lastErr = `built but failed to load: ${String(e.stderr ?? e).split('\n')[0]}`;
+      rmSync(tmp, { force: true });
       continue;
     }
     done(`built ${out}${quiet ? '' : ` (${cc} ${args.filter((a) => a.startsWith('-f') || a.startsWith('-m')).join(' ')})`}`);

@@ -219,16 +219,27 @@ void mff_gelu(int mode, const float *x, const float *dy, float *o, int64_t n) {
   par_for(gelu_range, &c, n, 1);
 }
 
+/* Row reductions in double with 8 independent partial sums (a single chain is bound by the add latency and cannot
+ * vectorise under strict FP); the partial sums are combined in a fixed order, so the result does not depend on threads. */
+static inline double dsum8(const float *x, int64_t D) {
+  double a[8] = { 0 }; int64_t j = 0;
+  for (; j + 8 <= D; j += 8) for (int k = 0; k < 8; k++) a[k] += x[j + k];
+  for (; j < D; j++) a[0] += x[j];
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+static inline double dsqdev8(const float *x, double mean, int64_t D) {
+  double a[8] = { 0 }; int64_t j = 0;
+  for (; j + 8 <= D; j += 8) for (int k = 0; k < 8; k++) { double d = x[j + k] - mean; a[k] += d * d; }
+  for (; j < D; j++) { double d = x[j] - mean; a[0] += d * d; }
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
 struct ln_ctx { const float *x, *w, *b; float *y; int64_t D; double eps; };
 static void ln_range(void *p, int64_t lo, int64_t hi) {
   const struct ln_ctx *c = p; const float *x = c->x, *w = c->w, *b = c->b; float *y = c->y; int64_t D = c->D; double eps = c->eps;
   for (int64_t r = lo; r < hi; r++) {
     const float *xr = x + r * D; float *yr = y + r * D;
-    double s = 0, s2 = 0;
-    for (int64_t j = 0; j < D; j++) s += xr[j];
-    double mean = s / D;
-    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
-    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
+    double mean = dsum8(xr, D) / D;
+    float rstd = (float)(1.0 / sqrt(dsqdev8(xr, mean, D) / D + eps)), m = (float)mean;
     for (int64_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * rstd * w[j] + b[j];
   }
 }
@@ -244,26 +255,36 @@ static void lng_range(void *p, int64_t lo, int64_t hi) {
   const int64_t D = c->D, split = c->split; const double eps = c->eps;
   for (int64_t r = lo; r < hi; r++) {
     const float *xr = x + r * D, *gr = dy + r * D; float *dxr = dx + r * D;
-    double s = 0, s2 = 0;
-    for (int64_t j = 0; j < D; j++) s += xr[j];
-    double mean = s / D;
-    for (int64_t j = 0; j < D; j++) { double d = xr[j] - mean; s2 += d * d; }
-    float rstd = (float)(1.0 / sqrt(s2 / D + eps)), m = (float)mean;
-    double sg = 0, sgx = 0;
+    double mean = dsum8(xr, D) / D;
+    float rstd = (float)(1.0 / sqrt(dsqdev8(xr, mean, D) / D + eps)), m = (float)mean;
+    double ag[8] = { 0 }, ax[8] = { 0 };
+    int64_t j8 = D - D % 8;
     if (r < split) {
-      for (int64_t j = 0; j < D; j++) {
+      for (int64_t j = 0; j < j8; j += 8) for (int k = 0; k < 8; k++) {
+        float xh = (xr[j + k] - m) * rstd, g = gr[j + k] * w[j + k];
+        ag[k] += g; ax[k] += g * xh;
+        dw[j + k] += gr[j + k] * xh; db[j + k] += gr[j + k];
+      }
+      for (int64_t j = j8; j < D; j++) {
         float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
-        sg += g; sgx += g * xh;
+        ag[0] += g; ax[0] += g * xh;
         dw[j] += gr[j] * xh; db[j] += gr[j];
       }
     } else {
       float *br = c->buf + (r - split) * D;
-      for (int64_t j = 0; j < D; j++) {
+      for (int64_t j = 0; j < j8; j += 8) for (int k = 0; k < 8; k++) {
+        float xh = (xr[j + k] - m) * rstd, g = gr[j + k] * w[j + k];
+        ag[k] += g; ax[k] += g * xh;
+        br[j + k] = gr[j + k] * xh;
+      }
+      for (int64_t j = j8; j < D; j++) {
         float xh = (xr[j] - m) * rstd, g = gr[j] * w[j];
-        sg += g; sgx += g * xh;
+        ag[0] += g; ax[0] += g * xh;
         br[j] = gr[j] * xh;
       }
     }
+    double sg = ((ag[0] + ag[1]) + (ag[2] + ag[3])) + ((ag[4] + ag[5]) + (ag[6] + ag[7]));
+    double sgx = ((ax[0] + ax[1]) + (ax[2] + ax[3])) + ((ax[4] + ax[5]) + (ax[6] + ax[7]));
     float mg = (float)(sg / D), mgx = (float)(sgx / D);
     for (int64_t j = 0; j < D; j++) { float xh = (xr[j] - m) * rstd; dxr[j] = rstd * (gr[j] * w[j] - mg - xh * mgx); }
   }
@@ -451,48 +472,80 @@ static void attn_softmax_range(void *p, int64_t lo, int64_t hi) {
     for (int j = 0; j < N; j++) r[j] *= inv;
   }
 }
-void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
-  int D = H * hd, ld = 3 * D;
-  /* logits of every (batch, head) first, then all softmax rows (split over the pool), then P V */
-  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
-    const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D;
-    float *P = probs + ((size_t)b * H + h) * N * N;
-    if (bias) memcpy(P, bias + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
-    cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, scale, q, ld, k, ld, bias ? 1.0f : 0.0f, P, N);
-  }
-  struct asm_ctx sc = { probs, N };
-  par_for(attn_softmax_range, &sc, (int64_t)B * H * N, 4 * (int64_t)N);
-  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
-    const float *v = qkv + (size_t)b * N * ld + h * hd + 2 * D;
-    float *P = probs + ((size_t)b * H + h) * N * N;
-    cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, 1.0f, P, N, v, ld, 0.0f, out + (size_t)b * N * D + h * hd, D);
+/* Attention works per (batch, head) item. Small items (N*N*hd below OpenBLAS's own threading threshold, so each sgemm
+ * runs on the calling thread) are spread over the pool, each item whole: logits, softmax, P V (forward) or its four
+ * products (backward). Every item writes only its own outputs, so results are bitwise identical to the serial loop.
+ * Large items keep OpenBLAS's threads inside each product. */
+#define ATTN_ITEM_SMALL 262144
+struct attf_ctx { const float *qkv; float *out, *probs; const float *bias; int N, H, hd; float scale; };
+static void attf_logits(const struct attf_ctx *c, int64_t i) {
+  int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = i / H, h = i % H;
+  const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D;
+  float *P = c->probs + (size_t)i * N * N;
+  if (c->bias) memcpy(P, c->bias + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
+  cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, c->scale, q, ld, k, ld, c->bias ? 1.0f : 0.0f, P, N);
+}
+static void attf_pv(const struct attf_ctx *c, int64_t i) {
+  int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = i / H, h = i % H;
+  const float *v = c->qkv + (size_t)b * N * ld + h * hd + 2 * D;
+  cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, 1.0f, c->probs + (size_t)i * N * N, N, v, ld, 0.0f, c->out + (size_t)b * N * D + h * hd, D);
+}
+static void attf_item_range(void *p, int64_t lo, int64_t hi) {
+  const struct attf_ctx *c = p;
+  for (int64_t i = lo; i < hi; i++) {
+    attf_logits(c, i);
+    struct asm_ctx sc = { c->probs + (size_t)i * c->N * c->N, c->N };
+    attn_softmax_range(&sc, 0, c->N);
+    attf_pv(c, i);
   }
 }
+void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
+  struct attf_ctx c = { qkv, out, probs, bias, N, H, hd, scale };
+  int64_t items = (int64_t)B * H;
+  if ((int64_t)N * N * hd < ATTN_ITEM_SMALL) { par_for(attf_item_range, &c, items, (int64_t)N * N * hd); return; }
+  /* large items: logits of every item first, then all softmax rows (split over the pool), then P V */
+  for (int64_t i = 0; i < items; i++) attf_logits(&c, i);
+  struct asm_ctx sc = { probs, N };
+  par_for(attn_softmax_range, &sc, items * N, 4 * (int64_t)N);
+  for (int64_t i = 0; i < items; i++) attf_pv(&c, i);
+}
 
-int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale) {
-  int D = H * hd, ld = 3 * D;
-  float *dP = malloc(sizeof(float) * (size_t)N * N);
-  if (!dP && N > 0) return -1;
-  if (dbias) memset(dbias, 0, sizeof(float) * (size_t)H * N * N);
-  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) {
-    const float *q = qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
-    const float *P = probs + ((size_t)b * H + h) * N * N, *dO = dout + (size_t)b * N * D + h * hd;
-    float *dq = dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
-    cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
-    cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
-    for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
-      const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
-      for (int j = 0; j < N; j++) s += gr[j] * pr[j];
-      for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
-    }
-    if (dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient) */
-      float *db = dbias + (size_t)h * N * N;
-      for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
-    }
-    cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
-    cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+struct attb_ctx { const float *qkv, *probs, *dout; float *dqkv, *dbias, *scratch; int N, H, hd; float scale; };
+/* one item's backward; dP is N*N scratch of the thread that runs it */
+static void attb_item(const struct attb_ctx *c, int64_t it, float *dP) {
+  int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = it / H, h = it % H; float scale = c->scale;
+  const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+  const float *P = c->probs + (size_t)it * N * N, *dO = c->dout + (size_t)b * N * D + h * hd;
+  float *dq = c->dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
+  cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
+  cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
+  for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
+    const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
+    for (int j = 0; j < N; j++) s += gr[j] * pr[j];
+    for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
   }
-  free(dP);
+  if (c->dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient); only on the serial path */
+    float *db = c->dbias + (size_t)h * N * N;
+    for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
+  }
+  cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
+  cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+}
+static void attb_range(void *p, int64_t lo, int64_t hi) {
+  const struct attb_ctx *c = p;
+  float *dP = c->scratch + (lo == 0 ? 0 : (size_t)c->N * c->N); /* par_for: [0, mid) here, [mid, n) on the worker */
+  for (int64_t i = lo; i < hi; i++) attb_item(c, i, dP);
+}
+int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale) {
+  float *scratch = malloc(sizeof(float) * 2 * (size_t)N * N);
+  if (!scratch && N > 0) return -1;
+  if (dbias) memset(dbias, 0, sizeof(float) * (size_t)H * N * N);
+  struct attb_ctx c = { qkv, probs, dout, dqkv, dbias, scratch, N, H, hd, scale };
+  int64_t items = (int64_t)B * H;
+  /* dbias sums over the batch: kept serial so the sum's order (and its bits) do not depend on the thread count */
+  if (!dbias && (int64_t)N * N * hd < ATTN_ITEM_SMALL) par_for(attb_range, &c, items, (int64_t)N * N * hd);
+  else attb_range(&c, 0, items);
+  free(scratch);
   return 0;
 }
 

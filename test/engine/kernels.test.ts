@@ -640,7 +640,8 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
-  for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8]]) {
+  // [2, 65, 1, 64]: N*N*hd above native/src/kernels.c ATTN_ITEM_SMALL (the path that keeps OpenBLAS's threads per product)
+  for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8], [2, 65, 1, 64]]) {
     test(`fused attention + logits bias B${B} N${N} H${H} hd${hd}: value, qkv and bias gradients vs float64`, () => {
       const D = H * hd;
       const qv = randn(B * N * 3 * D, 2);
@@ -796,7 +797,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
 });
 
 describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', () => {
-  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention softmax: bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
     const N = 1 << 22;
@@ -820,6 +821,8 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       // attention forward (softmax rows split), without and with a relative position bias
       nat.attention(h, 0, Int32Array.of(0, 3300000, 3400000), Int32Array.of(4, 65, 3, 16), 0.25);
       nat.attention(h, 0, Int32Array.of(0, 3500000, 3600000, 700000), Int32Array.of(4, 65, 3, 16, 1), 0.25);
+      // attention backward (items split over the pool when there is no bias)
+      nat.attention(h, 1, Int32Array.of(0, 3400000, 3300000, 3700000), Int32Array.of(4, 65, 3, 16), 0.25);
       return h;
     };
     try {
