@@ -441,13 +441,13 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const f
 }
 
 struct adamw_ctx { const float *P, *M, *V, *G; float *PO, *MO, *VO; float decay, c1, b2, c2, bc2, eps, ss; int hasDecay; };
-static void adamw_range(void *p, int64_t lo, int64_t hi) {
-  const struct adamw_ctx *k = p;
-  const float *P = k->P, *M = k->M, *V = k->V, *G = k->G; float *PO = k->PO, *MO = k->MO, *VO = k->VO;
-  const float decay = k->decay, c1 = k->c1, b2 = k->b2, c2 = k->c2, bc2 = k->bc2, eps = k->eps, ss = k->ss;
-  const int hasDecay = k->hasDecay;
-  for (int64_t i = lo; i < hi; i++) {
-    float p = hasDecay ? P[i] * decay : P[i];
+/* the element loop as its own function with restrict arguments: GCC 12 does not vectorise it through the context
+ * struct (scalar sqrtf and divisions were 3/4 of the step's optimizer time) */
+static void adamw_loop(const float *restrict P, const float *restrict M, const float *restrict V, const float *restrict G,
+                       float *restrict PO, float *restrict MO, float *restrict VO, size_t n, float dm, float c1, float b2,
+                       float c2, float bc2, float eps, float ss) {
+  for (size_t i = 0; i < n; i++) {
+    float p = P[i] * dm;
     float g = G[i], m = M[i], v = V[i];
     float m1 = m + (g - m) * c1;
     float v1 = v * b2 + (g * g) * c2;
@@ -455,6 +455,12 @@ static void adamw_range(void *p, int64_t lo, int64_t hi) {
     MO[i] = m1; VO[i] = v1;
     PO[i] = p - (m1 / denom) * ss;
   }
+}
+static void adamw_range(void *ctx, int64_t lo, int64_t hi) {
+  const struct adamw_ctx *k = ctx;
+  const float dm = k->hasDecay ? k->decay : 1.0f; /* x * 1.0f == x exactly: one branch-free loop */
+  adamw_loop(k->P + lo, k->M + lo, k->V + lo, k->G + lo, k->PO + lo, k->MO + lo, k->VO + lo, (size_t)(hi - lo), dm, k->c1,
+             k->b2, k->c2, k->bc2, k->eps, k->ss);
 }
 void mff_adamw(const float *P, const float *M, const float *V, const float *G, float *PO, float *MO, float *VO, int64_t n, const float *c) {
   struct adamw_ctx ac = { P, M, V, G, PO, MO, VO, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7] != 0.0f };
