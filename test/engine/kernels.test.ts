@@ -797,6 +797,34 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
 });
 
 describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', () => {
+  test('3x3 conv2d value and both gradients (images / taps split over the pool): bitwise equal with 1 and 2 OpenBLAS threads', () => {
+    const nat = loadNative()!;
+    const before = nat.threads();
+    const xv = randn(3 * 9 * 10 * 16);
+    const wv = randn(3 * 3 * 16 * 8);
+    const up = randn(3 * 9 * 10 * 8);
+    const run = (t: number): Float32Array[] => {
+      nat.threads(t);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xv, [3, 9, 10, 16]);
+        const w = tf.tensor4d(wv, [3, 3, 16, 8]);
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), tf.tensor4d(up, [3, 9, 10, 8])));
+        const [gx, gw] = tf.grads(f)([x, w]);
+        return [tf.conv2d(x, w, 1, 'same'), gx, gw].map((r) => r.dataSync() as Float32Array);
+      });
+    };
+    try {
+      const a = run(1);
+      const b = run(2);
+      a.forEach((v, i) => {
+        let diff = 0;
+        for (let j = 0; j < v.length; j++) if (!Object.is(v[j], b[i][j])) diff++;
+        expect(diff, `output ${i}`).toBe(0);
+      });
+    } finally {
+      nat.threads(before);
+    }
+  });
   test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
@@ -823,6 +851,9 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.attention(h, 0, Int32Array.of(0, 3500000, 3600000, 700000), Int32Array.of(4, 65, 3, 16, 1), 0.25);
       // attention backward (items split over the pool when there is no bias)
       nat.attention(h, 1, Int32Array.of(0, 3400000, 3300000, 3700000), Int32Array.of(4, 65, 3, 16), 0.25);
+      // large items (N*N*hd above ATTN_ITEM_SMALL): items split with OpenBLAS on one thread
+      nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000), Int32Array.of(2, 65, 1, 64), 0.125);
+      nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4000000), Int32Array.of(2, 65, 1, 64), 0.125);
       return h;
     };
     try {
