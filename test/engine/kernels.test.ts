@@ -535,6 +535,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     [[2, 6, 5, 3], [3, 2, 3, 2], 1, 1, 'valid'],
     [[1, 7, 5, 2], [3, 3, 2, 3], 1, 2, [1, 0]],
     [[3, 4, 4, 5], [3, 3, 5, 6], 1, 1, 'same'],
+    [[1, 16, 17, 4], [3, 3, 4, 5], 1, 1, 'same'], // one image, > 128 padded rows: the forward's output rows split
   ];
   for (const [xs, ws, st, dil, pad] of convs) {
     test(`conv2d x${JSON.stringify(xs)} w${JSON.stringify(ws)} stride ${st} dilation ${dil} pad ${JSON.stringify(pad)}: value and both gradients`, () => {
@@ -797,7 +798,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
 });
 
 describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', () => {
-  test('3x3 conv2d value and both gradients (images / taps split over the pool): bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('3x3 conv2d value and both gradients (images or one image\'s rows split over the pool): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
     const xv = randn(3 * 9 * 10 * 16);
@@ -813,9 +814,13 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
         return [tf.conv2d(x, w, 1, 'same'), gx, gw].map((r) => r.dataSync() as Float32Array);
       });
     };
+    const one = (t: number): Float32Array => {
+      nat.threads(t);
+      return tf.tidy(() => tf.conv2d(tf.tensor4d(xv.subarray(0, 24 * 10 * 16), [1, 24, 10, 16]), tf.tensor4d(wv, [3, 3, 16, 8]), 1, 'same').dataSync() as Float32Array);
+    };
     try {
-      const a = run(1);
-      const b = run(2);
+      const a = [...run(1), one(1)];
+      const b = [...run(2), one(2)];
       a.forEach((v, i) => {
         let diff = 0;
         for (let j = 0; j < v.length; j++) if (!Object.is(v[j], b[i][j])) diff++;
