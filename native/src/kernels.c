@@ -426,22 +426,44 @@ static void conv_rows_range(void *p, int64_t lo, int64_t hi) {
     }
   }
 }
+/* Filter gradient in two image halves: half h sums images [n0, n1) into its own buffer (half 0 into dW, half 1 into a
+ * second buffer added at the end). The same two sums run whether the halves go to two threads or one after the other,
+ * so the result does not depend on the thread count. */
+struct convw_ctx { struct conv_ctx c[2]; int64_t split, N; };
+static void convw_half_range(void *p, int64_t lo, int64_t hi) {
+  struct convw_ctx *k = p;
+  for (int64_t h = lo; h < hi; h++) conv_s1_range(&k->c[h], h == 0 ? 0 : k->split, h == 0 ? k->split : k->N);
+}
 /* Stride-1 convolution as kh*kw shifted GEMMs over a zero-padded copy of each image (no im2col: its buffer is kh*kw
  * times the input and was the cost). On the padded grid Hp x Wp (Hp = OH + (kh-1) dh, Wp = OW + (kw-1) dw), output
  * pixel q = oh*Wp + ow reads input row q + (i dh Wp + j dw) for tap (i, j): one GEMM per tap over Mr = (OH-1) Wp + OW
  * contiguous rows; rows with ow >= OW are junk (discarded forward, zero dy backward). Buffers per image: xp [Hp Wp Ci],
  * g [Hp Wp Co] (forward output / padded dy). Forward and input gradient: images are independent, so with >= 2 images
  * they are split over the pool (par_items; bitwise the serial loop's results); a single image's forward splits its
- * output rows in two halves instead (conv_rows_range). The filter gradient sums over images
- * and keeps the serial loop with OpenBLAS's threads: splitting its taps instead (every image padded up front, each
- * tap summing over images in order) was 1.7-1.9x slower at batch 8, 64x64x128 (the padded images no longer stay in
- * cache across the nine taps). Returns 0, or -1 when out of memory. */
+ * output rows in two halves instead (conv_rows_range). The filter gradient sums two image halves separately
+ * (convw_half_range) and adds them. (Splitting its taps instead, every image padded up front and each tap summing
+ * over images, was 1.7-1.9x slower at batch 8, 64x64x128: the padded images no longer stay in cache across the nine
+ * taps.) Returns 0, or -1 when out of memory. */
 static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
   int N = d[0], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], dh = d[9], dw = d[10], OH = d[13], OW = d[14];
   int Hp = OH + (kh - 1) * dh, Wp = OW + (kw - 1) * dw;
   size_t HWp = (size_t)Hp * Wp, Mr = (size_t)(OH - 1) * Wp + OW, per = HWp * ((size_t)Ci + Co);
   struct conv_ctx c = { mode, x, w, y, d, { NULL, NULL }, HWp, Mr, Hp, Wp };
-  if (mode == 2) memset(w, 0, sizeof(float) * (size_t)kh * kw * Ci * Co);
+  size_t wn = (size_t)kh * kw * Ci * Co;
+  if (mode == 2) memset(w, 0, sizeof(float) * wn);
+  if (mode == 2 && N >= 2) {
+    float *buf = malloc(sizeof(float) * (per * 2 + wn));
+    if (!buf) return -1;
+    float *w2 = buf + per * 2;
+    memset(w2, 0, sizeof(float) * wn);
+    struct convw_ctx k = { { c, c }, N / 2, N };
+    for (int h = 0; h < 2; h++) { k.c[h].buf[0] = buf; k.c[h].buf[1] = buf + per; }
+    k.c[1].w = w2;
+    par_items(convw_half_range, &k, 2);
+    for (size_t i = 0; i < wn; i++) w[i] += w2[i];
+    free(buf);
+    return 0;
+  }
   int split = mode != 2 && par_wanted(N, PAR_MIN);
   int rows = mode == 0 && N == 1 && Mr >= 256; /* one image: its output rows in two halves (par_items when threads) */
   float *buf = malloc(sizeof(float) * per * (split ? 2 : 1));

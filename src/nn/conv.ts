@@ -180,7 +180,7 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
           const { mean: mu, variance: v } = tf.tidy(() => tf.moments(xs, [0, 1, 2]));
           const rr = tf.rsqrt(tf.add(v, eps));
           const xhat = chain(xs, [(t) => tf.sub(t, mu), (t) => tf.mul(t, rr)]);
-          const g = relu ? tf.tidy(() => tf.mul(dy, tf.cast(tf.greater(ys, 0), 'float32'))) : dy;
+          const g = relu ? tf.tidy(() => tf.mul(dy, tf.step(ys))) : dy; // step(y) = [y > 0] for y = relu(·) >= 0
           const db = tf.sum(g, [0, 1, 2]);
           const dw = tf.tidy(() => tf.sum(tf.mul(g, xhat), [0, 1, 2]));
           const scale = tf.mul(ws, tf.div(rr, n));
