@@ -597,11 +597,29 @@ static void attf_item_range(void *p, int64_t lo, int64_t hi) {
     attf_pv(c, i);
   }
 }
+/* Large items in query-row halves (unit u = item u/2, half u%2): logits, softmax and P V of a row depend only on that
+ * row, and the same calls run on one thread or two. Few items (one image's heads at evaluation) still fill both threads. */
+static void attf_half_range(void *p, int64_t lo, int64_t hi) {
+  const struct attf_ctx *c = p;
+  int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D, half = N / 2;
+  for (int64_t u = lo; u < hi; u++) {
+    int64_t i = u / 2, b = i / H, h = i % H;
+    int r0 = u % 2 == 0 ? 0 : half, r1 = u % 2 == 0 ? half : N;
+    if (r1 <= r0) continue;
+    const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+    float *P = c->probs + (size_t)i * N * N + (size_t)r0 * N;
+    if (c->bias) memcpy(P, c->bias + (size_t)h * N * N + (size_t)r0 * N, sizeof(float) * (size_t)(r1 - r0) * N);
+    cblas_sgemm(RowMajor, NoTrans, Trans, r1 - r0, N, hd, c->scale, q + (size_t)r0 * ld, ld, k, ld, c->bias ? 1.0f : 0.0f, P, N);
+    struct asm_ctx sc = { P, N };
+    attn_softmax_range(&sc, 0, r1 - r0);
+    cblas_sgemm(RowMajor, NoTrans, NoTrans, r1 - r0, hd, N, 1.0f, P, N, v, ld, 0.0f, c->out + ((size_t)b * N + r0) * D + h * hd, D);
+  }
+}
 void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
   struct attf_ctx c = { qkv, out, probs, bias, N, H, hd, scale };
   int64_t items = (int64_t)B * H;
   if ((int64_t)N * N * hd < ATTN_ITEM_SMALL) par_for(attf_item_range, &c, items, (int64_t)N * N * hd);
-  else par_items(attf_item_range, &c, items);
+  else par_items(attf_half_range, &c, 2 * items);
 }
 
 struct attb_ctx { const float *qkv, *probs, *dout; float *dqkv, *dbias, *scratch; int N, H, hd; float scale; };
@@ -655,7 +673,26 @@ static void colsum_range(void *p, int64_t lo, int64_t hi) {
   for (int64_t j = lo; j < hi; j++) c->out[j] = 0.f;
   for (int64_t r = 0; r < c->M; r++) { const float *g = c->g + r * c->N; for (int64_t j = lo; j < hi; j++) c->out[j] += g[j]; }
 }
+/* Small-M forward (M < LIN_SPLIT_M, e.g. one image's 257 tokens at evaluation): OpenBLAS's own two threads gain little
+ * at this size, so the output columns are computed in two halves, over the pool when it runs (par_items) and one
+ * after the other otherwise: the same calls either way, so the result does not depend on the thread count. */
+#define LIN_SPLIT_M 1024
+struct linf_ctx { const float *x, *w, *b; float *y; int M, K, N, c1; };
+static void linf_half_range(void *p, int64_t lo, int64_t hi) {
+  const struct linf_ctx *c = p;
+  for (int64_t h = lo; h < hi; h++) {
+    int c0 = h == 0 ? 0 : c->c1, c1 = h == 0 ? c->c1 : c->N, nc = c1 - c0;
+    if (nc <= 0) continue;
+    if (c->b) for (int r = 0; r < c->M; r++) memcpy(c->y + (size_t)r * c->N + c0, c->b + c0, sizeof(float) * (size_t)nc);
+    cblas_sgemm(RowMajor, NoTrans, NoTrans, c->M, nc, c->K, 1.0f, c->x, c->K, c->w + c0, c->N, c->b ? 1.0f : 0.0f, c->y + c0, c->N);
+  }
+}
 void mff_linear_forward(const float *x, const float *w, const float *b, float *y, int M, int K, int N) {
+  if (K > 0 && M > 0 && N >= 64 && M < LIN_SPLIT_M) {
+    struct linf_ctx c = { x, w, b, y, M, K, N, (N / 2) & ~15 };
+    par_items(linf_half_range, &c, 2);
+    return;
+  }
   if (b) { struct rowfill_ctx c = { b, y, N }; par_for(rowfill_range, &c, M, N); } /* y rows = bias, then += x w */
   if (K > 0 && M > 0 && N > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, b ? 1.0f : 0.0f, y, N);
   else if (!b) memset(y, 0, sizeof(float) * (size_t)M * N);

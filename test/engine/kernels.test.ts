@@ -739,8 +739,9 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
   // Linear layer (src/nn/layers.ts linear -> fused native GEMM when available): value and dx, dW, db vs float64.
-  for (const [lead, K, N, bias] of [[[2, 5], 7, 3, true], [[33], 16, 9, false], [[4, 1, 6], 1, 5, true], [[0], 4, 3, true], [[300], 8, 257, true]] as [number[], number, number, boolean][]) {
-    // the last case is big enough (M·N >= 65536) for the native bias column sums to split over the thread pool
+  for (const [lead, K, N, bias] of [[[2, 5], 7, 3, true], [[33], 16, 9, false], [[4, 1, 6], 1, 5, true], [[0], 4, 3, true], [[300], 8, 257, true], [[70], 12, 100, false]] as [number[], number, number, boolean][]) {
+    // [300]x[8,257]: big enough (M·N >= 65536) for the native bias column sums to split over the thread pool; the last
+    // two (M < 1024, N >= 64): the forward in two column halves (kernels.c LIN_SPLIT_M)
     test(`linear ${JSON.stringify([...lead, K])} x [${K},${N}]${bias ? ' + bias' : ''}: value and gradients vs float64`, () => {
       const M = prod(lead);
       const xv = randn(M * K, 2);
