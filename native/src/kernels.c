@@ -377,6 +377,12 @@ static void conv_pad_dy(const struct conv_ctx *c, int64_t n, float *g) {
   memset(g, 0, sizeof(float) * c->Mr * Co);
   for (int oh = 0; oh < OH; oh++) memcpy(g + (size_t)oh * Wp * Co, yn + (size_t)oh * OW * Co, sizeof(float) * (size_t)OW * Co);
 }
+/* y of image n = the interior of the padded forward output g (drops the junk columns) */
+static void conv_unpad_y(const struct conv_ctx *c, int64_t n, const float *g) {
+  const int32_t *d = c->d; int Co = d[4], OH = d[13], OW = d[14], Wp = c->Wp;
+  float *yn = c->y + (size_t)n * OH * OW * Co;
+  for (int oh = 0; oh < OH; oh++) memcpy(yn + (size_t)oh * OW * Co, g + (size_t)oh * Wp * Co, sizeof(float) * (size_t)OW * Co);
+}
 /* images [lo, hi) of conv_s1; scratch set 0 on the calling thread, 1 on the pool's worker (par_items) */
 static void conv_s1_range(void *p, int64_t lo, int64_t hi) {
   const struct conv_ctx *c = p; const int32_t *d = c->d; const int mode = c->mode;
@@ -385,7 +391,7 @@ static void conv_s1_range(void *p, int64_t lo, int64_t hi) {
   size_t HWp = c->HWp, Mr = c->Mr;
   float *xp = c->buf[lo == 0 ? 0 : 1], *g = xp + HWp * Ci, *w = c->w;
   for (int64_t n = lo; n < hi; n++) {
-    float *xn = c->x + (size_t)n * H * W * Ci, *yn = c->y + (size_t)n * OH * OW * Co;
+    float *xn = c->x + (size_t)n * H * W * Ci;
     if (mode != 1) conv_pad_x(c, n, xp);
     if (mode != 0) conv_pad_dy(c, n, g);
     if (mode == 1) memset(xp, 0, sizeof(float) * HWp * Ci);
@@ -397,7 +403,7 @@ static void conv_s1_range(void *p, int64_t lo, int64_t hi) {
       else if (mode == 1) cblas_sgemm(RowMajor, NoTrans, Trans, (int)Mr, Ci, Co, 1.0f, g, Co, wt, Co, 1.0f, xp + sh * Ci, Ci);
       else cblas_sgemm(RowMajor, Trans, NoTrans, Ci, Co, (int)Mr, 1.0f, xp + sh * Ci, Ci, g, Co, 1.0f, wt, Co);
     }
-    if (mode == 0) for (int oh = 0; oh < OH; oh++) memcpy(yn + (size_t)oh * OW * Co, g + (size_t)oh * Wp * Co, sizeof(float) * (size_t)OW * Co);
+    if (mode == 0) conv_unpad_y(c, n, g);
     if (mode == 1) { /* dx = interior of the padded gradient */
       memset(xn, 0, sizeof(float) * (size_t)H * W * Ci);
       for (int ih = 0; ih < H && ih + pt < Hp; ih++) {
@@ -471,14 +477,10 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
   c.buf[0] = buf; c.buf[1] = buf + (split ? per : 0);
   if (split) par_items(conv_s1_range, &c, N);
   else if (rows) {
-    float *g = buf + HWp * Ci;
-    for (int n = 0; n < N; n++) {
-      float *yn = y + (size_t)n * OH * OW * Co;
-      conv_pad_x(&c, n, buf);
-      struct convr_ctx k = { &c, buf, g };
-      par_items(conv_rows_range, &k, 2);
-      for (int oh = 0; oh < OH; oh++) memcpy(yn + (size_t)oh * OW * Co, g + (size_t)oh * Wp * Co, sizeof(float) * (size_t)OW * Co);
-    }
+    struct convr_ctx k = { &c, buf, buf + HWp * Ci };
+    conv_pad_x(&c, 0, k.xp);
+    par_items(conv_rows_range, &k, 2);
+    conv_unpad_y(&c, 0, k.g);
   } else conv_s1_range(&c, 0, N);
   free(buf);
   return 0;
@@ -572,8 +574,8 @@ static void attn_softmax_range(void *p, int64_t lo, int64_t hi) {
 }
 /* Attention works per (batch, head) item, each item whole: logits, softmax, P V (forward) or its four products
  * (backward). Items are spread over the pool: small ones (N*N*hd below OpenBLAS's own threading threshold, so each
- * sgemm runs on the calling thread) by par_for, large ones by par_items (OpenBLAS on one thread meanwhile). Every item
- * writes only its own outputs, so results are bitwise identical to the serial loop. */
+ * sgemm runs on the calling thread) by par_for, large ones by par_items (OpenBLAS on one thread meanwhile; the forward
+ * in query-row halves). Every item writes only its own outputs, so results are bitwise identical to the serial loop. */
 #define ATTN_ITEM_SMALL 262144
 struct attf_ctx { const float *qkv; float *out, *probs; const float *bias; int N, H, hd; float scale; };
 static void attf_logits(const struct attf_ctx *c, int64_t i) {
