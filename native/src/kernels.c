@@ -387,7 +387,7 @@ static void conv_unpad_y(const struct conv_ctx *c, int64_t n, const float *g) {
 static void conv_s1_range(void *p, int64_t lo, int64_t hi) {
   const struct conv_ctx *c = p; const int32_t *d = c->d; const int mode = c->mode;
   int H = d[1], W = d[2], Ci = d[3], Co = d[4], kh = d[5], kw = d[6], dh = d[9], dw = d[10];
-  int pt = d[11], pl = d[12], OH = d[13], OW = d[14], Hp = c->Hp, Wp = c->Wp;
+  int pt = d[11], pl = d[12], Hp = c->Hp, Wp = c->Wp;
   size_t HWp = c->HWp, Mr = c->Mr;
   float *xp = c->buf[lo == 0 ? 0 : 1], *g = xp + HWp * Ci, *w = c->w;
   for (int64_t n = lo; n < hi; n++) {
