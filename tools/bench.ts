@@ -172,7 +172,7 @@ async function benchPretrain(backend: string): Promise<void> {
     ...flopFields(flops.train, imgPerS), ms_optimizer_median: +median(optTimes).toFixed(1), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: loadAvg(),
   });
   emit({ bench: 'pretrain-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
-  profileRows();
+  profileRows(times.at(-1));
   p.dispose();
 }
 
@@ -188,10 +188,40 @@ function segConfigS() {
   return finishSegConfig(raw, 'bench config S');
 }
 
-function profileRows(): void {
+/** The categories of tools/bench-torch/profile_torch.py (PyTorch's profile of the same figure), for a side-by-side. */
+const KERNEL_CATEGORIES: [string, RegExp][] = [
+  ['GEMM (Linear fwd/bwd)', /^MffLinear/],
+  ['attention', /^(MffAttention|BatchMatMul|Softmax)/],
+  ['conv', /^(Conv2D|FusedConv2D|DepthwiseConv)/],
+  ['norm (LN/BN)', /^(MffLayerNorm|FusedBatchNorm|MffBatchNorm)/],
+  ['activation', /^(MffGelu|Relu|Erf|Step)/],
+  ['optimizer', /^MffAdamW/],
+  ['copy/reshape', /^(Transpose|Concat|Slice|Reshape|Gather|Pack|Unpack|Split|Tile|Identity|Cast|Pad|Mirror|Resize|Fill|Zeros|Ones|Scatter|StridedSlice|UnsortedSegmentSum|Reverse|Range|OneHot|ArgMax|MaxPool|AvgPool)/],
+  ['elementwise/reduce', /./],
+];
+
+/**
+ * `--profile`: the last step's kernels (top 25 by time), then the same times in PyTorch-profile categories, and what
+ * the step spent outside kernels (wall − the kernels' sum: tfjs dispatch, tape, allocation, JS).
+ */
+function profileRows(lastStepMs?: number): void {
   if (!values.profile && !values['profile-shapes']) return;
-  const rows = [...kstats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);
-  for (const [kernel, st] of rows) emit({ bench: 'kernel-profile', kernel, calls: st.n, ms: +st.ms.toFixed(1) });
+  const all = [...kstats.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  for (const [kernel, st] of all.slice(0, 25)) emit({ bench: 'kernel-profile', kernel, calls: st.n, ms: +st.ms.toFixed(1) });
+  const cats = new Map<string, { n: number; ms: number }>();
+  for (const [key, st] of all) {
+    const kernel = key.split(' ')[0];
+    const cat = KERNEL_CATEGORIES.find(([, re]) => re.test(kernel))![0];
+    const c = cats.get(cat) ?? { n: 0, ms: 0 };
+    c.n += st.n;
+    c.ms += st.ms;
+    cats.set(cat, c);
+  }
+  const sum = [...cats.values()].reduce((a, c) => a + c.ms, 0);
+  for (const [category, c] of [...cats.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
+    emit({ bench: 'kernel-category', category, calls: c.n, ms: +c.ms.toFixed(1) });
+  }
+  if (lastStepMs !== undefined) emit({ bench: 'kernel-category', category: 'outside kernels (dispatch, tape, JS)', ms: +(lastStepMs - sum).toFixed(1), step_ms: +lastStepMs.toFixed(1) });
 }
 
 /**
@@ -247,7 +277,7 @@ async function benchSegTrain(backend: string): Promise<void> {
     ...flopFields(segFlops(cfg.model).train, imgPerS), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: loadAvg(),
   });
   emit({ bench: 'seg-train-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
-  profileRows();
+  profileRows(times.at(-1));
   opt.dispose();
   model.params.dispose();
 }
@@ -276,7 +306,7 @@ async function benchSegTrainAde(backend: string, config = ADE_SEG_TRAIN, name = 
     bench: `${name}-memory`, backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
     ...peakMemory(), estimate_mb: Math.round(est.total / 2 ** 20), params,
   });
-  profileRows();
+  profileRows(times.at(-1));
   opt.dispose();
   model.params.dispose();
 }
@@ -317,7 +347,7 @@ async function benchSegEvalAde(backend: string): Promise<void> {
     ...flopFields(windows * segFlops({ ...cfg.model, auxiliaryHead: null }).forward, 1000 / med), cpu_s_per_img_median: +(median(cpuTimes) / 1000).toFixed(2), load_avg_1m: loadAvg(),
   });
   emit({ bench: 'seg-eval-ade-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
-  profileRows();
+  profileRows(times.at(-1));
   predictor.dispose();
   model.params.dispose();
 }
@@ -358,7 +388,7 @@ async function benchSegEval(backend: string): Promise<void> {
     ...flopFields(segFlops(cfg.model).forward, 1000 / med), cpu_ms_per_img_median: +median(cpuTimes).toFixed(2), load_avg_1m: loadAvg(),
   });
   emit({ bench: 'seg-eval-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
-  profileRows();
+  profileRows(times.at(-1));
   predictor?.dispose();
   model.params.dispose();
 }
