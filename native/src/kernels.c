@@ -713,3 +713,96 @@ void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, in
     par_for(colsum_range, &c, N, M);
   }
 }
+
+/* Train-mode BatchNorm over the rows of x [n, C] (NHWC with n = N·H·W). The per-channel sums are taken in double
+ * over BN_CHUNKS fixed row chunks (the chunks split over the pool, their partial sums added in chunk order), so the
+ * statistics do not depend on the thread count; the element-wise passes split over rows. */
+#define BN_CHUNKS 8
+struct bn_ctx {
+  const float *x, *w, *b, *y, *dy; float *out; int64_t n, C; int relu;
+  const double *mean; double *part, *part2; /* [BN_CHUNKS, C] each */
+  const float *fa, *fb, *fm, *fr, *fdb, *fdw; float fn; /* per-channel float constants of the element-wise passes */
+};
+static int64_t bn_lo(int64_t n, int64_t k) { return n * k / BN_CHUNKS; }
+static void bn_sum_range(void *p, int64_t lo, int64_t hi) { /* part[k] = Σ (x − s), part2[k] = Σ (x − s)² over chunk k; s = row 0 */
+  const struct bn_ctx *c = p;
+  for (int64_t k = lo; k < hi; k++) {
+    double *s = c->part + k * c->C, *s2 = c->part2 + k * c->C;
+    for (int64_t j = 0; j < c->C; j++) { s[j] = 0; s2[j] = 0; }
+    for (int64_t r = bn_lo(c->n, k); r < bn_lo(c->n, k + 1); r++) {
+      const float *xr = c->x + r * c->C;
+      for (int64_t j = 0; j < c->C; j++) { double d = (double)xr[j] - c->mean[j]; s[j] += d; s2[j] += d * d; }
+    }
+  }
+}
+static void bn_apply_range(void *p, int64_t lo, int64_t hi) { /* y = (x − μ)·a + b, a = r·w; ReLU */
+  const struct bn_ctx *c = p;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = c->x + r * c->C; float *yr = c->out + r * c->C;
+    for (int64_t j = 0; j < c->C; j++) { float v = (xr[j] - c->fm[j]) * c->fa[j] + c->fb[j]; yr[j] = c->relu && v < 0.f ? 0.f : v; /* NaN passes, as tf.relu */ }
+  }
+}
+static void bn_gsum_range(void *p, int64_t lo, int64_t hi) { /* part[k] = Σ g, part2[k] = Σ g·x̂ over chunk k */
+  const struct bn_ctx *c = p;
+  for (int64_t k = lo; k < hi; k++) {
+    double *s = c->part + k * c->C, *s2 = c->part2 + k * c->C;
+    for (int64_t j = 0; j < c->C; j++) { s[j] = 0; s2[j] = 0; }
+    for (int64_t r = bn_lo(c->n, k); r < bn_lo(c->n, k + 1); r++) {
+      const float *xr = c->x + r * c->C, *gr = c->dy + r * c->C, *yr = c->y ? c->y + r * c->C : NULL;
+      for (int64_t j = 0; j < c->C; j++) {
+        float g = yr && !(yr[j] > 0.f) ? 0.f : gr[j];
+        s[j] += g; s2[j] += (double)g * ((xr[j] - c->fm[j]) * c->fr[j]);
+      }
+    }
+  }
+}
+static void bn_dx_range(void *p, int64_t lo, int64_t hi) { /* dx = (w·r / n)(n·g − db − x̂·dw) */
+  const struct bn_ctx *c = p;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = c->x + r * c->C, *gr = c->dy + r * c->C, *yr = c->y ? c->y + r * c->C : NULL; float *dxr = c->out + r * c->C;
+    for (int64_t j = 0; j < c->C; j++) {
+      float g = yr && !(yr[j] > 0.f) ? 0.f : gr[j];
+      float xh = (xr[j] - c->fm[j]) * c->fr[j];
+      dxr[j] = c->fa[j] * (c->fn * g - c->fdb[j] - xh * c->fdw[j]);
+    }
+  }
+}
+int mff_bn_train_forward(const float *x, const float *w, const float *b, float *y, float *mean, float *var, int64_t n, int64_t C, int relu, double eps) {
+  /* one pass over x for both sums, shifted by the first row (c.mean = the shift here) so that the variance
+   * E[(x - s)^2] - E[x - s]^2 does not cancel; double sums */
+  double *part = malloc(sizeof(double) * 2 * BN_CHUNKS * (size_t)C), *shift = malloc(sizeof(double) * (size_t)C);
+  float *fa = malloc(sizeof(float) * 2 * (size_t)C);
+  if (!part || !shift || !fa) { free(part); free(shift); free(fa); return -1; }
+  for (int64_t j = 0; j < C; j++) shift[j] = x[j];
+  struct bn_ctx c = { .x = x, .w = w, .b = b, .out = y, .n = n, .C = C, .relu = relu, .mean = shift, .part = part, .part2 = part + BN_CHUNKS * C };
+  par_for(bn_sum_range, &c, BN_CHUNKS, 2 * n * C / BN_CHUNKS);
+  for (int64_t j = 0; j < C; j++) {
+    double s1 = 0, s2 = 0; for (int k = 0; k < BN_CHUNKS; k++) { s1 += part[k * C + j]; s2 += c.part2[k * C + j]; }
+    double d = s1 / (double)n, m = shift[j] + d, v = s2 / (double)n - d * d;
+    if (v < 0) v = 0;
+    mean[j] = (float)m; var[j] = (float)v;
+    fa[j] = (float)(w[j] / sqrt(v + eps)); fa[C + j] = (float)m;
+  }
+  c.fa = fa; c.fm = fa + C; c.fb = b;
+  par_for(bn_apply_range, &c, n, 3 * C);
+  free(part); free(shift); free(fa);
+  return 0;
+}
+int mff_bn_train_backward(const float *x, const float *w, const float *y, const float *dy, const float *mean, const float *var,
+                          float *dx, float *dw, float *db, int64_t n, int64_t C, double eps) {
+  double *part = malloc(sizeof(double) * 2 * BN_CHUNKS * (size_t)C);
+  float *f = malloc(sizeof(float) * 3 * (size_t)C);
+  if (!part || !f) { free(part); free(f); return -1; }
+  float *fr = f, *fa = f + C;
+  for (int64_t j = 0; j < C; j++) { double r = 1.0 / sqrt((double)var[j] + eps); fr[j] = (float)r; fa[j] = (float)(w[j] * r / (double)n); }
+  struct bn_ctx c = { .x = x, .w = w, .y = y, .dy = dy, .out = dx, .n = n, .C = C, .part = part, .part2 = part + BN_CHUNKS * C, .fm = mean, .fr = fr, .fa = fa };
+  par_for(bn_gsum_range, &c, BN_CHUNKS, 4 * n * C / BN_CHUNKS);
+  for (int64_t j = 0; j < C; j++) {
+    double s = 0, s2 = 0; for (int k = 0; k < BN_CHUNKS; k++) { s += part[k * C + j]; s2 += c.part2[k * C + j]; }
+    db[j] = (float)s; dw[j] = (float)s2;
+  }
+  c.fdb = db; c.fdw = dw; c.fn = (float)n;
+  par_for(bn_dx_range, &c, n, 4 * C);
+  free(part); free(f);
+  return 0;
+}

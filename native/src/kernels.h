@@ -46,6 +46,17 @@ void mff_layer_norm(const float *x, const float *w, const float *b, float *y, in
 /* Split. The LayerNorm gradient: dx [rows, D], dw and db [D] (summed in row order); dx must not alias dy. */
 void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps);
 
+/* Split (fixed row chunks, statistics independent of the thread count). Train-mode BatchNorm over x [n, C] (NHWC rows):
+ * mean, biased var [C] (one pass, double sums shifted by the first row); y = (x - mean) * (w / sqrt(var + eps)) + b, then ReLU if relu.
+ * Returns 0 or -1 (no memory for the [8, C] partial sums). */
+int mff_bn_train_forward(const float *x, const float *w, const float *b, float *y, float *mean, float *var, int64_t n, int64_t C, int relu, double eps);
+
+/* Split. Its gradient from the forward's mean / var (and y when the forward applied ReLU: g = dy [y > 0]; y = NULL
+ * without): db = sum g, dw = sum g xhat (double sums), dx = (w r / n)(n g - db - xhat dw), xhat = (x - mean) r,
+ * r = 1 / sqrt(var + eps). dx must not alias dy. Returns 0 or -1 (no memory). */
+int mff_bn_train_backward(const float *x, const float *w, const float *y, const float *dy, const float *mean, const float *var,
+                          float *dx, float *dw, float *db, int64_t n, int64_t C, double eps);
+
 /* NHWC convolution, filter w [kh, kw, Ci, Co]; dims[15] = N H W Ci Co kh kw sh sw dh dw padTop padLeft OH OW.
  * mode 0: y = conv(x, w), then + bias[Co] (bias != NULL) and ReLU (relu != 0); mode 1: x = the input gradient from
  * dy (in y); mode 2: w = the filter gradient from x and dy (in y). Stride 1 runs as one GEMM per filter tap over a

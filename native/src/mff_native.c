@@ -9,7 +9,7 @@
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 9
+#define MFF_NATIVE_API 10
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -202,6 +202,26 @@ static napi_value linear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* batchNormTrain(heap, mode, offs:Int32Array, dims:Int32Array [n, C, relu], eps):
+ *   mode 0: offs [x, w, b, y, mean, var]
+ *   mode 1: offs [x, w, y (-1 when relu = 0), dy, mean, var, dx, dw, db] */
+static napi_value batch_norm_train(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t no = 0, nd = 0;
+  float *heap = typed_ptr(env, a[0], NULL);
+  int mode = (int)get_i64(env, a[1]);
+  int32_t *o = typed_ptr(env, a[2], &no), *d = typed_ptr(env, a[3], &nd);
+  if (!heap || !o || !d || nd < 3 || no < (mode == 0 ? 6u : 9u)) { napi_throw_error(env, NULL, "batchNormTrain: bad arguments"); return NULL; }
+  const double eps = get_f64(env, a[4], 1e-5);
+  int rc = mode == 0
+    ? mff_bn_train_forward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), AT(heap, o[5]), d[0], d[1], d[2], eps)
+    : mff_bn_train_backward(AT(heap, o[0]), AT(heap, o[1]), d[2] ? AT(heap, o[2]) : NULL, AT(heap, o[3]), AT(heap, o[4]), AT(heap, o[5]),
+                            AT(heap, o[6]), AT(heap, o[7]), AT(heap, o[8]), d[0], d[1], eps);
+  if (rc) napi_throw_error(env, NULL, "batchNormTrain: out of memory for the partial sums");
+  return NULL;
+}
+
 /* threads([n]): sets OpenBLAS threads when n is given; returns the count in use */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
@@ -226,6 +246,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
     {"linear", NULL, linear, NULL, NULL, NULL, napi_default, NULL},
+    {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

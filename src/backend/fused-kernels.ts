@@ -1,7 +1,7 @@
 /**
  * The fused kernels of our own on the wasm backend (all native, registered only with the addon): MffGelu /
  * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAdamW, MffAttention / MffAttentionGrad, MffLinear /
- * MffLinearNoBias / MffLinearGradX / MffLinearGradW, and the gradients of MffGelu, MffLayerNorm and the two Linear
+ * MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffBatchNormTrain / MffBatchNormTrainGrad, and the gradients of MffGelu, MffLayerNorm and the two Linear
  * kernels (the attention gradient is a customGrad in fused.ts). Model code does not run these by name: it calls the
  * ops of src/backend/fused.ts. Registered by src/backend/registry.ts.
  */
@@ -38,6 +38,34 @@ export const layerNormGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x,
   const dw = be.makeOutput([D], 'float32');
   const db = be.makeOutput([D], 'float32');
   if (D > 0) nat.layerNormGrad(f32(be), off(be, x), off(be, weight), off(be, dy), off(be, dx), off(be, dw), off(be, db), size(x.shape) / D, D, attrs.eps as number);
+  return [dx, dw, db];
+};
+
+/**
+ * MffBatchNormTrain: [y, mean, var] of train-mode BatchNorm over the last axis of x (NHWC: statistics over N, H, W),
+ * y = (x − mean) · w / sqrt(var + eps) + b, then ReLU when attr relu; var biased. Attrs eps, relu.
+ */
+export const batchNormTrainKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight, bias }, backend: be, attrs }) => {
+  const C = x.shape[x.shape.length - 1];
+  const y = be.makeOutput([...x.shape], 'float32');
+  const mean = be.makeOutput([C], 'float32');
+  const variance = be.makeOutput([C], 'float32');
+  const n = C > 0 ? size(x.shape) / C : 0;
+  const offs = Int32Array.of(off(be, x), off(be, weight), off(be, bias), off(be, y), off(be, mean), off(be, variance));
+  if (n > 0) nat.batchNormTrain(f32(be), 0, offs, Int32Array.of(n, C, attrs.relu ? 1 : 0), attrs.eps as number);
+  return [y, mean, variance];
+};
+
+/** MffBatchNormTrainGrad: [dx, dweight, dbias] from x, weight, the forward's mean / var, dy and (with relu) its y. */
+export const batchNormTrainGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight, y, dy, mean, variance }, backend: be, attrs }) => {
+  const C = x.shape[x.shape.length - 1];
+  const dx = be.makeOutput([...x.shape], 'float32');
+  const dw = be.makeOutput([C], 'float32');
+  const db = be.makeOutput([C], 'float32');
+  const n = C > 0 ? size(x.shape) / C : 0;
+  const relu = attrs.relu ? 1 : 0;
+  const offs = Int32Array.of(off(be, x), off(be, weight), relu ? off(be, y) : -1, off(be, dy), off(be, mean), off(be, variance), off(be, dx), off(be, dw), off(be, db));
+  if (n > 0) nat.batchNormTrain(f32(be), 1, offs, Int32Array.of(n, C, relu), attrs.eps as number);
   return [dx, dw, db];
 };
 

@@ -1,5 +1,6 @@
 /**
- * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `attentionCore` and `adamwUpdate`. On the
+ * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `attentionCore`, `adamwUpdate` and
+ * `batchNormTrainFused`. On the
  * wasm engine with the native addon each is one native kernel forward and one backward (MffGelu, MffLayerNorm,
  * MffLinear / MffLinearNoBias, MffAttention, MffAdamW; src/backend/fused-kernels.ts); otherwise (no addon, another
  * backend, non-float32) `gelu` and `layerNorm` compose stock ops and the other three return null (the caller
@@ -102,4 +103,31 @@ export function adamwUpdate(param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: 
     f(h.lr / (1 - h.beta1 ** h.step)), h.weightDecay !== 0 ? 1 : 0,
   );
   return tf.engine().runKernel('MffAdamW', { param, m, v, grad }, { consts: Array.from(consts) }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/**
+ * Train-mode BatchNorm (+ ReLU) over the last axis of x (NHWC: statistics over N, H, W) as one native kernel forward
+ * and one backward: y = relu?((x − mean) · w / sqrt(var + eps) + b), with the batch mean and biased variance [C]
+ * (for the running statistics). The backward keeps x, w, mean, var (and y with ReLU) — no full-size temporaries.
+ * Returns null when unavailable; the caller composes the ops.
+ */
+export function batchNormTrainFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number, relu: boolean): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } | null {
+  const C = x.shape[x.rank - 1];
+  if (!fusedReady(x, weight, bias) || weight.rank !== 1 || bias.rank !== 1 || weight.shape[0] !== C || bias.shape[0] !== C) return null;
+  const attrs = { eps, relu };
+  let stats: tf.Tensor[] = [];
+  const op = tf.customGrad(((xx: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, mean, variance] = tf.engine().runKernel('MffBatchNormTrain', { x: xx, weight: w, bias: b }, attrs) as unknown as tf.Tensor[];
+    stats = [tf.keep(mean), tf.keep(variance)];
+    save(relu ? [xx, w, mean, variance, y] : [xx, w, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws, ms, vs, ys] = saved;
+        return tf.engine().runKernel('MffBatchNormTrainGrad', { x: xs, weight: ws, y: ys ?? xs, dy, mean: ms, variance: vs }, attrs) as unknown as tf.Tensor[];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const y = op(x, weight, bias) as tf.Tensor;
+  return { y, mean: stats[0], variance: stats[1] };
 }

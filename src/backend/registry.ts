@@ -15,7 +15,7 @@
  *   consecutive axes), Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedConv2D (bias + ReLU fused).
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
  *   MffLayerNorm, MffLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad, MffLinear, MffLinearGradX,
- *   MffLinearGradW, MffLinearNoBias; with the gradients of MffGelu, MffLayerNorm, MffLinear, MffLinearNoBias.
+ *   MffLinearGradW, MffLinearNoBias, MffBatchNormTrain, MffBatchNormTrainGrad; with the gradients of MffGelu, MffLayerNorm, MffLinear, MffLinearNoBias.
  * - gradient, pure JS: Tile (one reshape + sum instead of one Slice + Add per repetition).
  *
  * `registerFastKernels()` returns the registered names in table order ('*' = runs natively, 'grad:' = a gradient).
@@ -79,6 +79,8 @@ export const KERNELS: readonly KernelRow[] = [
   { name: 'MffLinearGradX', how: 'own', native: 'needs', make: fused.linearGradXKernel },
   { name: 'MffLinearGradW', how: 'own', native: 'needs', make: fused.linearGradWKernel },
   { name: 'MffLinearNoBias', how: 'own', native: 'needs', make: fused.linearNoBiasKernel, grad: fused.linearGradient(false) },
+  { name: 'MffBatchNormTrain', how: 'own', native: 'needs', make: fused.batchNormTrainKernel },
+  { name: 'MffBatchNormTrainGrad', how: 'own', native: 'needs', make: fused.batchNormTrainGradKernel },
   { name: 'Tile', how: 'grad', grad: tileGradient },
 ];
 

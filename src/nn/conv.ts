@@ -14,6 +14,7 @@ import { normal, uniform } from './init.js';
 import { evalConst, type EvalCache } from './eval-cache.js';
 import { checkpoint } from './checkpoint.js';
 import { resizeBilinear } from './resize.js';
+import { batchNormTrainFused } from '../backend/fused.js';
 
 export interface Conv2dOpts {
   stride?: number;
@@ -161,6 +162,17 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
   if (ctx.updates.has(`${name}.running_mean`)) throw new Error(`BatchNorm '${name}' ran twice in one train forward`);
   const rm = p.get(`${name}.running_mean`);
   const rv = p.get(`${name}.running_var`);
+  const fusedBn = batchNormTrainFused(x, p.get(`${name}.weight`), p.get(`${name}.bias`), eps, relu);
+  if (fusedBn) {
+    const { y, mean, variance } = fusedBn;
+    ctx.updates.set(`${name}.running_mean`, tf.keep(tf.tidy(() => tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m)))));
+    ctx.updates.set(`${name}.running_var`, tf.keep(tf.tidy(() => tf.add(tf.mul(rv, 1 - m), tf.mul(tf.mul(variance, n / (n - 1)), m)))));
+    tf.dispose([mean, variance]);
+    if (p.has(`${name}.num_batches_tracked`)) {
+      ctx.updates.set(`${name}.num_batches_tracked`, tf.keep(tf.add(p.get(`${name}.num_batches_tracked`), tf.scalar(1, 'int32'))));
+    }
+    return y as tf.Tensor4D;
+  }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xin, w, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const { mean, variance } = tf.tidy(() => tf.moments(xin, [0, 1, 2])); // [C], biased

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { linear } from '../../src/nn/layers.js';
-import { adamwUpdate, attentionCore, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { adamwUpdate, attentionCore, batchNormTrainFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
 import { loadNative, nativeAvailable, nativeThreads } from '../../src/backend/native.js';
 import { broadcastPlan } from '../../src/backend/overrides-math.js';
 import { registerFastKernels } from '../../src/backend/registry.js';
@@ -498,6 +498,59 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
+  // offset: values far from 0 (the one-pass variance must not cancel)
+  for (const [shape, relu, offset] of [[[2, 3, 4, 5], true, 0], [[1, 1, 2, 3], false, 0], [[3, 7, 9, 130], true, 0], [[2, 5, 5, 17], false, 300]] as [number[], boolean, number][]) {
+    test(`fused train-mode batchNorm ${JSON.stringify(shape)}${relu ? ' + ReLU' : ''}${offset ? ` around ${offset}` : ''}: value, batch statistics and gradients vs float64`, () => {
+      const C = shape[3];
+      const n = prod(shape) / C;
+      const v = randn(prod(shape), 3).map((t) => t + offset);
+      const wv = randn(C);
+      const bv = randn(C);
+      const up = randn(prod(shape));
+      const eps = 1e-5;
+      const out = tf.tidy(() => {
+        const args = [tf.tensor(v, shape), tf.tensor(wv), tf.tensor(bv)];
+        const r = batchNormTrainFused(args[0], args[1], args[2], eps, relu);
+        if (!r) return null;
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+          const q = batchNormTrainFused(x, w, b, eps, relu)!;
+          tf.dispose([q.mean, q.variance]);
+          return tf.sum(tf.mul(q.y, tf.tensor(up, shape)));
+        };
+        return [r.y, r.mean, r.variance, ...tf.grads(f)(args)];
+      });
+      if (!nativeAvailable() || process.env.MFF_NATIVE === '0') {
+        expect(out).toBeNull(); // the caller composes the ops (src/nn/conv.ts)
+        return;
+      }
+      expect(out).not.toBeNull();
+      const [y, mean, variance, dx, dw, db] = out!;
+      // float64: statistics over (N, H, W) per channel, y, then g = up · [y > 0], db, dw and dx
+      const mu = new Float64Array(C);
+      const va = new Float64Array(C);
+      for (let i = 0; i < v.length; i++) mu[i % C] += v[i] / n;
+      for (let i = 0; i < v.length; i++) va[i % C] += (v[i] - mu[i % C]) ** 2 / n;
+      const r = Array.from(va, (t) => 1 / Math.sqrt(t + eps));
+      const xh = Array.from(v, (t, i) => (t - mu[i % C]) * r[i % C]);
+      const want = xh.map((t, i) => t * wv[i % C] + bv[i % C]).map((t) => (relu ? Math.max(0, t) : t));
+      const g = Array.from(up, (t, i) => (relu && !(want[i] > 0) ? 0 : t));
+      const dbw = new Float64Array(C);
+      const dww = new Float64Array(C);
+      g.forEach((t, i) => {
+        dbw[i % C] += t;
+        dww[i % C] += t * xh[i];
+      });
+      const dxw = g.map((t, i) => ((wv[i % C] * r[i % C]) / n) * (n * t - dbw[i % C] - xh[i] * dww[i % C]));
+      expectClose(y.dataSync(), want, 2e-5, 'y');
+      expectClose(mean.dataSync(), Array.from(mu), 1e-6, 'mean');
+      expectClose(variance.dataSync(), Array.from(va), 1e-5, 'variance');
+      expectClose(db.dataSync(), Array.from(dbw), 1e-4, 'db');
+      expectClose(dw.dataSync(), Array.from(dww), 1e-4, 'dw');
+      expectClose(dx.dataSync(), dxw, 1e-4, 'dx');
+      tf.dispose(out!);
+    });
+  }
+
   // Reference NHWC convolution in float64: y[n,oh,ow,co] = sum x[n, oh*s - pt + i*d, ow*s - pl + j*d, ci] w[i,j,ci,co]
   function refConv(x: Float32Array, xs: number[], w: Float32Array, ws: number[], s: number, d: number, pad: 'same' | 'valid' | [number, number]) {
     const [N, H, W, Ci] = xs;
@@ -831,10 +884,10 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.threads(before);
     }
   });
-  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad), train BatchNorm (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
-    const N = 1 << 22;
+    const N = (1 << 22) + 300000;
     const heap0 = randn(N, 2);
     for (let i = 200000; i < 300000; i++) heap0[i] = Math.abs(heap0[i]); // AdamW v >= 0
     const run = (t: number): Float32Array => {
@@ -860,6 +913,9 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       // large items (N*N*hd above ATTN_ITEM_SMALL): items split with OpenBLAS on one thread
       nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000), Int32Array.of(2, 65, 1, 64), 0.125);
       nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4000000), Int32Array.of(2, 65, 1, 64), 0.125);
+      // train-mode BatchNorm + ReLU over [1001, 130] rows: fixed row chunks for the sums, rows split for the rest
+      nat.batchNormTrain(h, 0, Int32Array.of(0, 500000, 501000, 4100000, 4240000, 4241000), Int32Array.of(1001, 130, 1), 1e-5);
+      nat.batchNormTrain(h, 1, Int32Array.of(0, 500000, 4100000, 400000, 4240000, 4241000, 4250000, 4390000, 4391000), Int32Array.of(1001, 130, 1), 1e-5);
       return h;
     };
     try {

@@ -217,7 +217,7 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     tf.dispose([x, w, dy, bias]);
   });
 
-  test.skipIf(!native)('fused ops (native): GELU, LayerNorm, Linear, attention with relative position bias, AdamW, and their gradient kernels', () => {
+  test.skipIf(!native)('fused ops (native): GELU, LayerNorm, Linear, attention with relative position bias, AdamW, train-mode BatchNorm, and their gradient kernels', () => {
     const x = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
     const dy = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
     const lw = tf.tensor1d(randn(12));
@@ -249,6 +249,12 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     const v = tf.tensor1d(Float32Array.from(randn(50), Math.abs));
     const gr = tf.tensor1d(randn(50));
     expectGrowthInvariant('adamw', () => adamwUpdate(p, m, v, gr, { lr: 1e-3, weightDecay: 0.05, beta1: 0.9, beta2: 0.95, eps: 1e-8, step: 3 })!);
+    const bx = tf.tensor4d(randn(2 * 3 * 5 * 12), [2, 3, 5, 12]);
+    const bdy = tf.tensor4d(randn(2 * 3 * 5 * 12), [2, 3, 5, 12]);
+    expectGrowthInvariant('batchNorm train + relu', () => kernel('MffBatchNormTrain', { x: bx, weight: lw, bias: lb }, { eps: 1e-5, relu: true }));
+    const fwd = kernel('MffBatchNormTrain', { x: bx, weight: lw, bias: lb }, { eps: 1e-5, relu: true }) as tf.Tensor[];
+    expectGrowthInvariant('batchNorm train grad', () => kernel('MffBatchNormTrainGrad', { x: bx, weight: lw, y: fwd[0], dy: bdy, mean: fwd[1], variance: fwd[2] }, { eps: 1e-5, relu: true }));
+    tf.dispose([...fwd, bx, bdy]);
     tf.dispose([x, dy, lw, lb, x2, dy2, W, Wb, qkv, rel, ady, p, m, v, gr]);
   });
 });
