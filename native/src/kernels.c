@@ -624,9 +624,9 @@ void mff_attention_forward(const float *qkv, float *out, float *probs, const flo
   else par_items(attf_half_range, &c, 2 * items);
 }
 
-struct attb_ctx { const float *qkv, *probs, *dout; float *dqkv, *dbias, *scratch; int N, H, hd; float scale; };
-/* one item's backward; dP is N*N scratch of the thread that runs it */
-static void attb_item(const struct attb_ctx *c, int64_t it, float *dP) {
+struct attb_ctx { const float *qkv, *probs, *dout; float *dqkv, *dbias, *dbias2, *scratch; int N, H, hd; float scale; };
+/* one item's backward; dP is N*N scratch of the thread that runs it, dbias (or NULL) its half's bias-gradient sum */
+static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *dbias) {
   int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = it / H, h = it % H; float scale = c->scale;
   const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
   const float *P = c->probs + (size_t)it * N * N, *dO = c->dout + (size_t)b * N * D + h * hd;
@@ -638,8 +638,8 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP) {
     for (int j = 0; j < N; j++) s += gr[j] * pr[j];
     for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
   }
-  if (c->dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient); only on the serial path */
-    float *db = c->dbias + (size_t)h * N * N;
+  if (dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient), per half of the items */
+    float *db = dbias + (size_t)h * N * N;
     for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
   }
   cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
@@ -648,17 +648,32 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP) {
 static void attb_range(void *p, int64_t lo, int64_t hi) {
   const struct attb_ctx *c = p;
   float *dP = c->scratch + (lo == 0 ? 0 : (size_t)c->N * c->N); /* par_for: [0, mid) here, [mid, n) on the worker */
-  for (int64_t i = lo; i < hi; i++) attb_item(c, i, dP);
+  float *db = lo == 0 ? c->dbias : c->dbias2;
+  for (int64_t i = lo; i < hi; i++) attb_item(c, i, dP, db);
 }
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale) {
   float *scratch = malloc(sizeof(float) * 2 * (size_t)N * N);
   if (!scratch && N > 0) return -1;
-  if (dbias) memset(dbias, 0, sizeof(float) * (size_t)H * N * N);
-  struct attb_ctx c = { qkv, probs, dout, dqkv, dbias, scratch, N, H, hd, scale };
-  int64_t items = (int64_t)B * H;
-  /* dbias sums over the batch: kept serial so the sum's order (and its bits) do not depend on the thread count */
-  if (dbias) attb_range(&c, 0, items);
-  else if ((int64_t)N * N * hd < ATTN_ITEM_SMALL) par_for(attb_range, &c, items, (int64_t)N * N * hd);
+  size_t nb = (size_t)H * N * N;
+  float *dbias2 = dbias ? calloc(nb ? nb : 1, sizeof(float)) : NULL;
+  if (dbias && !dbias2) { free(scratch); return -1; }
+  if (dbias) memset(dbias, 0, sizeof(float) * nb);
+  struct attb_ctx c = { qkv, probs, dout, dqkv, dbias, dbias2, scratch, N, H, hd, scale };
+  int64_t items = (int64_t)B * H, mid = items / 2;
+  int small = (int64_t)N * N * hd < ATTN_ITEM_SMALL;
+  if (dbias) {
+    /* d bias sums over the batch: items [0, mid) into dbias and [mid, items) into dbias2 (the halves the pool splits
+     * at), then dbias += dbias2 — the same sums in the same order whether the halves run on one thread or two */
+    if (small ? par_wanted(items, (int64_t)N * N * hd) : par_wanted(items, PAR_MIN)) {
+      if (small) par_for(attb_range, &c, items, (int64_t)N * N * hd); else par_items(attb_range, &c, items);
+    } else {
+      attb_range(&c, 0, mid);
+      if (mid < items) attb_range(&c, mid, items);
+    }
+    for (size_t t = 0; t < nb; t++) dbias[t] += dbias2[t];
+    free(dbias2);
+  }
+  else if (small) par_for(attb_range, &c, items, (int64_t)N * N * hd);
   else par_items(attb_range, &c, items);
   free(scratch);
   return 0;

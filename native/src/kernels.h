@@ -76,7 +76,8 @@ void mff_adamw(const float *p, const float *m, const float *v, const float *g, f
  * out[b, :, h hd ..] = probs v (out [B, N, D]). */
 void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale);
 /* Backward: dqkv from probs and dout [B, N, D]; dbias [H, N, N] (or NULL) = the logits gradient summed over the
- * batch. Returns 0, or -1 when out of memory. */
+ * batch (the two halves of the (b, h) items summed separately, then added: the same bits on 1 or 2 threads).
+ * Returns 0, or -1 when out of memory. */
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale);
 
 /* The Linear layer on x [M, K], W [K, N], b [N], without transposed copies:

@@ -884,10 +884,10 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.threads(before);
     }
   });
-  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad), train BatchNorm (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad, + bias grad), train BatchNorm (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
-    const N = (1 << 22) + 300000;
+    const N = (1 << 22) + 400000;
     const heap0 = randn(N, 2);
     for (let i = 200000; i < 300000; i++) heap0[i] = Math.abs(heap0[i]); // AdamW v >= 0
     const run = (t: number): Float32Array => {
@@ -913,6 +913,10 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       // large items (N*N*hd above ATTN_ITEM_SMALL): items split with OpenBLAS on one thread
       nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000), Int32Array.of(2, 65, 1, 64), 0.125);
       nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4000000), Int32Array.of(2, 65, 1, 64), 0.125);
+      // backward with the bias gradient (summed over the batch in two halves): small items, then large ones
+      nat.attention(h, 1, Int32Array.of(0, 3600000, 3300000, 4400000, 4450000), Int32Array.of(5, 65, 3, 16, 1), 0.25);
+      nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000, 700000), Int32Array.of(3, 65, 1, 64, 1), 0.125);
+      nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4470000, 4510000), Int32Array.of(3, 65, 1, 64, 1), 0.125);
       // train-mode BatchNorm + ReLU over [1001, 130] rows: fixed row chunks for the sums, rows split for the rest
       nat.batchNormTrain(h, 0, Int32Array.of(0, 500000, 501000, 4100000, 4240000, 4241000), Int32Array.of(1001, 130, 1), 1e-5);
       nat.batchNormTrain(h, 1, Int32Array.of(0, 500000, 4100000, 400000, 4240000, 4241000, 4250000, 4390000, 4391000), Int32Array.of(1001, 130, 1), 1e-5);
