@@ -31,7 +31,7 @@ mkdirSync(dirname(out), { recursive: true });
 // Built beside the target and renamed over it: a running job that has the old library mapped keeps its copy.
 const tmp = out.replace(/\.node$/, `.${process.pid}.tmp.node`);
 const base = ['-O3', '-fno-math-errno', '-fPIC', '-shared', '-std=c11', '-DNODE_GYP_MODULE_NAME=mff_native', `-I${inc}`, '-o', tmp, ...srcs];
-const link = ['-lopenblas', '-lm', '-pthread'];
+const link = ['-lopenblas', '-lm', '-pthread', ...(process.platform === 'linux' ? ['-ldl'] : [])];
 // macOS: Homebrew's OpenBLAS (keg-only: not on the default paths). Accelerate is not used: the engine sets
 // OpenBLAS's thread count and sizes its own worker pool from it (kernels.c mff_set_threads / par_wanted).
 if (process.platform === 'darwin') {

@@ -50,7 +50,7 @@ import { BatchLoader } from '../src/data/loader.js';
 import { loadSegMeta, scanSegDataset } from '../src/data/seg/ade20k.js';
 import { SegLoader } from '../src/data/seg/seg-loader.js';
 import segBase from '../configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.js';
-import { nativeStatus, nativeThreads } from '../src/backend/native.js';
+import { nativeGemmLib, nativeStatus, nativeThreads } from '../src/backend/native.js';
 import { registerFastKernels } from '../src/backend/registry.js';
 import { median, spread } from './bench-stats.js';
 import { mm, pretrainFlops, pretrainFlopsDims, segFlops } from './bench-flops.js';
@@ -451,7 +451,7 @@ const backend = await initBackend(values.backend as BackendName, { quiet: true }
 const kstats = new Map<string, { n: number; ms: number }>();
 if (backend.startsWith('wasm')) {
   const fast = registerFastKernels(); // already registered by initBackend: returns the same summary
-  emit({ bench: 'engine', backend, native: fast.native, native_status: nativeStatus() || 'ok', blas_threads: nativeThreads(), kernels: fast.kernels });
+  emit({ bench: 'engine', backend, native: fast.native, native_status: nativeStatus() || 'ok', blas_threads: nativeThreads(), gemm: nativeGemmLib(), kernels: fast.kernels });
 } else {
   emit({ bench: 'engine', backend, native: false, kernels: [] });
 }

@@ -6,6 +6,7 @@
  * layerNormGrad dx != dy). The split is over independent rows/elements, so results are bitwise identical to the serial
  * loop. (OpenMP fought with OpenBLAS's spinning workers and was slower on 2 cores.)
  */
+#define _GNU_SOURCE
 #include "kernels.h"
 #include <math.h>
 #include <string.h>
@@ -110,6 +111,37 @@ static inline float ferf_e(float x, float *e) {
 }
 static inline float ferf(float x) { float e; return ferf_e(x, &e); }
 
+/* oneDNN's sgemm (libdnnl.so.2, loaded at first use when present; MFF_DNNL=0 disables it) for the big Linear GEMMs
+ * called from the main thread: 15-30 % faster than OpenBLAS 0.3.21 on these shapes when the operands come from L3.
+ * Its OpenMP threads follow mff_set_threads. Any failure falls back to OpenBLAS. */
+#include <dlfcn.h>
+typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float, float *, int64_t);
+typedef void (*omp_set_fn)(int);
+static dnnl_sgemm_fn dnnl_gemm_fn; static omp_set_fn omp_set_fn_p; static int dnnl_state; /* 0 unknown, 1 on, -1 off */
+static int dnnl_threads = 0;
+static dnnl_sgemm_fn dnnl_get(void) {
+  if (dnnl_state == 0) {
+    const char *e = getenv("MFF_DNNL");
+    /* OpenMP workers that spin between calls would take the core from OpenBLAS and the pool: sleep instead */
+    if (!(e && e[0] == '0')) setenv("OMP_WAIT_POLICY", "passive", 0);
+    void *h = (e && e[0] == '0') ? NULL : dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+    dnnl_gemm_fn = h ? (dnnl_sgemm_fn)dlsym(h, "dnnl_sgemm") : NULL;
+    omp_set_fn_p = h ? (omp_set_fn)dlsym(RTLD_DEFAULT, "omp_set_num_threads") : NULL;
+    if (!omp_set_fn_p && h) { void *g = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD); if (g) omp_set_fn_p = (omp_set_fn)dlsym(g, "omp_set_num_threads"); }
+    dnnl_state = dnnl_gemm_fn ? 1 : -1;
+  }
+  if (dnnl_state == 1 && omp_set_fn_p) {
+    int t = openblas_get_num_threads();
+    if (t != dnnl_threads) { omp_set_fn_p(t); dnnl_threads = t; }
+  }
+  return dnnl_state == 1 ? dnnl_gemm_fn : NULL;
+}
+int mff_gemm_lib(void) { return dnnl_get() ? 1 : 0; }
+static void sgemm_main(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  dnnl_sgemm_fn f = dnnl_get();
+  if (f && f(ta == Trans ? 'T' : 'N', tb == Trans ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0) return;
+  cblas_sgemm(RowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 void mff_set_threads(int n) { openblas_set_num_threads(n); }
 int mff_get_threads(void) { return openblas_get_num_threads(); }
 
@@ -711,17 +743,17 @@ void mff_linear_forward(const float *x, const float *w, const float *b, float *y
     return;
   }
   if (b) { struct rowfill_ctx c = { b, y, N }; par_for(rowfill_range, &c, M, N); } /* y rows = bias, then += x w */
-  if (K > 0 && M > 0 && N > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, b ? 1.0f : 0.0f, y, N);
+  if (K > 0 && M > 0 && N > 0) sgemm_main(NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, b ? 1.0f : 0.0f, y, N);
   else if (!b) memset(y, 0, sizeof(float) * (size_t)M * N);
 }
 
 void mff_linear_grad_x(const float *dy, const float *w, float *dx, int M, int K, int N) {
-  if (N > 0 && M > 0 && K > 0) cblas_sgemm(RowMajor, NoTrans, Trans, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
+  if (N > 0 && M > 0 && K > 0) sgemm_main(NoTrans, Trans, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
   else memset(dx, 0, sizeof(float) * (size_t)M * K);
 }
 
 void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, int M, int K, int N) {
-  if (M > 0 && K > 0 && N > 0) cblas_sgemm(RowMajor, Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
+  if (M > 0 && K > 0 && N > 0) sgemm_main(Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
   else memset(dw, 0, sizeof(float) * (size_t)K * N);
   if (db) { /* column sums, the columns split over the pool (each column summed in row order: bitwise serial) */
     struct colsum_ctx c = { dy, db, M, N };

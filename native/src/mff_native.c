@@ -9,7 +9,7 @@
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 10
+#define MFF_NATIVE_API 11
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -231,6 +231,13 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* gemmLib(): 1 when the main-thread Linear GEMMs run on oneDNN (libdnnl.so.2 found, MFF_DNNL != 0), 0 on OpenBLAS */
+static napi_value gemm_lib(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out; napi_create_int32(env, mff_gemm_lib(), &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
     {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
@@ -248,6 +255,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"linear", NULL, linear, NULL, NULL, NULL, napi_default, NULL},
     {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"gemmLib", NULL, gemm_lib, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);
   napi_value version; napi_create_int32(env, MFF_NATIVE_API, &version);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 10;
+const NATIVE_API = 11;
 
 export interface NativeAddon {
   api: number;
@@ -38,6 +38,8 @@ export interface NativeAddon {
    * y (-1 without ReLU), dy, mean, var, dx, dw, db. Throws when the partial sums cannot be allocated. */
   batchNormTrain(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, eps: number): void;
   threads(n?: number): number;
+  /** 1 when the big Linear GEMMs run on oneDNN (libdnnl.so.2 present, MFF_DNNL != 0), 0 on OpenBLAS */
+  gemmLib(): number;
 }
 
 const require = createRequire(import.meta.url);
@@ -99,6 +101,12 @@ function configureThreads(mod: NativeAddon): number {
 export function nativeThreads(): number {
   loadNative();
   return blasThreads;
+}
+
+/** The library of the big Linear GEMMs: 'onednn' (libdnnl.so.2, e.g. Debian's libdnnl2), 'openblas', or '' without the addon. */
+export function nativeGemmLib(): string {
+  const mod = loadNative();
+  return mod ? (mod.gemmLib() ? 'onednn' : 'openblas') : '';
 }
 
 export function nativeAvailable(): boolean {
