@@ -1,6 +1,6 @@
 /*
  * The CPU engine's kernels (declared and documented in kernels.h): plain C over float pointers, no N-API. GEMM is
- * OpenBLAS cblas_sgemm (its own threads). The big fused loops (GELU and its gradient, LayerNorm and its gradient,
+ * oneDNN's dnnl_sgemm when libdnnl.so.2 loads, else OpenBLAS cblas_sgemm (see sgemm()). The big fused loops (GELU and its gradient, LayerNorm and its gradient,
  * AdamW, the attention softmax rows, the Linear bias rows and column sums) are split in two over a 1-worker pthread
  * pool (par_for) when OpenBLAS runs on >= 2 threads; outputs must not alias inputs other than element-wise (e.g. the
  * layerNormGrad dx != dy). The split is over independent rows/elements, so results are bitwise identical to the serial
@@ -29,6 +29,7 @@ static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
 static par_fn pool_fn; static void *pool_ctx; static int64_t pool_lo, pool_hi;
 static unsigned pool_gen, pool_fin; static int pool_state; /* 0 not started, 1 running, -1 failed */
+static __thread int in_par; /* this thread runs one half of a pool split (its GEMMs take 1 thread) */
 static void *pool_main(void *arg) {
   (void)arg; unsigned seen = 0;
   pthread_mutex_lock(&pool_mu);
@@ -37,6 +38,7 @@ static void *pool_main(void *arg) {
     seen = pool_gen;
     par_fn fn = pool_fn; void *ctx = pool_ctx; int64_t lo = pool_lo, hi = pool_hi;
     pthread_mutex_unlock(&pool_mu);
+    in_par = 1;
     fn(ctx, lo, hi);
     pthread_mutex_lock(&pool_mu);
     pool_fin = seen;
@@ -73,7 +75,9 @@ static void par_run(par_fn fn, void *ctx, int64_t n) {
   pool_fn = fn; pool_ctx = ctx; pool_lo = mid; pool_hi = n; pool_gen++;
   pthread_cond_signal(&pool_go);
   pthread_mutex_unlock(&pool_mu);
+  in_par = 1;
   fn(ctx, 0, mid);
+  in_par = 0;
   pthread_mutex_lock(&pool_mu);
   while (pool_fin != pool_gen) pthread_cond_wait(&pool_done, &pool_mu);
   pthread_mutex_unlock(&pool_mu);
@@ -118,28 +122,27 @@ static inline float ferf(float x) { float e; return ferf_e(x, &e); }
 typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float, float *, int64_t);
 typedef void (*omp_set_fn)(int);
 static dnnl_sgemm_fn dnnl_gemm_fn; static omp_set_fn omp_set_fn_p; static int dnnl_state; /* 0 unknown, 1 on, -1 off */
-static int dnnl_threads = 0;
-static dnnl_sgemm_fn dnnl_get(void) {
-  if (dnnl_state == 0) {
-    const char *e = getenv("MFF_DNNL");
-    /* OpenMP workers that spin between calls would take the core from OpenBLAS and the pool: sleep instead */
-    if (!(e && e[0] == '0')) setenv("OMP_WAIT_POLICY", "passive", 0);
-    void *h = (e && e[0] == '0') ? NULL : dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    dnnl_gemm_fn = h ? (dnnl_sgemm_fn)dlsym(h, "dnnl_sgemm") : NULL;
-    omp_set_fn_p = h ? (omp_set_fn)dlsym(RTLD_DEFAULT, "omp_set_num_threads") : NULL;
-    if (!omp_set_fn_p && h) { void *g = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD); if (g) omp_set_fn_p = (omp_set_fn)dlsym(g, "omp_set_num_threads"); }
-    dnnl_state = dnnl_gemm_fn ? 1 : -1;
-  }
-  if (dnnl_state == 1 && omp_set_fn_p) {
-    int t = openblas_get_num_threads();
-    if (t != dnnl_threads) { omp_set_fn_p(t); dnnl_threads = t; }
-  }
-  return dnnl_state == 1 ? dnnl_gemm_fn : NULL;
+static pthread_once_t dnnl_once = PTHREAD_ONCE_INIT;
+static void dnnl_load(void) {
+  const char *e = getenv("MFF_DNNL");
+  int off = e && e[0] == '0';
+  /* OpenMP workers that spin between calls would take the core from OpenBLAS and the pool: sleep instead */
+  if (!off) setenv("OMP_WAIT_POLICY", "passive", 0);
+  void *h = off ? NULL : dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+  dnnl_gemm_fn = h ? (dnnl_sgemm_fn)dlsym(h, "dnnl_sgemm") : NULL;
+  omp_set_fn_p = h ? (omp_set_fn)dlsym(RTLD_DEFAULT, "omp_set_num_threads") : NULL;
+  if (!omp_set_fn_p && h) { void *g = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD); if (g) omp_set_fn_p = (omp_set_fn)dlsym(g, "omp_set_num_threads"); }
+  dnnl_state = dnnl_gemm_fn && omp_set_fn_p ? 1 : -1;
 }
-int mff_gemm_lib(void) { return dnnl_get() ? 1 : 0; }
-static void sgemm_main(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-  dnnl_sgemm_fn f = dnnl_get();
-  if (f && f(ta == Trans ? 'T' : 'N', tb == Trans ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0) return;
+int mff_gemm_lib(void) { pthread_once(&dnnl_once, dnnl_load); return dnnl_state == 1; }
+/* Every GEMM of the engine: oneDNN when loaded — one OpenMP thread inside a pool split (in_par), else as many as
+ * OpenBLAS has — otherwise OpenBLAS. */
+static void sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  pthread_once(&dnnl_once, dnnl_load);
+  if (dnnl_state == 1) {
+    omp_set_fn_p(in_par ? 1 : openblas_get_num_threads());
+    if (dnnl_gemm_fn(ta == Trans ? 'T' : 'N', tb == Trans ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0) return;
+  }
   cblas_sgemm(RowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void mff_set_threads(int n) { openblas_set_num_threads(n); }
@@ -150,7 +153,7 @@ void mff_gemm(float *heap, const int32_t *oa, const int32_t *ob, const int32_t *
   for (size_t i = 0; i < nb; i++) {
     float *C = heap + (uint32_t)oc[i];
     if (K == 0) { memset(C, 0, sizeof(float) * (size_t)M * N); continue; }
-    cblas_sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, heap + (uint32_t)oa[i], lda,
+    sgemm(ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, heap + (uint32_t)oa[i], lda,
                 heap + (uint32_t)ob[i], ldb, 0.0f, C, N);
   }
 }
@@ -431,9 +434,9 @@ static void conv_s1_range(void *p, int64_t lo, int64_t hi) {
       int t = i * kw + j;
       size_t sh = ((size_t)i * dh * Wp + (size_t)j * dw);
       float *wt = w + (size_t)t * Ci * Co;
-      if (mode == 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, (int)Mr, Co, Ci, 1.0f, xp + sh * Ci, Ci, wt, Co, t ? 1.0f : 0.0f, g, Co);
-      else if (mode == 1) cblas_sgemm(RowMajor, NoTrans, Trans, (int)Mr, Ci, Co, 1.0f, g, Co, wt, Co, 1.0f, xp + sh * Ci, Ci);
-      else cblas_sgemm(RowMajor, Trans, NoTrans, Ci, Co, (int)Mr, 1.0f, xp + sh * Ci, Ci, g, Co, 1.0f, wt, Co);
+      if (mode == 0) sgemm(NoTrans, NoTrans, (int)Mr, Co, Ci, 1.0f, xp + sh * Ci, Ci, wt, Co, t ? 1.0f : 0.0f, g, Co);
+      else if (mode == 1) sgemm(NoTrans, Trans, (int)Mr, Ci, Co, 1.0f, g, Co, wt, Co, 1.0f, xp + sh * Ci, Ci);
+      else sgemm(Trans, NoTrans, Ci, Co, (int)Mr, 1.0f, xp + sh * Ci, Ci, g, Co, 1.0f, wt, Co);
     }
     if (mode == 0) conv_unpad_y(c, n, g);
     if (mode == 1) { /* dx = interior of the padded gradient */
@@ -459,7 +462,7 @@ static void conv_rows_range(void *p, int64_t lo, int64_t hi) {
     for (int i = 0; i < kh; i++) for (int j = 0; j < kw; j++) {
       int t = i * kw + j;
       size_t sh = ((size_t)i * dh * Wp + (size_t)j * dw);
-      cblas_sgemm(RowMajor, NoTrans, NoTrans, (int)(r1 - r0), Co, Ci, 1.0f, k->xp + (sh + r0) * Ci, Ci, c->w + (size_t)t * Ci * Co,
+      sgemm(NoTrans, NoTrans, (int)(r1 - r0), Co, Ci, 1.0f, k->xp + (sh + r0) * Ci, Ci, c->w + (size_t)t * Ci * Co,
                   Co, t ? 1.0f : 0.0f, k->g + r0 * Co, Co);
     }
   }
@@ -548,16 +551,16 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const f
     float *c = direct ? xn : col;
     if (mode == 0) {
       if (!direct) im2col(xn, col, d);
-      if (K > 0) cblas_sgemm(RowMajor, NoTrans, NoTrans, P, Co, K, 1.0f, c, K, w, Co, 0.0f, yn, Co);
+      if (K > 0) sgemm(NoTrans, NoTrans, P, Co, K, 1.0f, c, K, w, Co, 0.0f, yn, Co);
       else memset(yn, 0, sizeof(float) * (size_t)P * Co);
     } else if (mode == 1) {
       if (K == 0) continue;
-      cblas_sgemm(RowMajor, NoTrans, Trans, P, K, Co, 1.0f, yn, Co, w, Co, 0.0f, c, K);
+      sgemm(NoTrans, Trans, P, K, Co, 1.0f, yn, Co, w, Co, 0.0f, c, K);
       if (!direct) col2im(col, xn, d);
     } else {
       if (K == 0) continue;
       if (!direct) im2col(xn, col, d);
-      cblas_sgemm(RowMajor, Trans, NoTrans, K, Co, P, 1.0f, c, K, yn, Co, 1.0f, w, Co);
+      sgemm(Trans, NoTrans, K, Co, P, 1.0f, c, K, yn, Co, 1.0f, w, Co);
     }
   }
   if (mode == 1 && P == 0) memset(x, 0, sizeof(float) * (size_t)N * H * W * Ci);
@@ -615,12 +618,12 @@ static void attf_logits(const struct attf_ctx *c, int64_t i) {
   const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D;
   float *P = c->probs + (size_t)i * N * N;
   if (c->bias) memcpy(P, c->bias + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
-  cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, c->scale, q, ld, k, ld, c->bias ? 1.0f : 0.0f, P, N);
+  sgemm(NoTrans, Trans, N, N, hd, c->scale, q, ld, k, ld, c->bias ? 1.0f : 0.0f, P, N);
 }
 static void attf_pv(const struct attf_ctx *c, int64_t i) {
   int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = i / H, h = i % H;
   const float *v = c->qkv + (size_t)b * N * ld + h * hd + 2 * D;
-  cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, 1.0f, c->probs + (size_t)i * N * N, N, v, ld, 0.0f, c->out + (size_t)b * N * D + h * hd, D);
+  sgemm(NoTrans, NoTrans, N, hd, N, 1.0f, c->probs + (size_t)i * N * N, N, v, ld, 0.0f, c->out + (size_t)b * N * D + h * hd, D);
 }
 static void attf_item_range(void *p, int64_t lo, int64_t hi) {
   const struct attf_ctx *c = p;
@@ -643,10 +646,10 @@ static void attf_half_range(void *p, int64_t lo, int64_t hi) {
     const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
     float *P = c->probs + (size_t)i * N * N + (size_t)r0 * N;
     if (c->bias) memcpy(P, c->bias + (size_t)h * N * N + (size_t)r0 * N, sizeof(float) * (size_t)(r1 - r0) * N);
-    cblas_sgemm(RowMajor, NoTrans, Trans, r1 - r0, N, hd, c->scale, q + (size_t)r0 * ld, ld, k, ld, c->bias ? 1.0f : 0.0f, P, N);
+    sgemm(NoTrans, Trans, r1 - r0, N, hd, c->scale, q + (size_t)r0 * ld, ld, k, ld, c->bias ? 1.0f : 0.0f, P, N);
     struct asm_ctx sc = { P, N };
     attn_softmax_range(&sc, 0, r1 - r0);
-    cblas_sgemm(RowMajor, NoTrans, NoTrans, r1 - r0, hd, N, 1.0f, P, N, v, ld, 0.0f, c->out + ((size_t)b * N + r0) * D + h * hd, D);
+    sgemm(NoTrans, NoTrans, r1 - r0, hd, N, 1.0f, P, N, v, ld, 0.0f, c->out + ((size_t)b * N + r0) * D + h * hd, D);
   }
 }
 void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
@@ -663,8 +666,8 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *db
   const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
   const float *P = c->probs + (size_t)it * N * N, *dO = c->dout + (size_t)b * N * D + h * hd;
   float *dq = c->dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
-  cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
-  cblas_sgemm(RowMajor, NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
+  sgemm(Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
+  sgemm(NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
   for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
     const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
     for (int j = 0; j < N; j++) s += gr[j] * pr[j];
@@ -674,8 +677,8 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *db
     float *db = dbias + (size_t)h * N * N;
     for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
   }
-  cblas_sgemm(RowMajor, NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
-  cblas_sgemm(RowMajor, Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+  sgemm(NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
+  sgemm(Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
 }
 static void attb_range(void *p, int64_t lo, int64_t hi) {
   const struct attb_ctx *c = p;
@@ -733,7 +736,7 @@ static void linf_half_range(void *p, int64_t lo, int64_t hi) {
     int c0 = h == 0 ? 0 : c->c1, c1 = h == 0 ? c->c1 : c->N, nc = c1 - c0;
     if (nc <= 0) continue;
     if (c->b) for (int r = 0; r < c->M; r++) memcpy(c->y + (size_t)r * c->N + c0, c->b + c0, sizeof(float) * (size_t)nc);
-    cblas_sgemm(RowMajor, NoTrans, NoTrans, c->M, nc, c->K, 1.0f, c->x, c->K, c->w + c0, c->N, c->b ? 1.0f : 0.0f, c->y + c0, c->N);
+    sgemm(NoTrans, NoTrans, c->M, nc, c->K, 1.0f, c->x, c->K, c->w + c0, c->N, c->b ? 1.0f : 0.0f, c->y + c0, c->N);
   }
 }
 void mff_linear_forward(const float *x, const float *w, const float *b, float *y, int M, int K, int N) {
@@ -743,17 +746,17 @@ void mff_linear_forward(const float *x, const float *w, const float *b, float *y
     return;
   }
   if (b) { struct rowfill_ctx c = { b, y, N }; par_for(rowfill_range, &c, M, N); } /* y rows = bias, then += x w */
-  if (K > 0 && M > 0 && N > 0) sgemm_main(NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, b ? 1.0f : 0.0f, y, N);
+  if (K > 0 && M > 0 && N > 0) sgemm(NoTrans, NoTrans, M, N, K, 1.0f, x, K, w, N, b ? 1.0f : 0.0f, y, N);
   else if (!b) memset(y, 0, sizeof(float) * (size_t)M * N);
 }
 
 void mff_linear_grad_x(const float *dy, const float *w, float *dx, int M, int K, int N) {
-  if (N > 0 && M > 0 && K > 0) sgemm_main(NoTrans, Trans, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
+  if (N > 0 && M > 0 && K > 0) sgemm(NoTrans, Trans, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
   else memset(dx, 0, sizeof(float) * (size_t)M * K);
 }
 
 void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, int M, int K, int N) {
-  if (M > 0 && K > 0 && N > 0) sgemm_main(Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
+  if (M > 0 && K > 0 && N > 0) sgemm(Trans, NoTrans, K, N, M, 1.0f, x, K, dy, N, 0.0f, dw, N);
   else memset(dw, 0, sizeof(float) * (size_t)K * N);
   if (db) { /* column sums, the columns split over the pool (each column summed in row order: bitwise serial) */
     struct colsum_ctx c = { dy, db, M, N };

@@ -46,9 +46,9 @@ void mff_layer_norm(const float *x, const float *w, const float *b, float *y, in
 /* Split. The LayerNorm gradient: dx [rows, D], dw and db [D] (summed in row order); dx must not alias dy. */
 void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps);
 
-/* 1 when the big main-thread Linear GEMMs (mff_linear_* at M >= 1024 forward, and both gradients) run on oneDNN's
- * sgemm: libdnnl.so.2 loaded at first use (dlopen; MFF_DNNL=0 disables it), its OpenMP threads set to OpenBLAS's
- * count and OMP_WAIT_POLICY=passive unless set; 0 when they run on OpenBLAS. */
+/* 1 when the engine's GEMMs run on oneDNN's sgemm: libdnnl.so.2 loaded at first use (dlopen; MFF_DNNL=0 disables
+ * it), its OpenMP threads set per call to OpenBLAS's count (1 inside a pool split) and OMP_WAIT_POLICY=passive unless
+ * set; 0 when they run on OpenBLAS. */
 int mff_gemm_lib(void);
 
 /* Split (fixed row chunks, statistics independent of the thread count). Train-mode BatchNorm over x [n, C] (NHWC rows):

@@ -231,7 +231,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* gemmLib(): 1 when the main-thread Linear GEMMs run on oneDNN (libdnnl.so.2 found, MFF_DNNL != 0), 0 on OpenBLAS */
+/* gemmLib(): 1 when the GEMMs run on oneDNN (libdnnl.so.2 found, MFF_DNNL != 0), 0 on OpenBLAS */
 static napi_value gemm_lib(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out; napi_create_int32(env, mff_gemm_lib(), &out);

@@ -38,7 +38,7 @@ export interface NativeAddon {
    * y (-1 without ReLU), dy, mean, var, dx, dw, db. Throws when the partial sums cannot be allocated. */
   batchNormTrain(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, eps: number): void;
   threads(n?: number): number;
-  /** 1 when the big Linear GEMMs run on oneDNN (libdnnl.so.2 present, MFF_DNNL != 0), 0 on OpenBLAS */
+  /** 1 when the engine's GEMMs run on oneDNN (libdnnl.so.2 present, MFF_DNNL != 0), 0 on OpenBLAS */
   gemmLib(): number;
 }
 
@@ -103,7 +103,7 @@ export function nativeThreads(): number {
   return blasThreads;
 }
 
-/** The library of the big Linear GEMMs: 'onednn' (libdnnl.so.2, e.g. Debian's libdnnl2), 'openblas', or '' without the addon. */
+/** The library of the engine's GEMMs: 'onednn' (libdnnl.so.2, e.g. Debian's libdnnl2), 'openblas', or '' without the addon. */
 export function nativeGemmLib(): string {
   const mod = loadNative();
   return mod ? (mod.gemmLib() ? 'onednn' : 'openblas') : '';
