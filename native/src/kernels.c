@@ -1,7 +1,7 @@
 /*
  * The CPU engine's kernels (declared and documented in kernels.h): plain C over float pointers, no N-API. GEMM is
- * oneDNN's dnnl_sgemm when libdnnl.so.2 loads, else OpenBLAS cblas_sgemm (see sgemm()). The big fused loops (GELU and its gradient, LayerNorm and its gradient,
- * AdamW, the attention softmax rows, the Linear bias rows and column sums) are split in two over a 1-worker pthread
+ * oneDNN's dnnl_sgemm when libdnnl.so.2 loads, else OpenBLAS cblas_sgemm (see sgemm()). The big fused loops (GELU and
+ * its gradient, LayerNorm and its gradient, AdamW, the attention softmax rows, the Linear bias rows and column sums) are split in two over a 1-worker pthread
  * pool (par_for) when OpenBLAS runs on >= 2 threads; outputs must not alias inputs other than element-wise (e.g. the
  * layerNormGrad dx != dy). The split is over independent rows/elements, so results are bitwise identical to the serial
  * loop. (OpenMP fought with OpenBLAS's spinning workers and was slower on 2 cores.)
@@ -115,9 +115,9 @@ static inline float ferf_e(float x, float *e) {
 }
 static inline float ferf(float x) { float e; return ferf_e(x, &e); }
 
-/* oneDNN's sgemm (libdnnl.so.2, loaded at first use when present; MFF_DNNL=0 disables it) for the big Linear GEMMs
- * called from the main thread: 15-30 % faster than OpenBLAS 0.3.21 on these shapes when the operands come from L3.
- * Its OpenMP threads follow mff_set_threads. Any failure falls back to OpenBLAS. */
+/* oneDNN's sgemm (libdnnl.so.2, loaded at first use when present; MFF_DNNL=0 disables it) for every GEMM: 15-30 %
+ * faster than OpenBLAS 0.3.21 on the model shapes when the operands come from L3. Its OpenMP threads are set per
+ * call (sgemm below). A failed call falls back to OpenBLAS. */
 #include <dlfcn.h>
 typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float, float *, int64_t);
 typedef void (*omp_set_fn)(int);
@@ -769,7 +769,7 @@ void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, in
  * statistics do not depend on the thread count; the element-wise passes split over rows. */
 #define BN_CHUNKS 8
 struct bn_ctx {
-  const float *x, *w, *b, *y, *dy; float *out; int64_t n, C; int relu;
+  const float *x, *y, *dy; float *out; int64_t n, C; int relu;
   const double *mean; double *part, *part2; /* [BN_CHUNKS, C] each */
   const float *fa, *fb, *fm, *fr, *fdb, *fdw; float fn; /* per-channel float constants of the element-wise passes */
 };
@@ -824,7 +824,7 @@ int mff_bn_train_forward(const float *x, const float *w, const float *b, float *
   float *fa = malloc(sizeof(float) * 2 * (size_t)C);
   if (!part || !shift || !fa) { free(part); free(shift); free(fa); return -1; }
   for (int64_t j = 0; j < C; j++) shift[j] = x[j];
-  struct bn_ctx c = { .x = x, .w = w, .b = b, .out = y, .n = n, .C = C, .relu = relu, .mean = shift, .part = part, .part2 = part + BN_CHUNKS * C };
+  struct bn_ctx c = { .x = x, .out = y, .n = n, .C = C, .relu = relu, .mean = shift, .part = part, .part2 = part + BN_CHUNKS * C };
   par_for(bn_sum_range, &c, BN_CHUNKS, 2 * n * C / BN_CHUNKS);
   for (int64_t j = 0; j < C; j++) {
     double s1 = 0, s2 = 0; for (int k = 0; k < BN_CHUNKS; k++) { s1 += part[k * C + j]; s2 += c.part2[k * C + j]; }
@@ -845,7 +845,7 @@ int mff_bn_train_backward(const float *x, const float *w, const float *y, const 
   if (!part || !f) { free(part); free(f); return -1; }
   float *fr = f, *fa = f + C;
   for (int64_t j = 0; j < C; j++) { double r = 1.0 / sqrt((double)var[j] + eps); fr[j] = (float)r; fa[j] = (float)(w[j] * r / (double)n); }
-  struct bn_ctx c = { .x = x, .w = w, .y = y, .dy = dy, .out = dx, .n = n, .C = C, .part = part, .part2 = part + BN_CHUNKS * C, .fm = mean, .fr = fr, .fa = fa };
+  struct bn_ctx c = { .x = x, .y = y, .dy = dy, .out = dx, .n = n, .C = C, .part = part, .part2 = part + BN_CHUNKS * C, .fm = mean, .fr = fr, .fa = fa };
   par_for(bn_gsum_range, &c, BN_CHUNKS, 4 * n * C / BN_CHUNKS);
   for (int64_t j = 0; j < C; j++) {
     double s = 0, s2 = 0; for (int k = 0; k < BN_CHUNKS; k++) { s += part[k * C + j]; s2 += c.part2[k * C + j]; }

@@ -51,9 +51,9 @@ void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float 
  * set; 0 when they run on OpenBLAS. */
 int mff_gemm_lib(void);
 
-/* Split (fixed row chunks, statistics independent of the thread count). Train-mode BatchNorm over x [n, C] (NHWC rows):
- * mean, biased var [C] (one pass, double sums shifted by the first row); y = (x - mean) * (w / sqrt(var + eps)) + b, then ReLU if relu.
- * Returns 0 or -1 (no memory for the [8, C] partial sums). */
+/* Split (fixed row chunks, statistics independent of the thread count). Train-mode BatchNorm over x [n, C] (NHWC
+ * rows): mean, biased var [C] (one pass, double sums shifted by the first row); y = (x - mean) * (w / sqrt(var + eps))
+ * + b, then ReLU if relu. Returns 0 or -1 (no memory for the [8, C] partial sums). */
 int mff_bn_train_forward(const float *x, const float *w, const float *b, float *y, float *mean, float *var, int64_t n, int64_t C, int relu, double eps);
 
 /* Split. Its gradient from the forward's mean / var (and y when the forward applied ReLU: g = dy [y > 0]; y = NULL

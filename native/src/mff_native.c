@@ -158,17 +158,28 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The common argument shape (heap, mode, offs:Int32Array, dims:Int32Array, ...): false (and a[] untouched) when the
+ * heap or either array is missing or shorter than min_o / min_d. */
+struct mod_args { float *heap; int mode; int32_t *o, *d; size_t no, nd; };
+static int read_mod_args(napi_env env, napi_value *a, struct mod_args *m, size_t min_o, size_t min_d) {
+  m->no = m->nd = 0;
+  m->heap = typed_ptr(env, a[0], NULL);
+  m->mode = (int)get_i64(env, a[1]);
+  m->o = typed_ptr(env, a[2], &m->no);
+  m->d = typed_ptr(env, a[3], &m->nd);
+  return m->heap && m->o && m->d && m->no >= min_o && m->nd >= min_d;
+}
+
 /* attention(heap, mode, offs:Int32Array, dims:Int32Array[4 or 5] = B N H hd [hasBias], scale)
  * mode 0, offs = qkv out probs [bias]: the forward; mode 1, offs = qkv probs dOut dQkv [dBias]: the gradient. */
 static napi_value attention(napi_env env, napi_callback_info info) {
   size_t argc = 5; napi_value a[5];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  float *heap = typed_ptr(env, a[0], NULL);
-  size_t no, nd;
-  int32_t *o = typed_ptr(env, a[2], &no), *d = typed_ptr(env, a[3], &nd);
-  int mode = (int)get_i64(env, a[1]);
+  struct mod_args m;
+  int ok = read_mod_args(env, a, &m, 3, 4);
+  float *heap = m.heap; int32_t *o = m.o, *d = m.d; size_t no = m.no, nd = m.nd; int mode = m.mode;
   float scale = (float)get_f64(env, a[4], 1);
-  if (!heap || !o || !d || nd < 4 || no < (size_t)(mode == 0 ? 3 : 4)) { napi_throw_error(env, NULL, "attention: bad arguments"); return NULL; }
+  if (!ok || no < (size_t)(mode == 0 ? 3 : 4)) { napi_throw_error(env, NULL, "attention: bad arguments"); return NULL; }
   int B = d[0], N = d[1], H = d[2], hd = d[3], hasBias = nd >= 5 ? d[4] : 0;
   if (hasBias && no < (size_t)(mode == 0 ? 4 : 5)) { napi_throw_error(env, NULL, "attention: bias offset missing"); return NULL; }
   if (mode == 0) {
@@ -187,11 +198,9 @@ static napi_value attention(napi_env env, napi_callback_info info) {
 static napi_value linear(napi_env env, napi_callback_info info) {
   size_t argc = 4; napi_value a[4];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  size_t no = 0, nd = 0;
-  float *heap = typed_ptr(env, a[0], NULL);
-  int mode = (int)get_i64(env, a[1]);
-  int32_t *o = typed_ptr(env, a[2], &no), *d = typed_ptr(env, a[3], &nd);
-  if (!heap || !o || !d || nd < 4 || no < 3) { napi_throw_error(env, NULL, "linear: bad arguments"); return NULL; }
+  struct mod_args m;
+  if (!read_mod_args(env, a, &m, 3, 4)) { napi_throw_error(env, NULL, "linear: bad arguments"); return NULL; }
+  float *heap = m.heap; int32_t *o = m.o, *d = m.d; size_t no = m.no; int mode = m.mode;
   const int M = d[0], K = d[1], N = d[2], hasBias = d[3];
   if (mode == 0) mff_linear_forward(AT(heap, o[0]), AT(heap, o[1]), hasBias ? AT(heap, o[2]) : NULL, AT(heap, o[3]), M, K, N);
   else if (mode == 1) mff_linear_grad_x(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), M, K, N);
@@ -208,11 +217,10 @@ static napi_value linear(napi_env env, napi_callback_info info) {
 static napi_value batch_norm_train(napi_env env, napi_callback_info info) {
   size_t argc = 5; napi_value a[5];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  size_t no = 0, nd = 0;
-  float *heap = typed_ptr(env, a[0], NULL);
-  int mode = (int)get_i64(env, a[1]);
-  int32_t *o = typed_ptr(env, a[2], &no), *d = typed_ptr(env, a[3], &nd);
-  if (!heap || !o || !d || nd < 3 || no < (mode == 0 ? 6u : 9u)) { napi_throw_error(env, NULL, "batchNormTrain: bad arguments"); return NULL; }
+  struct mod_args m;
+  int ok = read_mod_args(env, a, &m, 6, 3);
+  float *heap = m.heap; int32_t *o = m.o, *d = m.d; int mode = m.mode;
+  if (!ok || m.no < (mode == 0 ? 6u : 9u)) { napi_throw_error(env, NULL, "batchNormTrain: bad arguments"); return NULL; }
   const double eps = get_f64(env, a[4], 1e-5);
   int rc = mode == 0
     ? mff_bn_train_forward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), AT(heap, o[5]), d[0], d[1], d[2], eps)

@@ -1,8 +1,9 @@
 /**
  * The fused kernels of our own on the wasm backend (all native, registered only with the addon): MffGelu /
  * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAdamW, MffAttention / MffAttentionGrad, MffLinear /
- * MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffBatchNormTrain / MffBatchNormTrainGrad, and the gradients of MffGelu, MffLayerNorm and the two Linear
- * kernels (the attention gradient is a customGrad in fused.ts). Model code does not run these by name: it calls the
+ * MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffBatchNormTrain / MffBatchNormTrainGrad, and the gradients
+ * of MffGelu, MffLayerNorm and the two Linear kernels (the attention and BatchNorm gradients are customGrads in
+ * fused.ts). Model code does not run these by name: it calls the
  * ops of src/backend/fused.ts. Registered by src/backend/registry.ts.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,10 +1,9 @@
 /**
  * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `attentionCore`, `adamwUpdate` and
- * `batchNormTrainFused`. On the
- * wasm engine with the native addon each is one native kernel forward and one backward (MffGelu, MffLayerNorm,
- * MffLinear / MffLinearNoBias, MffAttention, MffAdamW; src/backend/fused-kernels.ts); otherwise (no addon, another
- * backend, non-float32) `gelu` and `layerNorm` compose stock ops and the other three return null (the caller
- * composes).
+ * `batchNormTrainFused`. On the wasm engine with the native addon each is one native kernel forward and one backward
+ * (MffGelu, MffLayerNorm, MffLinear / MffLinearNoBias, MffAttention, MffAdamW, MffBatchNormTrain;
+ * src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32) `gelu` and `layerNorm` compose
+ * stock ops and the other four return null (the caller composes).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNative } from './native.js';

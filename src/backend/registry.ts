@@ -15,7 +15,8 @@
  *   consecutive axes), Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedConv2D (bias + ReLU fused).
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
  *   MffLayerNorm, MffLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad, MffLinear, MffLinearGradX,
- *   MffLinearGradW, MffLinearNoBias, MffBatchNormTrain, MffBatchNormTrainGrad; with the gradients of MffGelu, MffLayerNorm, MffLinear, MffLinearNoBias.
+ *   MffLinearGradW, MffLinearNoBias, MffBatchNormTrain, MffBatchNormTrainGrad; with the gradients of MffGelu,
+ *   MffLayerNorm, MffLinear, MffLinearNoBias.
  * - gradient, pure JS: Tile (one reshape + sum instead of one Slice + Add per repetition).
  *
  * `registerFastKernels()` returns the registered names in table order ('*' = runs natively, 'grad:' = a gradient).

@@ -150,7 +150,8 @@ export function batchNorm(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCt
  * 2 × 128² × 512 (UPerHead at 512²); this op keeps only its input and output and recomputes x̂ in the backward:
  *   y = relu?(x̂·w + b), x̂ = (x − μ)·r, r = 1/sqrt(σ² + eps) over (N, H, W);
  *   g = dy·[y > 0]; dw = Σ g·x̂; db = Σ g; dx = (w·r / n)·(n·g − db − x̂·dw).
- * The running statistics are recorded in ctx.updates as in PyTorch (momentum, unbiased variance).
+ * The running statistics are recorded in ctx.updates as in PyTorch (momentum, unbiased variance). With the native
+ * engine the op is one kernel forward and one backward instead (batchNormTrainFused: same formula, double sums).
  */
 function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx, relu: boolean): tf.Tensor4D {
   const eps = ctx.eps ?? 1e-5;
@@ -162,16 +163,19 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
   if (ctx.updates.has(`${name}.running_mean`)) throw new Error(`BatchNorm '${name}' ran twice in one train forward`);
   const rm = p.get(`${name}.running_mean`);
   const rv = p.get(`${name}.running_var`);
-  const fusedBn = batchNormTrainFused(x, p.get(`${name}.weight`), p.get(`${name}.bias`), eps, relu);
-  if (fusedBn) {
-    const { y, mean, variance } = fusedBn;
+  // running = (1 − m)·running + m·stat (unbiased variance); num_batches_tracked + 1 — kept past the forward's tidy
+  const record = (mean: tf.Tensor, variance: tf.Tensor) => {
     ctx.updates.set(`${name}.running_mean`, tf.keep(tf.tidy(() => tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m)))));
     ctx.updates.set(`${name}.running_var`, tf.keep(tf.tidy(() => tf.add(tf.mul(rv, 1 - m), tf.mul(tf.mul(variance, n / (n - 1)), m)))));
-    tf.dispose([mean, variance]);
     if (p.has(`${name}.num_batches_tracked`)) {
       ctx.updates.set(`${name}.num_batches_tracked`, tf.keep(tf.add(p.get(`${name}.num_batches_tracked`), tf.scalar(1, 'int32'))));
     }
-    return y as tf.Tensor4D;
+  };
+  const fusedBn = batchNormTrainFused(x, p.get(`${name}.weight`), p.get(`${name}.bias`), eps, relu);
+  if (fusedBn) {
+    record(fusedBn.mean, fusedBn.variance);
+    tf.dispose([fusedBn.mean, fusedBn.variance]);
+    return fusedBn.y as tf.Tensor4D;
   }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xin, w, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
@@ -179,8 +183,7 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
     const r = tf.rsqrt(tf.add(variance, eps));
     // the same ops in the same order as ((x − μ)·r·w + b), each full-size temporary freed as soon as it is used
     const y = chain(xin, [(t) => tf.sub(t, mean), (t) => tf.mul(t, r), (t) => tf.mul(t, w), (t) => tf.add(t, b), ...(relu ? [(t: tf.Tensor) => tf.relu(t)] : [])]) as tf.Tensor4D;
-    ctx.updates.set(`${name}.running_mean`, tf.keep(tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m))));
-    ctx.updates.set(`${name}.running_var`, tf.keep(tf.add(tf.mul(rv, 1 - m), tf.mul(tf.mul(variance, n / (n - 1)), m))));
+    record(mean, variance);
     save(relu ? [xin, w, y] : [xin, w]);
     return {
       value: y,
@@ -207,11 +210,7 @@ function batchNormTrain(p: ParamStore, name: string, x: tf.Tensor4D, ctx: BnCtx,
         }),
     };
   });
-  const y = op(x, p.get(`${name}.weight`), p.get(`${name}.bias`)) as tf.Tensor4D;
-  if (p.has(`${name}.num_batches_tracked`)) {
-    ctx.updates.set(`${name}.num_batches_tracked`, tf.keep(tf.add(p.get(`${name}.num_batches_tracked`), tf.scalar(1, 'int32'))));
-  }
-  return y;
+  return op(x, p.get(`${name}.weight`), p.get(`${name}.bias`)) as tf.Tensor4D;
 }
 
 /** fs[k](…fs[0](x)): each intermediate result is disposed once the next exists (x itself is left alone). */
