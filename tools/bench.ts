@@ -1,6 +1,6 @@
 /**
  * Benchmarks, one JSON line per figure (compare runs by diffing lines):
- *   npm run bench -- [--only sgemm|pretrain|seg-train|seg-eval|loader|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
+ *   npm run bench -- [--only sgemm|pretrain|seg-train|seg-eval|loader|seg-train-suite|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
  * Without --only: sgemm, pretrain, seg-train, seg-eval, loader (the ADE20K-scale figures take minutes: --only only).
  * Every timed figure gives its median and its spread over the timed steps (`*_range` = [min, max], `*_iqr` = [25th,
  * 75th percentile]) and `load_avg_1m` (the machine is shared: a figure taken under load is not comparable).
@@ -15,6 +15,8 @@
  * update, median img/s over N steps after warm-up. seg-eval: config S, segEncodeDecode on a whole 64×64 image, batch 1.
  * loader: the config-P pretrain BatchLoader on datasets/fashion-mnist-mini and the seg train loader on
  * datasets/scenes-mini (loader img/s = images / loading wall time).
+ * seg-train-suite: one train step of the `mff benchmark` suite's UperNet (configs/upernet/upernet_mff-vit-mini-p8_1xb8-2ki_scenes-shape-64x64.ts,
+ * batch 8) on random data, as `mff seg-train` builds it (what bounds the suite's budget).
  * seg-train-ade: one ViT-S/16 UperNet train step at 512², batch 2, as `mff seg-train` builds it
  * (configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts, withCp, 150 classes) on random data; default
  * 1 warm-up + 2 timed steps; `estimate_mb` is the seg-train pre-flight estimate (estimateSegTrainMemory) to compare
@@ -285,10 +287,12 @@ async function benchSegTrain(backend: string): Promise<void> {
 const ADE_SEG_TRAIN = 'configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts';
 const ADE_SEG_TRAIN_B = 'configs/upernet/upernet_mff-vit-b16_8xb2-160k_ade20k-512x512.ts';
 const ADE_SEG_EVAL = 'configs/_base/upernet_mae-vit-b16_8xb2-160k_ade20k-512x512.ts';
+/** The `mff benchmark` suite's UperNet (src/engine/benchmark/suites.ts): figure seg-train-suite, batch 8 as configured. */
+const SUITE_SEG_TRAIN = 'configs/upernet/upernet_mff-vit-mini-p8_1xb8-2ki_scenes-shape-64x64.ts';
 
 /** ViT-S/16 (or ViT-B/16) UperNet, 512², batch 2 (withCp as configured): one seg-train step, and its pre-flight memory estimate. */
-async function benchSegTrainAde(backend: string, config = ADE_SEG_TRAIN, name = 'seg-train-ade'): Promise<void> {
-  const cfg = await loadSegConfig(config, { cfgOptions: ['batchSize=2', 'pretrained='] });
+async function benchSegTrainAde(backend: string, config = ADE_SEG_TRAIN, name = 'seg-train-ade', batch = 2): Promise<void> {
+  const cfg = await loadSegConfig(config, { cfgOptions: [`batchSize=${batch}`, 'pretrained='] });
   const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
   const params = model.params.numParams();
   const est = estimateSegTrainMemory(cfg.model, cfg.batchSize, { params, optimizerOnHeap: false });
@@ -477,7 +481,7 @@ if (values.profile || values['profile-shapes']) {
   }
 }
 const only = values.only;
-const FIGURES = ['sgemm', 'pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
+const FIGURES = ['sgemm', 'pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-suite', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
 if (only && !FIGURES.includes(only)) throw new Error(`--only ${only}: expected ${FIGURES.join('|')}`);
 // the GEMM peak first: every model figure reports its share of this run's peak (the loader has no FLOPs)
 if (only !== 'loader') await benchSgemm(backend);
@@ -485,6 +489,7 @@ if (!only || only === 'pretrain') await benchPretrain(backend);
 if (!only || only === 'seg-train') await benchSegTrain(backend);
 if (!only || only === 'seg-eval') await benchSegEval(backend);
 if (!only || only === 'loader') await benchLoader();
+if (only === 'seg-train-suite') await benchSegTrainAde(backend, SUITE_SEG_TRAIN, only, 8);
 if (only === 'seg-train-ade' || only === 'seg-train-ade-b' || only === 'seg-eval-ade') {
   // minutes per step/image: not in the default run; defaults 1 warm-up + 2 timed
   steps = Number(values.steps ?? 2);

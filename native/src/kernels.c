@@ -596,6 +596,40 @@ void mff_adamw(const float *P, const float *M, const float *V, const float *G, f
   par_for(adamw_range, &ac, n, 2);
 }
 
+/* AdamW over many tensors in place (p, m, v updated; g read): one split over all their elements together, so small
+ * tensors cost no per-tensor dispatch. Each tensor's update is adamw_loop's (same expressions, same order): bitwise
+ * equal to mff_adamw. The arrays of one tensor must not overlap each other. */
+struct adamw_multi_ctx { int k; float *const *P, *const *M, *const *V; const float *const *G; const int64_t *start; const float *c; };
+static void adamw_loop_inplace(float *restrict P, float *restrict M, float *restrict V, const float *restrict G, size_t n,
+                               float dm, float c1, float b2, float c2, float bc2, float eps, float ss) {
+  for (size_t i = 0; i < n; i++) {
+    float p = P[i] * dm;
+    float g = G[i], m = M[i], v = V[i];
+    float m1 = m + (g - m) * c1;
+    float v1 = v * b2 + (g * g) * c2;
+    float denom = sqrtf(v1) / bc2 + eps;
+    M[i] = m1; V[i] = v1;
+    P[i] = p - (m1 / denom) * ss;
+  }
+}
+static void adamw_multi_range(void *ctx, int64_t lo, int64_t hi) {
+  const struct adamw_multi_ctx *k = ctx;
+  int a = 0, b = k->k; /* the tensor holding element lo: start[j] <= lo < start[j + 1] */
+  while (b - a > 1) { int mid = (a + b) / 2; if (k->start[mid] <= lo) a = mid; else b = mid; }
+  for (int j = a; j < k->k && k->start[j] < hi; j++) {
+    int64_t s = lo > k->start[j] ? lo - k->start[j] : 0;
+    int64_t e = (hi < k->start[j + 1] ? hi : k->start[j + 1]) - k->start[j];
+    if (e <= s) continue;
+    const float *c = k->c + 8 * (size_t)j;
+    adamw_loop_inplace(k->P[j] + s, k->M[j] + s, k->V[j] + s, k->G[j] + s, (size_t)(e - s), c[7] != 0.0f ? c[0] : 1.0f, c[1],
+                       c[2], c[3], c[4], c[5], c[6]);
+  }
+}
+void mff_adamw_multi(int k, float *const *P, float *const *M, float *const *V, const float *const *G, const int64_t *start, const float *c) {
+  struct adamw_multi_ctx ac = { k, P, M, V, G, start, c };
+  if (k > 0) par_for(adamw_multi_range, &ac, start[k], 2);
+}
+
 struct asm_ctx { float *probs; int N; };
 static void attn_softmax_range(void *p, int64_t lo, int64_t hi) {
   const struct asm_ctx *c = p; const int N = c->N;

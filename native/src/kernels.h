@@ -75,6 +75,10 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *dims, cons
  * src/engine/optim.ts: p' = p*decay (if hasDecay); m1 = m + (g - m)*c1; v1 = v*b2 + (g*g)*c2;
  * pOut = p' - (m1 / (sqrt(v1)/bc2 + eps)) * stepSize; mOut = m1; vOut = v1. */
 void mff_adamw(const float *p, const float *m, const float *v, const float *g, float *pOut, float *mOut, float *vOut, int64_t n, const float *c);
+/* Split. mff_adamw on k tensors in place (P[j], M[j], V[j] updated, G[j] read), c[8 j ..] tensor j's constants,
+ * start[0..k] the prefix sums of their sizes (start[0] = 0): one split over all start[k] elements. Bitwise equal to
+ * mff_adamw per tensor. */
+void mff_adamw_multi(int k, float *const *P, float *const *M, float *const *V, const float *const *G, const int64_t *start, const float *c);
 
 /* Multi-head attention on a fused qkv [B, N, 3D] ([q | k | v], heads of hd contiguous in each, D = H hd).
  * Forward: probs[b, h] = softmax(scale q k^T + bias[h]) [N, N] (bias [H, N, N] or NULL; the softmax rows split),

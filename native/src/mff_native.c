@@ -9,7 +9,7 @@
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 11
+#define MFF_NATIVE_API 12
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -158,6 +158,40 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* adamwMulti(arrays: Float32Array[4k] = p m v g per tensor (views into the heap or host arrays; p, m, v updated in
+ * place), c: Float32Array[8k] = each tensor's adamw constants). Throws on a length mismatch. */
+static napi_value adamw_multi(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value a[2];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  uint32_t na = 0; size_t nc = 0;
+  float *c = typed_ptr(env, a[1], &nc);
+  if (argc < 2 || napi_get_array_length(env, a[0], &na) != napi_ok || na % 4 || !c || nc < 2 * (size_t)na) {
+    napi_throw_error(env, NULL, "adamwMulti: bad arguments"); return NULL;
+  }
+  int k = (int)(na / 4);
+  float **ptr = malloc(sizeof(float *) * (na ? na : 1));
+  int64_t *start = malloc(sizeof(int64_t) * ((size_t)k + 1));
+  if (!ptr || !start) { free(ptr); free(start); napi_throw_error(env, NULL, "adamwMulti: out of memory"); return NULL; }
+  start[0] = 0;
+  for (int j = 0; j < k; j++) {
+    size_t n0 = 0;
+    for (int q = 0; q < 4; q++) {
+      napi_value e, ab; size_t len = 0, off; napi_typedarray_type t; void *data = NULL;
+      if (napi_get_element(env, a[0], (uint32_t)(4 * j + q), &e) != napi_ok
+          || napi_get_typedarray_info(env, e, &t, &len, &data, &ab, &off) != napi_ok || t != napi_float32_array) {
+        free(ptr); free(start); napi_throw_error(env, NULL, "adamwMulti: not a Float32Array"); return NULL;
+      }
+      ptr[q * k + j] = data;
+      if (q == 0) n0 = len;
+      if (len != n0) { free(ptr); free(start); napi_throw_error(env, NULL, "adamwMulti: p, m, v, g sizes differ"); return NULL; }
+    }
+    start[j + 1] = start[j] + (int64_t)n0;
+  }
+  mff_adamw_multi(k, ptr, ptr + k, ptr + 2 * k, (const float *const *)(ptr + 3 * k), start, c);
+  free(ptr); free(start);
+  return NULL;
+}
+
 /* The common argument shape (heap, mode, offs:Int32Array, dims:Int32Array, ...): false (and a[] untouched) when the
  * heap or either array is missing or shorter than min_o / min_d. */
 struct mod_args { float *heap; int mode; int32_t *o, *d; size_t no, nd; };
@@ -259,6 +293,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
     {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
+    {"adamwMulti", NULL, adamw_multi, NULL, NULL, NULL, napi_default, NULL},
     {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
     {"linear", NULL, linear, NULL, NULL, NULL, napi_default, NULL},
     {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNative } from './native.js';
+import type { WasmBackend } from './heap.js';
 import { fusedKernelsRegistered } from './registry.js';
 
 /** The fused kernels are registered, the addon loaded, the wasm backend active and every tensor float32. */
@@ -96,12 +97,54 @@ export interface AdamWHyper {
 export function adamwUpdate(param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: tf.Tensor, h: AdamWHyper): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
   if (!fusedReady(param, m, v, grad)) return null;
   if (![m, v, grad].every((t) => tf.util.arraysEqual(t.shape, param.shape))) return null;
+  return tf.engine().runKernel('MffAdamW', { param, m, v, grad }, { consts: Array.from(adamwConsts(h)) }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** The native AdamW constants [decay, 1−β1, β2, 1−β2, sqrt(1−β2^t), eps, lr/(1−β1^t), hasDecay] (float32). */
+function adamwConsts(h: AdamWHyper): Float32Array {
   const f = Math.fround;
-  const consts = Float32Array.of(
+  return Float32Array.of(
     f(1 - h.lr * h.weightDecay), f(1 - h.beta1), f(h.beta2), f(1 - h.beta2), f(Math.sqrt(1 - h.beta2 ** h.step)), f(h.eps),
     f(h.lr / (1 - h.beta1 ** h.step)), h.weightDecay !== 0 ? 1 : 0,
   );
-  return tf.engine().runKernel('MffAdamW', { param, m, v, grad }, { consts: Array.from(consts) }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** One parameter of adamwInPlace: the state as tensors, or as host arrays (the optimizer's stateInHostMemory). */
+export interface AdamWItem {
+  param: tf.Tensor;
+  m: tf.Tensor | Float32Array;
+  v: tf.Tensor | Float32Array;
+  grad: tf.Tensor;
+  h: AdamWHyper;
+}
+
+/**
+ * AdamW on many parameters in one native call, in place: param (and m, v when tensors) are overwritten in the wasm
+ * heap, host-array state in JS memory; the same arithmetic as adamwUpdate (bitwise). An item qualifies when the fused
+ * path is available, every size matches and param / m / v tensors own their buffer (refCount 1: no other tensor, e.g.
+ * a reshape view, would see the write). Returns which items were updated; the caller updates the others itself.
+ */
+export function adamwInPlace(items: AdamWItem[]): boolean[] {
+  const done = items.map(() => false);
+  if (!items.length || !fusedKernelsRegistered() || loadNative() === null || tf.getBackend() !== 'wasm') return done;
+  const be = tf.backend() as unknown as WasmBackend;
+  const owned = (t: tf.Tensor) => t.dtype === 'float32' && be.dataIdMap.get(t.dataId).refCount === 1;
+  const picked: { i: number; n: number }[] = [];
+  items.forEach((it, i) => {
+    const n = it.param.size;
+    const stateOk = [it.m, it.v].every((s) => (s instanceof Float32Array ? s.length === n : owned(s) && tf.util.arraysEqual(s.shape, it.param.shape)));
+    if (n > 0 && owned(it.param) && it.grad.dtype === 'float32' && tf.util.arraysEqual(it.grad.shape, it.param.shape) && stateOk) picked.push({ i, n });
+  });
+  if (!picked.length) return done;
+  const consts = new Float32Array(8 * picked.length);
+  picked.forEach(({ i }, j) => consts.set(adamwConsts(items[i].h), 8 * j));
+  // views into the heap taken after every allocation of this call (none follows): see heap.ts
+  const buf = be.wasm.HEAPU8.buffer;
+  const view = (t: tf.Tensor | Float32Array, n: number) => (t instanceof Float32Array ? t : new Float32Array(buf, be.dataIdMap.get(t.dataId).memoryOffset, n));
+  const arrays = picked.flatMap(({ i, n }) => [view(items[i].param, n), view(items[i].m, n), view(items[i].v, n), view(items[i].grad, n)]);
+  loadNative()!.adamwMulti(arrays, consts);
+  for (const { i } of picked) done[i] = true;
+  return done;
 }
 
 /**

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 11;
+const NATIVE_API = 12;
 
 export interface NativeAddon {
   api: number;
@@ -30,6 +30,8 @@ export interface NativeAddon {
   /** dims[15] (optional, mode 0): epilogue flags, bit 0 = + bias (biasOff), bit 1 = ReLU. */
   conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array, biasOff?: number): void;
   adamw(heap: Float32Array, offs: Int32Array, consts: Float32Array): void;
+  /** AdamW in place on k tensors: arrays = [p, m, v, g] × k (heap views or host arrays; p, m, v updated), consts 8 per tensor. */
+  adamwMulti(arrays: Float32Array[], consts: Float32Array): void;
   attention(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, scale: number): void;
   /** Linear layer on 2-D operands, dims [M, K, N, hasBias]: mode 0 y = x W + b (offs x, W, b, y); mode 1 dx = dy W^T
    * (offs dy, W, dx); mode 2 dW = x^T dy, db = column sums of dy (offs x, dy, dW, db) */

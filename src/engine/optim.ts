@@ -11,14 +11,17 @@
  * `optimizer.<param>.{exp_avg,exp_avg_sq,momentum_buffer,step}` plus `optimizer.step`, so a resumed run continues
  * bit-exactly. Scalars are float64 in JS (as PyTorch's Python floats); tensor maths is float32.
  * `stateInHostMemory` (AdamW): exp_avg / exp_avg_sq live in JS Float32Arrays instead of tensors, i.e. outside the
- * 4 GB wasm heap that holds every tensor on the CPU engine (ViT-B UperNet: 1.3 GB moved out); the update is a JS
- * loop with float32 rounding after every operation, in the fused kernel's operation order, so the numbers are
- * bitwise those of the tensor path.
+ * 4 GB wasm heap that holds every tensor on the CPU engine (ViT-B UperNet: 1.3 GB moved out); without the native
+ * addon the update is a JS loop with float32 rounding after every operation, in the fused kernel's operation order,
+ * so the numbers are bitwise those of the tensor path.
+ * AdamW on the native engine updates every parameter in place in one call (backend/fused.ts adamwInPlace: tensor or
+ * host state, same arithmetic; 139 parameters of the benchmark suite's UperNet: 33 ms → 1 ms per step); parameters
+ * it cannot take (a shared buffer) get the per-parameter path.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Layout, ParamStore } from '../nn/params.js';
 import type { StTensor } from '../io/safetensors.js';
-import { adamwUpdate } from '../backend/fused.js';
+import { adamwInPlace, adamwUpdate, type AdamWItem } from '../backend/fused.js';
 
 export type OptimizerSpec =
   | { type: 'AdamW'; betas?: [number, number]; eps?: number }
@@ -151,14 +154,24 @@ class TorchLikeOptimizer implements Optimizer {
       active.push({ slot, grad, lr: l });
     }
     const local = this.spec.type === 'LARS' ? this.larsLocalLr(active) : null;
+    for (const a of active) a.slot.steps += 1;
+    // AdamW: every parameter the native engine can update in place, in one call (no per-parameter tensor dispatch)
+    const done = this.spec.type === 'AdamW' ? adamwInPlace(active.map(({ slot, grad, lr: l }) => this.adamwItem(slot, grad, l))) : [];
     active.forEach(({ slot, grad, lr: l }, i) => {
-      slot.steps += 1;
+      if (done[i]) return;
       tf.tidy(() => {
         if (this.spec.type === 'AdamW') this.adamw(slot, grad, l);
         else this.sgd(slot, grad, local ? l * local[i] : l, local !== null);
       });
     });
     this.stepCount += 1;
+  }
+
+  private adamwItem(s: Slot, grad: tf.Tensor, lr: number): AdamWItem {
+    const spec = this.spec as Extract<OptimizerSpec, { type: 'AdamW' }>;
+    const [beta1, beta2] = spec.betas ?? [0.9, 0.999];
+    const h = { lr, weightDecay: s.group.weightDecay, beta1, beta2, eps: spec.eps ?? 1e-8, step: s.steps };
+    return { param: s.param, m: s.host ? s.host.exp_avg : s.buffers.exp_avg, v: s.host ? s.host.exp_avg_sq : s.buffers.exp_avg_sq, grad, h };
   }
 
   private adamw(s: Slot, g: tf.Tensor, lr: number): void {

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { linear } from '../../src/nn/layers.js';
-import { adamwUpdate, attentionCore, batchNormTrainFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { adamwInPlace, adamwUpdate, attentionCore, batchNormTrainFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
 import { loadNative, nativeAvailable, nativeThreads } from '../../src/backend/native.js';
 import { broadcastPlan } from '../../src/backend/overrides-math.js';
 import { registerFastKernels } from '../../src/backend/registry.js';
@@ -693,6 +693,42 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
       tf.dispose([p, m, v, pc, mc, vc]);
     });
   }
+
+  test('AdamW in place on many parameters (one native call, tensor and host state) is bitwise the per-tensor fused update; shared buffers are left to the caller', () => {
+    // sizes: tiny, odd, one above the 2-thread split threshold (native/src/kernels.c PAR_MIN), so the split crosses tensors
+    const sizes = [3, 1003, 70001, 17];
+    const hs = sizes.map((_, j) => ({ lr: 1e-3 * (j + 1), weightDecay: j % 2 ? 0 : 0.05, beta1: 0.9, beta2: 0.95, eps: 1e-8, step: j + 2 }));
+    const p0 = sizes.map((n) => randn(n));
+    const m0 = sizes.map((n) => randn(n, 0.1));
+    const v0 = sizes.map((n) => randn(n, 0.01).map(Math.abs));
+    const g0 = sizes.map((n) => randn(n, 0.1));
+    const before = tf.memory().numTensors;
+    const params = p0.map((x) => tf.tensor(x));
+    const grads = g0.map((x) => tf.tensor(x));
+    const ms = m0.map((x, j) => (j % 2 ? Float32Array.from(x) : tf.tensor(x))); // odd items: host-array state
+    const vs = v0.map((x, j) => (j % 2 ? Float32Array.from(x) : tf.tensor(x)));
+    const view = tf.reshape(params[3], [sizes[3], 1]); // item 3 shares its buffer: must not be written
+    const nat = loadNative();
+    const threads = nat?.threads();
+    nat?.threads(2); // the 2-thread split (its halves meet inside item 2)
+    const done = adamwInPlace(sizes.map((_, j) => ({ param: params[j], m: ms[j], v: vs[j], grad: grads[j], h: hs[j] })));
+    nat?.threads(threads);
+    if (!nativeAvailable()) {
+      expect(done).toEqual(sizes.map(() => false));
+    } else {
+      expect(done).toEqual([true, true, true, false]);
+      for (let j = 0; j < 3; j++) {
+        const want = tf.tidy(() => adamwUpdate(tf.tensor(p0[j]), tf.tensor(m0[j]), tf.tensor(v0[j]), tf.tensor(g0[j]), hs[j])!);
+        const got = [params[j], ms[j], vs[j]].map((t) => (t instanceof Float32Array ? t : t.dataSync()));
+        want.forEach((w, q) => expect(Array.from(got[q]), `item ${j} output ${q}`).toEqual(Array.from(w.dataSync())));
+        tf.dispose(want);
+      }
+    }
+    expect(Array.from(params[3].dataSync())).toEqual(Array.from(p0[3])); // untouched
+    expect(Array.from(vs[3] as Float32Array)).toEqual(Array.from(v0[3]));
+    tf.dispose([view, ...params, ...grads, ...[...ms, ...vs].filter((t): t is tf.Tensor => !(t instanceof Float32Array))]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   // [2, 65, 1, 64]: N*N*hd above native/src/kernels.c ATTN_ITEM_SMALL (the path that keeps OpenBLAS's threads per product)
   for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8], [2, 65, 1, 64]]) {
