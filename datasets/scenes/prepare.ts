@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { Rng } from '../../src/io/rng.js';
-import { encodePng8 } from '../../src/data/seg/png.js';
+import { encodePng8 } from '../../src/data/png.js';
 import { resizeBilinear, resizeNearest } from '../../src/data/seg/resize.js';
 import { prepareShapeScenes } from './shape.js';
 

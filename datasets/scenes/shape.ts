@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { Rng } from '../../src/io/rng.js';
-import { encodePng8 } from '../../src/data/seg/png.js';
+import { encodePng8 } from '../../src/data/png.js';
 import { resizeBilinear, resizeNearest } from '../../src/data/seg/resize.js';
 
 export const SHAPE_SIZE = 64;

@@ -6,9 +6,16 @@
  * composite), 16-bit samples reduced to 8-bit, CMYK converted to sRGB. JPEG decoders differ between
  * libjpeg builds, so decoded pixels may differ from cv2 by a grey level on some files. Images above the
  * decompression-bomb limit (data/limits.ts) are refused before decoding.
+ *
+ * Small PNGs (8-bit, or palette; not interlaced; no colour-management or orientation chunk) are decoded in JS
+ * (data/png.ts): the same bytes as sharp (test/data/image.test.ts), without sharp's per-call setup, which costs
+ * ~0.3 ms of the main thread per image — more than decoding a 28×28 Fashion-MNIST image. Anything else, and any PNG
+ * the JS reader refuses (corrupt, truncated: sharp then reports it), goes to sharp.
  */
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { maxImagePixels } from './limits.js';
+import { decodePngSamples } from './png.js';
 
 sharp.cache(false); // streaming a dataset: libvips' operation cache only costs memory here
 
@@ -24,7 +31,48 @@ export type DecodeOptions = {
   alpha?: 'drop' | 'flatten';
   /** RGB background for alpha 'flatten'. Default white. */
   background?: [number, number, number];
+  /** 'auto' (default): small PNGs in JS, the rest with sharp; 'sharp': always sharp (tests compare the two). */
+  decoder?: 'auto' | 'sharp';
 };
+
+/** PNG chunks after which sharp's pixels may differ from the stored samples (colour management, orientation). */
+const SHARP_ONLY_CHUNKS = new Set(['iCCP', 'sRGB', 'gAMA', 'cHRM', 'eXIf', 'sBIT']);
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** The JS path: RGB of an eligible PNG (alpha dropped, gray replicated, palette expanded), else null (use sharp). */
+function decodePngFast(buf: Uint8Array, alpha: 'drop' | 'flatten'): RgbImage | null {
+  if (buf.length < 8 || PNG_SIGNATURE.some((v, i) => buf[i] !== v)) return null;
+  let png;
+  try {
+    png = decodePngSamples(buf);
+  } catch {
+    return null; // corrupt, 16-bit, interlaced, over the pixel limit: sharp decodes it or reports why
+  }
+  const { width, height, bitDepth, colorType, channels, samples, palette, ancillary } = png;
+  if ((bitDepth !== 8 && colorType !== 3) || ancillary.some((c) => SHARP_ONLY_CHUNKS.has(c))) return null;
+  if (alpha === 'flatten' && (colorType === 4 || colorType === 6 || ancillary.includes('tRNS'))) return null;
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
+  if (colorType === 3) {
+    if (!palette) return null;
+    for (let i = 0; i < n; i++) {
+      const k = samples[i] * 3;
+      if (k + 2 >= palette.length) return null; // index past the palette: sharp's call
+      out[3 * i] = palette[k];
+      out[3 * i + 1] = palette[k + 1];
+      out[3 * i + 2] = palette[k + 2];
+    }
+  } else if (colorType === 0 || colorType === 4) {
+    for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = samples[i * channels];
+  } else {
+    for (let i = 0; i < n; i++) {
+      out[3 * i] = samples[i * channels];
+      out[3 * i + 1] = samples[i * channels + 1];
+      out[3 * i + 2] = samples[i * channels + 2];
+    }
+  }
+  return { data: out, width, height };
+}
 
 /** Decode an image file (JPEG, PNG, WebP, TIFF, ...) to 8-bit RGB. Throws `<file>: cannot decode image (<why>)`. */
 export async function decodeImage(file: string, opts: DecodeOptions = {}): Promise<RgbImage> {
@@ -40,10 +88,13 @@ export async function decodeImage(file: string, opts: DecodeOptions = {}): Promi
 }
 
 async function decodeOnce(file: string, opts: DecodeOptions): Promise<RgbImage> {
-  const { alpha = 'drop', background = [255, 255, 255] } = opts;
+  const { alpha = 'drop', background = [255, 255, 255], decoder = 'auto' } = opts;
+  const buf = await readFile(file);
+  const fast = decoder === 'auto' ? decodePngFast(buf, alpha) : null;
+  if (fast) return fast;
   // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings
   // (ImageNet has some; cv2 decodes them too).
-  let pipe = sharp(file, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
+  let pipe = sharp(buf, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
   pipe = alpha === 'flatten' ? pipe.flatten({ background: { r: background[0], g: background[1], b: background[2] } }) : pipe.removeAlpha();
   const { data, info } = await pipe.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);

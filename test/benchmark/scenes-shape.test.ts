@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import sharp from 'sharp';
 import { Rng } from '../../src/io/rng.js';
-import { encodePng8, decodePngSamples } from '../../src/data/seg/png.js';
+import { encodePng8, decodePngSamples } from '../../src/data/png.js';
 import { readShapeItems, shapeScene, SHAPE_SEED, SHAPE_SPLIT_OFFSET } from '../../datasets/scenes/shape.js';
 
 const SHAPE = resolve(__dirname, '../../datasets/scenes-shape');

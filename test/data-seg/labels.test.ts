@@ -94,7 +94,7 @@ describe('decodeLabelPng', () => {
     const cols = [[255, 0, 0], [0, 200, 0], [10, 20, 250], [250, 250, 0]];
     for (let i = 0; i < w * h; i++) rgb.set(cols[((i % w) >> 3) % 4 ^ (Math.floor(i / w) >> 3) % 2], i * 3);
     const buf = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png({ palette: true, colours: 4, dither: 0 }).toBuffer();
-    const { decodePngSamples } = await import('../../src/data/seg/png.js');
+    const { decodePngSamples } = await import('../../src/data/png.js');
     const png = decodePngSamples(buf);
     expect(png.colorType).toBe(3);
     const { data } = await sharp(buf).removeAlpha().raw().toBuffer({ resolveWithObject: true });

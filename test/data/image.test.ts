@@ -1,9 +1,10 @@
 import { describe, expect, test, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { PNG } from 'pngjs';
+import { crc32 as zlibCrc } from 'node:zlib';
 import { decodeImage } from '../../src/data/image.js';
 
 let dir: string;
@@ -91,5 +92,45 @@ describe('decodeImage', () => {
     writeFileSync(trunc, full.subarray(0, full.length >> 1));
     await expect(decodeImage(trunc)).rejects.toThrow(trunc);
     await expect(decodeImage(join(dir, 'missing.png'))).rejects.toThrow(join(dir, 'missing.png'));
+  });
+
+  test('PNG variants: the JS fast path gives the bytes sharp gives (gray, gray+alpha, RGB, RGBA, palette 8/4-bit, tRNS, 1-bit, interlaced, 16-bit, gAMA, truncated)', async () => {
+    const [w, h] = [37, 23];
+    let s = 12345;
+    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
+    const rgba = Buffer.from(Array.from({ length: w * h * 4 }, rnd));
+    const raw = (channels: 1 | 2 | 3 | 4) => sharp(Buffer.from(Array.from({ length: w * h * channels }, rnd)), { raw: { width: w, height: h, channels } });
+    const files: [string, Buffer][] = [
+      ['gray', readFileSync(writePng('v-g.png', w, h, 0, 8, Array.from({ length: w * h }, rnd)))],
+      ['gray-alpha', readFileSync(writePng('v-ga.png', w, h, 4, 8, Array.from({ length: w * h * 2 }, rnd)))],
+      ['gray-sharp', await raw(1).toColourspace('b-w').png().toBuffer()],
+      ['rgb', await raw(3).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer()],
+      ['rgba', await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer()],
+      ['palette8', await raw(3).png({ palette: true, colours: 200, dither: 0 }).toBuffer()],
+      ['palette4', await raw(3).png({ palette: true, colours: 16, dither: 0 }).toBuffer()],
+      ['palette-trns', await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png({ palette: true, colours: 64 }).toBuffer()],
+      ['gray1', await raw(1).threshold(128).toColourspace('b-w').png({ colours: 2 }).toBuffer()],
+      ['interlaced', await raw(3).png({ progressive: true }).toBuffer()],
+      ['gray16', await raw(1).toColourspace('grey16').png().toBuffer()],
+    ];
+    // a gAMA chunk (colour management: sharp's call) spliced in after IHDR
+    const rgbPng = files[3][1];
+    const gama = Buffer.alloc(16);
+    gama.writeUInt32BE(4, 0);
+    gama.write('gAMA', 4, 'latin1');
+    gama.writeUInt32BE(45455, 8);
+    gama.writeUInt32BE(zlibCrc(gama.subarray(4, 12)), 12);
+    files.push(['gamma', Buffer.concat([rgbPng.subarray(0, 33), gama, rgbPng.subarray(33)])]);
+    for (const [name, buf] of files) {
+      const file = join(dir, `variant-${name}.png`);
+      writeFileSync(file, buf);
+      const want = await decodeImage(file, { decoder: 'sharp' });
+      const got = await decodeImage(file);
+      expect([got.width, got.height], name).toEqual([want.width, want.height]);
+      expect(Buffer.from(got.data).equals(Buffer.from(want.data)), name).toBe(true);
+    }
+    const trunc = join(dir, 'variant-trunc.png');
+    writeFileSync(trunc, rgbPng.subarray(0, rgbPng.length - 40));
+    await expect(decodeImage(trunc)).rejects.toThrow(/variant-trunc\.png: cannot decode image/);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { decodePngSamples, encodePng8 } from './png.js';
+import { decodePngSamples, encodePng8 } from '../png.js';
 import type { RgbImage } from '../image.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 

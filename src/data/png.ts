@@ -1,10 +1,11 @@
 /**
- * Minimal PNG reader/writer for label maps (PNG spec, ISO/IEC 15948). pngjs and sharp both expand palette
- * images to colours; a label map needs the raw samples (palette INDICES, grayscale values), so we parse the
- * chunks, inflate IDAT with node:zlib and undo the scanline filters ourselves.
+ * Minimal PNG reader/writer (PNG spec, ISO/IEC 15948). For label maps: pngjs and sharp both expand palette images
+ * to colours; a label map needs the raw samples (palette INDICES, grayscale values), so we parse the chunks, inflate
+ * IDAT with node:zlib and undo the scanline filters ourselves. Also the fast path of data/image.ts for small 8-bit
+ * PNG images (sharp's per-call setup costs more than decoding a 28×28 image).
  */
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
-import { checkPixels } from '../limits.js';
+import { checkPixels } from './limits.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -23,6 +24,8 @@ export interface PngSamples extends PngHeader {
   samples: Uint8Array;
   /** RGB palette entries (colour type 3), 3 bytes each. */
   palette: Uint8Array | null;
+  /** Types of the chunks other than IHDR, PLTE, IDAT and IEND, in file order (e.g. tRNS, iCCP, gAMA). */
+  ancillary: string[];
 }
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -35,6 +38,7 @@ export function decodePngSamples(buf: Uint8Array, name = 'PNG'): PngSamples {
   let header: PngHeader | null = null;
   let palette: Uint8Array | null = null;
   const idat: Buffer[] = [];
+  const ancillary: string[] = [];
   while (off + 8 <= b.length) {
     const len = b.readUInt32BE(off);
     const type = b.toString('latin1', off + 4, off + 8);
@@ -50,6 +54,8 @@ export function decodePngSamples(buf: Uint8Array, name = 'PNG'): PngSamples {
       idat.push(data);
     } else if (type === 'IEND') {
       break;
+    } else {
+      ancillary.push(type);
     }
     off += 12 + len;
   }
@@ -100,7 +106,7 @@ export function decodePngSamples(buf: Uint8Array, name = 'PNG'): PngSamples {
       }
     }
   }
-  return { ...header, channels, samples, palette };
+  return { ...header, channels, samples, palette, ancillary };
 }
 
 function unfilterRow(ft: number, src: Uint8Array, cur: Uint8Array, up: Uint8Array, bpp: number, name: string, y: number): void {
