@@ -1,6 +1,6 @@
 /**
  * Benchmarks, one JSON line per figure (compare runs by diffing lines):
- *   npm run bench -- [--only sgemm|pretrain|seg-train|seg-eval|loader|seg-train-suite|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
+ *   npm run bench -- [--only sgemm|pretrain|seg-train|seg-eval|loader|seg-train-suite|cls-train-suite|seg-train-ade|seg-train-ade-b|seg-eval-ade] [--steps N] [--warmup N] [--backend B]
  * Without --only: sgemm, pretrain, seg-train, seg-eval, loader (the ADE20K-scale figures take minutes: --only only).
  * Every timed figure gives its median and its spread over the timed steps (`*_range` = [min, max], `*_iqr` = [25th,
  * 75th percentile]) and `load_avg_1m` (the machine is shared: a figure taken under load is not comparable).
@@ -16,7 +16,9 @@
  * loader: the config-P pretrain BatchLoader on datasets/fashion-mnist-mini and the seg train loader on
  * datasets/scenes-mini (loader img/s = images / loading wall time).
  * seg-train-suite: one train step of the `mff benchmark` suite's UperNet (configs/upernet/upernet_mff-vit-mini-p8_1xb8-2ki_scenes-shape-64x64.ts,
- * batch 8) on random data, as `mff seg-train` builds it (what bounds the suite's budget).
+ * batch 8) on random data, as `mff seg-train` builds it (what bounds the suite's budget). cls-train-suite: one step of
+ * the suite's Fashion-MNIST fine-tune (configs/mff/benchmarks/vit-mini-p8_1xb128-coslr-6e_fashion-mnist-32px.ts, batch 128,
+ * label smoothing, no batch mixing) on random data.
  * seg-train-ade: one ViT-S/16 UperNet train step at 512², batch 2, as `mff seg-train` builds it
  * (configs/upernet/upernet_mff-vit-s16_8xb2-160k_ade20k-512x512.ts, withCp, 150 classes) on random data; default
  * 1 warm-up + 2 timed steps; `estimate_mb` is the seg-train pre-flight estimate (estimateSegTrainMemory) to compare
@@ -53,6 +55,11 @@ import { loadSegMeta, scanSegDataset } from '../src/data/seg/ade20k.js';
 import { SegLoader } from '../src/data/seg/seg-loader.js';
 import segBase from '../configs/upernet/upernet_mff-vit-mini-p4_1xb8-300i_scenes-mini-32x32.js';
 import { nativeGemmLib, nativeStatus, nativeThreads } from '../src/backend/native.js';
+import { loadClsConfig } from '../src/config/cls.js';
+import { buildClassifier, clsForward } from '../src/models/cls/classifier.js';
+import { buildClsOptimizer } from '../src/engine/cls-setup.js';
+import { labelSmoothLoss } from '../src/engine/cls-loss.js';
+import { gradsByName } from '../src/engine/train-loop.js';
 import { registerFastKernels } from '../src/backend/registry.js';
 import { median, spread } from './bench-stats.js';
 import { mm, pretrainFlops, pretrainFlopsDims, segFlops } from './bench-flops.js';
@@ -397,6 +404,50 @@ async function benchSegEval(backend: string): Promise<void> {
   model.params.dispose();
 }
 
+/** The `mff benchmark` suite's Fashion-MNIST fine-tune (32 px, 8-px patches, batch 128, label smoothing): one train step on random data. */
+const SUITE_CLS_FINETUNE = 'configs/mff/benchmarks/vit-mini-p8_1xb128-coslr-6e_fashion-mnist-32px.ts';
+async function benchClsTrainSuite(backend: string): Promise<void> {
+  const cfg = await loadClsConfig(SUITE_CLS_FINETUNE);
+  cfg.model.numClasses = 10;
+  const rng = new Rng(cfg.seed);
+  const model = buildClassifier(cfg.model, rng.fork());
+  const dropRng = rng.fork();
+  const { optimizer: opt, names } = buildClsOptimizer(cfg, model, 1e-4);
+  const B = cfg.batchSize;
+  const S = cfg.model.imgSize;
+  const data = new Rng(1);
+  const img = new Float32Array(B * S * S * 3).map(() => data.normal());
+  const labels = Int32Array.from({ length: B }, () => data.int(10));
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  let tensors0 = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    kstats.clear();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const x = tf.tensor4d(img, [B, S, S, 3]);
+    const { loss, grads } = gradsByName(model.params, names, () => labelSmoothLoss(clsForward(model, x, { train: true, rng: dropRng }).logits, labels, { smooth: cfg.labelSmooth }));
+    opt.step(grads, (scale) => 1e-4 * scale);
+    tf.dispose([x, loss, ...grads.values()]);
+    const dt = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (s === warmup) tensors0 = tf.memory().numTensors;
+    if (s >= warmup) {
+      times.push(dt);
+      cpuTimes.push((c.user + c.system) / 1000);
+    }
+  }
+  const med = median(times);
+  emit({
+    bench: 'cls-train-suite', config: SUITE_CLS_FINETUNE, backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), ...spreadFields('ms_per_step', times),
+    img_per_s: +((B * 1000) / med).toFixed(1), cpu_ms_per_step_median: +median(cpuTimes).toFixed(1), load_avg_1m: loadAvg(),
+  });
+  emit({ bench: 'cls-train-suite-memory', backend, tensors_after_warmup: tensors0, tensors_after: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), ...peakMemory() });
+  profileRows(times.at(-1));
+  opt.dispose();
+  model.params.dispose();
+}
+
 async function benchLoader(): Promise<void> {
   const cfg = await loadPretrainConfig('configs/mff/mff_vit-tiny-p4_1xb64-coslr-100e_fashion-mnist.ts');
   const dataset = scanImageFolder('datasets/fashion-mnist-mini', cfg.data.split, { annFile: cfg.data.annFile });
@@ -481,7 +532,7 @@ if (values.profile || values['profile-shapes']) {
   }
 }
 const only = values.only;
-const FIGURES = ['sgemm', 'pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-suite', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
+const FIGURES = ['sgemm', 'pretrain', 'seg-train', 'seg-eval', 'loader', 'seg-train-suite', 'cls-train-suite', 'seg-train-ade', 'seg-train-ade-b', 'seg-eval-ade'];
 if (only && !FIGURES.includes(only)) throw new Error(`--only ${only}: expected ${FIGURES.join('|')}`);
 // the GEMM peak first: every model figure reports its share of this run's peak (the loader has no FLOPs)
 if (only !== 'loader') await benchSgemm(backend);
@@ -490,6 +541,7 @@ if (!only || only === 'seg-train') await benchSegTrain(backend);
 if (!only || only === 'seg-eval') await benchSegEval(backend);
 if (!only || only === 'loader') await benchLoader();
 if (only === 'seg-train-suite') await benchSegTrainAde(backend, SUITE_SEG_TRAIN, only, 8);
+if (only === 'cls-train-suite') await benchClsTrainSuite(backend);
 if (only === 'seg-train-ade' || only === 'seg-train-ade-b' || only === 'seg-eval-ade') {
   // minutes per step/image: not in the default run; defaults 1 warm-up + 2 timed
   steps = Number(values.steps ?? 2);
