@@ -12,6 +12,7 @@
  * ~0.3 ms of the main thread per image — more than decoding a 28×28 Fashion-MNIST image. Anything else, and any PNG
  * the JS reader refuses (corrupt, truncated: sharp then reports it), goes to sharp.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { maxImagePixels } from './limits.js';
@@ -34,6 +35,17 @@ export type DecodeOptions = {
   /** 'auto' (default): small PNGs in JS, the rest with sharp; 'sharp': always sharp (tests compare the two). */
   decoder?: 'auto' | 'sharp';
 };
+
+/**
+ * Dataset files (images, label maps) up to this size are read synchronously: the asynchronous read's fixed cost (promise + thread-pool round trips,
+ * ~0.07 ms of CPU per file, measured on the Fashion-MNIST PNGs) is several times that of reading a few KB; larger
+ * files stay asynchronous, so a slow disk does not stall the training loop that shares the main thread.
+ */
+const SYNC_READ_MAX = 256 * 1024;
+
+export async function readDataFile(file: string): Promise<Buffer> {
+  return statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : readFile(file);
+}
 
 /** PNG chunks after which sharp's pixels may differ from the stored samples (colour management, orientation). */
 const SHARP_ONLY_CHUNKS = new Set(['iCCP', 'sRGB', 'gAMA', 'cHRM', 'eXIf', 'sBIT']);
@@ -89,7 +101,7 @@ export async function decodeImage(file: string, opts: DecodeOptions = {}): Promi
 
 async function decodeOnce(file: string, opts: DecodeOptions): Promise<RgbImage> {
   const { alpha = 'drop', background = [255, 255, 255], decoder = 'auto' } = opts;
-  const buf = await readFile(file);
+  const buf = await readDataFile(file);
   const fast = decoder === 'auto' ? decodePngFast(buf, alpha) : null;
   if (fast) return fast;
   // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings

@@ -5,10 +5,9 @@
  * 8-bit grayscale PNG -> the stored values; palette PNG -> palette INDICES (what PIL's np.array gives for mode 'P').
  * 16-bit, sub-8-bit grayscale, interlaced and multi-channel PNGs are rejected: they are not label maps mmseg reads as-is.
  */
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodePngSamples, encodePng8 } from '../png.js';
-import type { RgbImage } from '../image.js';
+import { readDataFile, type RgbImage } from '../image.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 
 /** A label map, row-major HW: data[y * width + x]. */
@@ -35,7 +34,7 @@ export function decodeLabelPng(buf: Uint8Array, name = 'label PNG'): LabelMap {
 export async function readLabelPng(file: string): Promise<LabelMap> {
   let buf: Buffer;
   try {
-    buf = await readFile(file);
+    buf = await readDataFile(file);
   } catch (err) {
     throw new Error(`${file}: cannot read label map (${(err as Error).message})`, { cause: err });
   }
