@@ -15,6 +15,7 @@ interface BenchmarkOpts {
   probeIters?: number;
   clsEpochs?: number;
   pretrainEpochs?: number;
+  jobs: number;
   backend: BackendName;
 }
 
@@ -31,6 +32,7 @@ export function benchmarkCommand(): Command {
     .option('--seg-iters <n>', "iterations of the UperNet segmentation tasks (default: the suite's, 2000)", positiveInt('--seg-iters'))
     .option('--probe-iters <n>', "iterations of the segmentation linear probe (default: the suite's, 1000)", positiveInt('--probe-iters'))
     .option('--cls-epochs <n>', "epochs of every classification task (default: the suite's, 6)", positiveInt('--cls-epochs'))
+    .option('--jobs <n>', 'runs at a time, each in its own process with its share of the cores (1 = one run in this process)', positiveInt('--jobs'), 1)
     .option('--pretrain-epochs <n>', "epochs of both pretrainings (default: the suite's, 16)", positiveInt('--pretrain-epochs'))
     .addOption(backendOption())
     .action(async (o: BenchmarkOpts) => {
@@ -40,7 +42,7 @@ export function benchmarkCommand(): Command {
       try {
         const r = await runBenchmark({
           suite: o.quick ? 'quick' : o.suite, seeds: o.seeds, out: o.out, fashionSrc: o.fashionMnist, backend: o.backend,
-          segIters: o.segIters, probeIters: o.probeIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs,
+          segIters: o.segIters, probeIters: o.probeIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs, jobs: o.jobs,
           tasks: o.tasks?.split(',').map((s) => s.trim()), backbones: backbones as ('mff' | 'mae' | 'random')[],
         });
         console.log(JSON.stringify({ summary: r.summaryJson, markdown: r.summaryMd, wall_s: r.wall_s, runs: r.runs.length }));

@@ -66,4 +66,15 @@ describe('mff benchmark --quick', () => {
     expect(again.pretrain.mff!.cached && again.pretrain.mae!.cached).toBe(true);
     expect(again.runs.map((r) => r.value)).toEqual(first.runs.map((r) => r.value));
   });
+
+  test('--jobs 2 (worker processes, a share of the cores each) gives the same results as one process', async () => {
+    const out2 = tempDir('mff-bench-jobs-');
+    const tasks = ['cls-linear', 'seg-linear'];
+    const r = await runBenchmark({ suite: 'quick', out: out2, jobs: 2, tasks, backbones: ['mff', 'random'], log: () => {} });
+    const key = (x: { task: string; backbone: string; seed: number }) => `${x.task} ${x.backbone} ${x.seed}`;
+    const want = new Map(first.runs.filter((x) => tasks.includes(x.task) && x.backbone !== 'mae').map((x) => [key(x), x.value]));
+    expect(r.runs.length).toBe(want.size);
+    for (const x of r.runs) expect(x.value, key(x)).toBe(want.get(key(x)));
+    expect(r.pretrain.mff!.final_loss).toBe(first.pretrain.mff!.final_loss);
+  }, 300_000);
 });

@@ -9,7 +9,11 @@
  * is finished when its result.json exists: it is then reused, never re-run or overwritten. An interrupted run resumes
  * from its resume state (or restarts, when it had none), so re-running the command resumes the suite.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
+import { fileURLToPath } from 'node:url';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../../io/checkpoint.js';
@@ -44,6 +48,8 @@ export interface BenchmarkOptions {
   probeIters?: number;
   clsEpochs?: number;
   pretrainEpochs?: number;
+  /** Runs at a time, each in its own process with its share of the cores (default 1: in this process). */
+  jobs?: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
 }
@@ -87,7 +93,7 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 
 /** A run stopped by SIGINT: its folder keeps the resume state, no result.json is written, the suite stops. */
 export class BenchmarkInterrupted extends Error {
-  constructor(dir: string) {
+  constructor(readonly dir: string) {
     super(`interrupted in ${dir}; run the same command again to resume`);
   }
 }
@@ -197,63 +203,210 @@ export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkR
   const suite = withBudget(named, { segIters: o.segIters, probeIters: o.probeIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs });
   const seeds = o.seeds ?? suite.seeds;
   if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${seeds}`);
+  const jobs = o.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, got ${jobs}`);
   const out = resolve(o.out ?? `work_dirs/benchmark-${suite.name}`);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const backend = await initBackend(o.backend, { quiet: true });
   const t0 = performance.now();
-  log(`[bench] suite '${suite.name}': ${suite.description}; seeds ${seeds}; engine ${backend}; out ${out}`);
+  log(`[bench] suite '${suite.name}': ${suite.description}; seeds ${seeds}; engine ${backend}${jobs > 1 ? `; ${jobs} jobs at a time (${workerThreads(jobs)} BLAS thread(s) each)` : ''}; out ${out}`);
   const tasks = suite.tasks.filter((t) => !o.tasks || o.tasks.includes(t.id));
   if (o.tasks) for (const id of o.tasks) if (!suite.tasks.some((t) => t.id === id)) throw new Error(`--tasks: unknown task '${id}' (suite ${suite.name}: ${suite.tasks.map((t) => t.id).join(', ')})`);
   const backbones = o.backbones ?? BACKBONES;
 
   const data = await prepareBenchmarkData(suite, out, o.fashionSrc ?? '/usr/share/datasets/fashion-mnist', log);
+  const ctx: JobContext = { suite, out, data, backend: o.backend };
+  const pool = jobs > 1 ? new WorkerPool(jobs) : null;
+  // at most `jobs` at a time, in list order; after a failure (or an interrupt) nothing new starts, and the running
+  // jobs are awaited (they save their resume state) before the first error is thrown
+  const limit = pLimit(jobs);
+  let stopped = false;
+  const run = <T>(job: BenchJob): Promise<T> =>
+    limit(async () => {
+      if (stopped) throw new Error('not started: an earlier job failed');
+      try {
+        return await (pool ? pool.run<T>(ctx, job) : (runJob(ctx, job) as Promise<T>));
+      } catch (e) {
+        stopped = true;
+        throw e;
+      }
+    });
+  try {
+    // ---- pretraining: MFF and MAE, identical data, schedule and seed (side by side with --jobs >= 2)
+    const pretrain: Record<'mff' | 'mae', PretrainResult | null> = { mff: null, mae: null };
+    const algos = (['mff', 'mae'] as const).filter((a) => backbones.includes(a));
+    for (const a of algos) log(`[bench] pretrain ${a.toUpperCase()} (${await pretrainDir(ctx, a)})`);
+    await settleAll(algos.map(async (algo) => {
+      const p = (pretrain[algo] = await run<PretrainResult>({ kind: 'pretrain', algo }));
+      log(`[bench] pretrain ${algo.toUpperCase()}: ${p.iterations} steps, final loss ${p.final_loss.toFixed(4)}, ${formatDuration(p.wall_s)}${p.cached ? ' (cached)' : ''}`);
+    }));
 
-  // ---- pretraining: MFF and MAE, identical data, schedule and seed
-  const pretrain: Record<'mff' | 'mae', PretrainResult | null> = { mff: null, mae: null };
-  for (const algo of ['mff', 'mae'] as const) {
-    if (!backbones.includes(algo)) continue;
-    const cfg = await loadPretrainConfig(suite.pretrain.configs[algo], { data: data.pool, cfgOptions: suite.pretrain.cfgOptions });
-    const key = configKey(cfg as unknown as Record<string, unknown>, out, { phase: 'pretrain' });
-    const dir = join(out, 'runs', 'pretrain', `${algo}-${key}`);
-    cfg.workDir = dir;
-    log(`[bench] pretrain ${algo.toUpperCase()} (${dir})`);
-    pretrain[algo] = await cachedRun<PretrainResult>(dir, async ({ resume, force }) => {
-      const s = finished(await runPretrain(cfg, { backend: o.backend, resume, force, quiet: true, configFile: suite.pretrain.configs[algo] }), dir);
+    // ---- downstream: seed-major so that an interrupted suite has balanced partial results
+    for (const t of tasks) if (t.kind === 'seg') segRoot(data, out, suite, t); // the label subsets, before workers read them
+    const list: Extract<BenchJob, { kind: 'run' }>[] = [];
+    for (let seed = 0; seed < seeds; seed++) {
+      for (const task of tasks) for (const backbone of backbones) list.push({ kind: 'run', taskId: task.id, backbone, seed, ckpt: backbone === 'random' ? '' : pretrain[backbone]!.checkpoint });
+    }
+    const runs: RunResult[] = new Array(list.length);
+    let done = 0;
+    let fresh = 0;
+    const t1 = performance.now();
+    await settleAll(list.map(async (job, k) => {
+      const r = (runs[k] = await run<RunResult>(job));
+      done++;
+      if (!r.cached) fresh++;
+      // fresh runs finished per wall second so far (all jobs together) -> the rest
+      const eta = fresh > 0 ? ` ETA ${formatDuration(((performance.now() - t1) / 1000 / fresh) * (list.length - done))}` : '';
+      log(`[bench] ${done}/${list.length} ${job.taskId} ${job.backbone} seed ${job.seed}: ${r.value.toFixed(2)} (${formatDuration(r.wall_s)}${r.cached ? ', cached' : ''})${eta}`);
+    }));
+
+    const wall = (performance.now() - t0) / 1000;
+    const files = await writeBenchmarkReport({ out, suite, seeds, tasks, backbones, pretrain, runs, backend, wallSeconds: wall, argv: process.argv.slice(2).filter((a, i) => !(i === 0 && a === 'benchmark')) });
+    log(`[bench] done in ${formatDuration(wall)}: ${files.md}`);
+    return { out, suite, seeds, pretrain, runs, wall_s: wall, summaryJson: files.json, summaryMd: files.md };
+  } finally {
+    pool?.close();
+  }
+}
+
+/** Wait for every promise; then throw the first rejection (a BenchmarkInterrupted before any other error). */
+async function settleAll(ps: Promise<unknown>[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  const errs = rs.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errs.length) throw errs.find((e) => e instanceof BenchmarkInterrupted) ?? errs[0];
+}
+
+/** What every job of a suite shares (sent to --jobs workers as JSON). */
+export interface JobContext {
+  suite: Suite;
+  out: string;
+  data: BenchmarkData;
+  backend?: BackendName;
+}
+
+/** One unit of a suite: a pretraining, or one downstream task for one backbone and seed (ckpt '' = random init). */
+export type BenchJob = { kind: 'pretrain'; algo: 'mff' | 'mae' } | { kind: 'run'; taskId: string; backbone: Backbone; seed: number; ckpt: string };
+
+async function pretrainConfig(ctx: JobContext, algo: 'mff' | 'mae') {
+  const cfg = await loadPretrainConfig(ctx.suite.pretrain.configs[algo], { data: ctx.data.pool, cfgOptions: ctx.suite.pretrain.cfgOptions });
+  const key = configKey(cfg as unknown as Record<string, unknown>, ctx.out, { phase: 'pretrain' });
+  cfg.workDir = join(ctx.out, 'runs', 'pretrain', `${algo}-${key}`);
+  return cfg;
+}
+
+const pretrainDir = async (ctx: JobContext, algo: 'mff' | 'mae') => (await pretrainConfig(ctx, algo)).workDir;
+
+/** Run one job in this process (cached: a finished run is read back). */
+export async function runJob(ctx: JobContext, job: BenchJob): Promise<PretrainResult | RunResult> {
+  const { suite, out, data, backend } = ctx;
+  if (job.kind === 'pretrain') {
+    const cfg = await pretrainConfig(ctx, job.algo);
+    const dir = cfg.workDir;
+    return cachedRun<PretrainResult>(dir, async ({ resume, force }) => {
+      const s = finished(await runPretrain(cfg, { backend, resume, force, quiet: true, configFile: suite.pretrain.configs[job.algo] }), dir);
       return {
-        algorithm: algo, checkpoint: s.checkpoint, sha256: sha256(readFileSync(s.checkpoint)), run_dir: dir, iterations: s.iterations,
+        algorithm: job.algo, checkpoint: s.checkpoint, sha256: sha256(readFileSync(s.checkpoint)), run_dir: dir, iterations: s.iterations,
         final_loss: s.final_loss, wall_s: s.wall_s, img_per_s: s.img_per_s, fusion_weights: s.fusion_weights,
       };
     });
-    const p = pretrain[algo]!;
-    log(`[bench] pretrain ${algo.toUpperCase()}: ${p.iterations} steps, final loss ${p.final_loss.toFixed(4)}, ${formatDuration(p.wall_s)}${p.cached ? ' (cached)' : ''}`);
   }
+  const task = suite.tasks.find((t) => t.id === job.taskId);
+  if (!task) throw new Error(`benchmark job: unknown task '${job.taskId}'`);
+  const cfgOptions = [...task.cfgOptions, `seed=${job.seed}`];
+  return task.kind === 'cls'
+    ? clsJob(task, job.backbone, job.seed, job.ckpt, cfgOptions, data, out, backend)
+    : segJob(task, job.backbone, job.seed, job.ckpt, cfgOptions, segRoot(data, out, suite, task), out, backend);
+}
 
-  // ---- downstream: seed-major so that an interrupted suite has balanced partial results
-  const jobs: { task: BenchTask; backbone: Backbone; seed: number }[] = [];
-  for (let seed = 0; seed < seeds; seed++) for (const task of tasks) for (const backbone of backbones) jobs.push({ task, backbone, seed });
-  const runs: RunResult[] = [];
-  let fresh = 0;
-  let freshSeconds = 0;
-  for (const [k, { task, backbone, seed }] of jobs.entries()) {
-    const ckpt = backbone === 'random' ? '' : pretrain[backbone]!.checkpoint;
-    const cfgOptions = [...task.cfgOptions, `seed=${seed}`];
-    const t1 = performance.now();
-    const r = task.kind === 'cls'
-      ? await clsJob(task, backbone, seed, ckpt, cfgOptions, data, out, o.backend)
-      : await segJob(task, backbone, seed, ckpt, cfgOptions, segRoot(data, out, suite, task), out, o.backend);
-    runs.push(r);
-    if (!r.cached) {
-      fresh++;
-      freshSeconds += (performance.now() - t1) / 1000;
+/** BLAS threads of each of `jobs` workers: the cores shared out (MFF_BLAS_THREADS, when set, wins). */
+function workerThreads(jobs: number): number {
+  return Number(process.env.MFF_BLAS_THREADS) || Math.max(1, Math.floor(availableParallelism() / jobs));
+}
+
+/**
+ * `--jobs N`: N child processes (engine/benchmark/worker.ts), each running one job at a time with its share of the
+ * cores. Jobs go to whichever worker is free; a job's result is the same in any worker (the kernels are bitwise
+ * independent of the thread count), and its files are those of an in-process run.
+ */
+class WorkerPool {
+  private readonly idle: ChildProcess[] = [];
+  private readonly waiting: ((w: ChildProcess) => void)[] = [];
+  private readonly all: ChildProcess[] = [];
+  private nextId = 0;
+
+  /** SIGINT / SIGTERM to the suite: passed on once to every worker (their runs finish the step, save and stop). */
+  private readonly forward = (sig: NodeJS.Signals) => {
+    for (const w of this.all) if (w.exitCode === null && w.signalCode === null) w.kill(sig);
+  };
+
+  constructor(n: number) {
+    const entry = fileURLToPath(new URL('./worker.ts', import.meta.url));
+    const env = { ...process.env, MFF_BLAS_THREADS: String(workerThreads(n)) };
+    for (let i = 0; i < n; i++) {
+      // detached: a terminal's Ctrl-C reaches the workers once, through `forward`, not twice (twice aborts a run)
+      const w = fork(entry, [], { execArgv: ['--import', import.meta.resolve('tsx')], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+      this.all.push(w);
+      this.idle.push(w);
     }
-    const eta = fresh > 0 ? ` ETA ${formatDuration((freshSeconds / fresh) * (jobs.length - k - 1))}` : '';
-    log(`[bench] ${k + 1}/${jobs.length} ${task.id} ${backbone} seed ${seed}: ${r.value.toFixed(2)} (${formatDuration(r.wall_s)}${r.cached ? ', cached' : ''})${eta}`);
+    process.on('SIGINT', this.forward);
+    process.on('SIGTERM', this.forward);
   }
 
-  const wall = (performance.now() - t0) / 1000;
-  const files = await writeBenchmarkReport({ out, suite, seeds, tasks, backbones, pretrain, runs, backend, wallSeconds: wall, argv: process.argv.slice(2).filter((a, i) => !(i === 0 && a === 'benchmark')) });
-  log(`[bench] done in ${formatDuration(wall)}: ${files.md}`);
-  return { out, suite, seeds, pretrain, runs, wall_s: wall, summaryJson: files.json, summaryMd: files.md };
+  private acquire(): Promise<ChildProcess> {
+    const w = this.idle.pop();
+    return w ? Promise.resolve(w) : new Promise((res) => this.waiting.push(res));
+  }
+
+  private release(w: ChildProcess): void {
+    const next = this.waiting.shift();
+    if (next) next(w);
+    else this.idle.push(w);
+  }
+
+  async run<T>(ctx: JobContext, job: BenchJob): Promise<T> {
+    const w = await this.acquire();
+    const id = this.nextId++;
+    try {
+      return await new Promise<T>((res, rej) => {
+        const onMsg = (m: WorkerReply) => {
+          if (m.id !== id) return;
+          off();
+          if (m.ok) res(m.result as T);
+          else rej(m.interrupted ? new BenchmarkInterrupted(m.dir ?? '') : Object.assign(new Error(m.message), { stack: m.stack }));
+        };
+        const onExit = (code: number | null, signal: string | null) => {
+          off();
+          rej(new Error(`benchmark worker (pid ${w.pid}) exited (${signal ?? `code ${code}`}) during ${JSON.stringify(job)}`));
+        };
+        const off = () => {
+          w.off('message', onMsg);
+          w.off('exit', onExit);
+        };
+        w.on('message', onMsg);
+        w.on('exit', onExit);
+        w.send({ id, ctx, job });
+      });
+    } finally {
+      if (w.exitCode === null && w.signalCode === null) this.release(w);
+    }
+  }
+
+  close(): void {
+    process.off('SIGINT', this.forward);
+    process.off('SIGTERM', this.forward);
+    for (const w of this.all) if (w.connected) w.disconnect();
+  }
+}
+
+/** A worker's answer to one job. */
+export interface WorkerReply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  message?: string;
+  stack?: string;
+  interrupted?: boolean;
+  dir?: string;
 }
 
 async function clsJob(task: BenchTask, backbone: Backbone, seed: number, ckpt: string, cfgOptions: string[], data: BenchmarkData, out: string, backend?: BackendName): Promise<RunResult> {
