@@ -12,7 +12,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import pLimit from 'p-limit';
 import { fileURLToPath } from 'node:url';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -217,48 +216,51 @@ export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkR
   const data = await prepareBenchmarkData(suite, out, o.fashionSrc ?? '/usr/share/datasets/fashion-mnist', log);
   const ctx: JobContext = { suite, out, data, backend: o.backend };
   const pool = jobs > 1 ? new WorkerPool(jobs) : null;
-  // at most `jobs` at a time, in list order; after a failure (or an interrupt) nothing new starts, and the running
-  // jobs are awaited (they save their resume state) before the first error is thrown
-  const limit = pLimit(jobs);
-  let stopped = false;
-  const run = <T>(job: BenchJob): Promise<T> =>
-    limit(async () => {
-      if (stopped) throw new Error('not started: an earlier job failed');
-      try {
-        return await (pool ? pool.run<T>(ctx, job) : (runJob(ctx, job) as Promise<T>));
-      } catch (e) {
-        stopped = true;
-        throw e;
-      }
-    });
+  const exec = <T>(job: BenchJob): Promise<T> => (pool ? pool.run<T>(ctx, job) : (runJob(ctx, job) as Promise<T>));
   try {
-    // ---- pretraining: MFF and MAE, identical data, schedule and seed (side by side with --jobs >= 2)
+    // ---- pretraining (MFF and MAE: identical data, schedule and seed), then downstream seed-major, so that an
+    // interrupted suite has balanced partial results; one queue: a job starts when a worker is free and its
+    // backbone's pretraining has finished (random-init jobs need none), the earliest such job first
     const pretrain: Record<'mff' | 'mae', PretrainResult | null> = { mff: null, mae: null };
     const algos = (['mff', 'mae'] as const).filter((a) => backbones.includes(a));
     for (const a of algos) log(`[bench] pretrain ${a.toUpperCase()} (${await pretrainDir(ctx, a)})`);
-    await settleAll(algos.map(async (algo) => {
-      const p = (pretrain[algo] = await run<PretrainResult>({ kind: 'pretrain', algo }));
-      log(`[bench] pretrain ${algo.toUpperCase()}: ${p.iterations} steps, final loss ${p.final_loss.toFixed(4)}, ${formatDuration(p.wall_s)}${p.cached ? ' (cached)' : ''}`);
-    }));
-
-    // ---- downstream: seed-major so that an interrupted suite has balanced partial results
+    const pretrained: Partial<Record<'mff' | 'mae', Deferred>> = {};
+    const queue: QueueItem[] = algos.map((algo) => {
+      const d = (pretrained[algo] = deferred());
+      return {
+        after: Promise.resolve(),
+        go: async () => {
+          try {
+            const p = (pretrain[algo] = await exec<PretrainResult>({ kind: 'pretrain', algo }));
+            log(`[bench] pretrain ${algo.toUpperCase()}: ${p.iterations} steps, final loss ${p.final_loss.toFixed(4)}, ${formatDuration(p.wall_s)}${p.cached ? ' (cached)' : ''}`);
+            d.resolve();
+          } catch (e) {
+            d.reject(e);
+            throw e;
+          }
+        },
+      };
+    });
     for (const t of tasks) if (t.kind === 'seg') segRoot(data, out, suite, t); // the label subsets, before workers read them
-    const list: Extract<BenchJob, { kind: 'run' }>[] = [];
-    for (let seed = 0; seed < seeds; seed++) {
-      for (const task of tasks) for (const backbone of backbones) list.push({ kind: 'run', taskId: task.id, backbone, seed, ckpt: backbone === 'random' ? '' : pretrain[backbone]!.checkpoint });
-    }
+    const list: { taskId: string; backbone: Backbone; seed: number }[] = [];
+    for (let seed = 0; seed < seeds; seed++) for (const task of tasks) for (const backbone of backbones) list.push({ taskId: task.id, backbone, seed });
     const runs: RunResult[] = new Array(list.length);
     let done = 0;
     let fresh = 0;
     const t1 = performance.now();
-    await settleAll(list.map(async (job, k) => {
-      const r = (runs[k] = await run<RunResult>(job));
-      done++;
-      if (!r.cached) fresh++;
-      // fresh runs finished per wall second so far (all jobs together) -> the rest
-      const eta = fresh > 0 ? ` ETA ${formatDuration(((performance.now() - t1) / 1000 / fresh) * (list.length - done))}` : '';
-      log(`[bench] ${done}/${list.length} ${job.taskId} ${job.backbone} seed ${job.seed}: ${r.value.toFixed(2)} (${formatDuration(r.wall_s)}${r.cached ? ', cached' : ''})${eta}`);
+    list.forEach((j, k) => queue.push({
+      after: j.backbone === 'random' ? Promise.resolve() : pretrained[j.backbone]!.promise,
+      go: async () => {
+        const ckpt = j.backbone === 'random' ? '' : pretrain[j.backbone]!.checkpoint;
+        const r = (runs[k] = await exec<RunResult>({ kind: 'run', ...j, ckpt }));
+        done++;
+        if (!r.cached) fresh++;
+        // fresh runs finished per wall second so far (all jobs together) -> the rest
+        const eta = fresh > 0 ? ` ETA ${formatDuration(((performance.now() - t1) / 1000 / fresh) * (list.length - done))}` : '';
+        log(`[bench] ${done}/${list.length} ${j.taskId} ${j.backbone} seed ${j.seed}: ${r.value.toFixed(2)} (${formatDuration(r.wall_s)}${r.cached ? ', cached' : ''})${eta}`);
+      },
     }));
+    await runQueue(queue, jobs);
 
     const wall = (performance.now() - t0) / 1000;
     const files = await writeBenchmarkReport({ out, suite, seeds, tasks, backbones, pretrain, runs, backend, wallSeconds: wall, argv: process.argv.slice(2).filter((a, i) => !(i === 0 && a === 'benchmark')) });
@@ -269,11 +271,62 @@ export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkR
   }
 }
 
-/** Wait for every promise; then throw the first rejection (a BenchmarkInterrupted before any other error). */
-async function settleAll(ps: Promise<unknown>[]): Promise<void> {
-  const rs = await Promise.allSettled(ps);
-  const errs = rs.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  if (errs.length) throw errs.find((e) => e instanceof BenchmarkInterrupted) ?? errs[0];
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+function deferred(): Deferred {
+  const d = {} as Deferred;
+  d.promise = new Promise<void>((res, rej) => Object.assign(d, { resolve: res, reject: rej }));
+  d.promise.catch(() => {}); // a failed pretraining is reported by its own job
+  return d;
+}
+
+/** A job of runQueue: `go` may start once `after` has resolved. */
+interface QueueItem {
+  after: Promise<unknown>;
+  go: () => Promise<unknown>;
+}
+
+/**
+ * Run the items with at most `n` at a time; a free slot takes the earliest item whose `after` has resolved. After a
+ * failure (or an interrupt) nothing new starts and the running items are awaited (they save their resume state);
+ * then the first error is thrown (a BenchmarkInterrupted before any other).
+ */
+async function runQueue(items: QueueItem[], n: number): Promise<void> {
+  const ready = items.map(() => false);
+  items.forEach((it, i) => it.after.then(() => (ready[i] = true), () => {}));
+  const started = items.map(() => false);
+  const errors: unknown[] = [];
+  const slot = async () => {
+    for (;;) {
+      if (errors.length) return;
+      await Promise.resolve(); // let resolved `after`s mark their items ready
+      const i = items.findIndex((_, k) => !started[k] && ready[k]);
+      if (i < 0) {
+        const waiting = items.filter((_, k) => !started[k]);
+        if (!waiting.length) return;
+        await Promise.race(waiting.map((it) => it.after)).catch(() => {});
+        if (waiting.every((it) => !ready[items.indexOf(it)]) && (await anyRejected(waiting))) return;
+        continue;
+      }
+      started[i] = true;
+      try {
+        await items[i].go();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, n) }, slot));
+  if (errors.length) throw errors.find((e) => e instanceof BenchmarkInterrupted) ?? errors[0];
+}
+
+/** Whether some item's `after` has rejected (its job can never start). */
+async function anyRejected(items: QueueItem[]): Promise<boolean> {
+  const rs = await Promise.all(items.map((it) => Promise.race([it.after.then(() => false, () => true), Promise.resolve(false)])));
+  return rs.some(Boolean);
 }
 
 /** What every job of a suite shares (sent to --jobs workers as JSON). */
