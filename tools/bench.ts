@@ -89,6 +89,33 @@ function spreadFields(name: string, xs: number[], scale = 1, digits = 1): Record
 
 const loadAvg = () => +os.loadavg()[0].toFixed(2);
 
+/**
+ * `warmup` + `steps` calls of `step` (it may return its optimizer ms): wall, CPU (whole process, all threads: steadier
+ * than wall time on a shared machine) and optimizer times of the timed calls, and the tensor count after the warm-up.
+ * The per-kernel profile is reset before each call, so `--profile` shows the last one.
+ */
+async function timedSteps(step: () => number | void | Promise<number | void>) {
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  const optTimes: number[] = [];
+  let tensors0 = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    kstats.clear();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const opt = await step();
+    const dt = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (s === warmup) tensors0 = tf.memory().numTensors;
+    if (s >= warmup) {
+      times.push(dt);
+      cpuTimes.push((c.user + c.system) / 1000);
+      if (typeof opt === 'number') optTimes.push(opt);
+    }
+  }
+  return { times, cpuTimes, optTimes, tensors0 };
+}
+
 /** The best sgemm GFLOP/s (median over reps) of this run; measured before the first model figure. */
 let sgemmPeak: number | null = null;
 
@@ -150,29 +177,18 @@ async function benchPretrain(backend: string): Promise<void> {
   const S = cfg.model.imgSize;
   const img = new Float32Array(B * S * S * 3);
   for (let i = 0; i < img.length; i++) img[i] = rng.normal();
-  const times: number[] = [];
-  const optTimes: number[] = [];
-  const cpuTimes: number[] = []; // CPU time of the whole process (all threads): steadier than wall time on a shared machine
-  let tensors0 = 0;
-  for (let s = 0; s < warmup + steps; s++) {
-    kstats.clear();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
+  const { times, cpuTimes, optTimes, tensors0 } = await timedSteps(async () => {
     const mk = randomMasking(drawNoise(rng, B, model.numPatches), B, model.numPatches, model.lenKeep);
     const x = tf.tensor4d(img, [B, S, S, 3]);
     const { value, grads } = tf.variableGrads(() => pretrainForward(model, x, mk).loss, vars);
     const named = new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g]));
     const tOpt = performance.now();
     opt.step(named, 1e-4);
-    if (s >= warmup) optTimes.push(performance.now() - tOpt);
+    const dOpt = performance.now() - tOpt;
     await value.data();
     tf.dispose([x, value, ...Object.values(grads)]);
-    const dt = performance.now() - t0;
-    if (s === warmup) tensors0 = tf.memory().numTensors;
-    if (s >= warmup) times.push(dt);
-    const c = process.cpuUsage(c0);
-    if (s >= warmup) cpuTimes.push((c.user + c.system) / 1000);
-  }
+    return dOpt;
+  });
   const med = median(times);
   const imgPerS = (B * 1000) / med;
   const flops = pretrainFlops(pretrainFlopsDims(cfg.model));
@@ -237,7 +253,7 @@ function profileRows(lastStepMs?: number): void {
  * The seg-train step loop (as `mff seg-train` runs a step: grads, AdamW with the layer-decay groups, BN update) on one
  * random batch: `warmup` + `steps` steps; wall, CPU and optimizer times of the timed steps.
  */
-function segTrainSteps(cfg: SegConfig, model: SegModel, dropRng: Rng, opt: ReturnType<typeof createSegTraining>['optimizer'], numClasses: number) {
+async function segTrainSteps(cfg: SegConfig, model: SegModel, dropRng: Rng, opt: ReturnType<typeof createSegTraining>['optimizer'], numClasses: number) {
   const p = model.params;
   const rng = new Rng(1); // synthetic batch
   const B = cfg.batchSize;
@@ -246,14 +262,7 @@ function segTrainSteps(cfg: SegConfig, model: SegModel, dropRng: Rng, opt: Retur
   for (let i = 0; i < img.length; i++) img[i] = rng.normal();
   const lab = new Int32Array(B * S * S);
   for (let i = 0; i < lab.length; i++) lab[i] = rng.int(numClasses);
-  const times: number[] = [];
-  const cpuTimes: number[] = [];
-  const optTimes: number[] = [];
-  let tensors0 = 0;
-  for (let s = 0; s < warmup + steps; s++) {
-    kstats.clear();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
+  const r = await timedSteps(() => {
     const x = tf.tensor4d(img, [B, S, S, 3]);
     const y = tf.tensor3d(lab, [B, S, S], 'int32');
     const step = segTrainGrads(model, x, y, { rng: dropRng, stochastic: true });
@@ -263,22 +272,15 @@ function segTrainSteps(cfg: SegConfig, model: SegModel, dropRng: Rng, opt: Retur
     const dOpt = performance.now() - tOpt;
     tf.dispose([...step.grads.values()]);
     applyBnUpdates(p, step.bnUpdates);
-    const dt = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    if (s === warmup) tensors0 = tf.memory().numTensors;
-    if (s >= warmup) {
-      times.push(dt);
-      optTimes.push(dOpt);
-      cpuTimes.push((c.user + c.system) / 1000);
-    }
-  }
-  return { B, S, times, cpuTimes, optTimes, tensors0 };
+    return dOpt;
+  });
+  return { B, S, ...r };
 }
 
 async function benchSegTrain(backend: string): Promise<void> {
   const cfg = segConfigS();
   const { model, dropRng, optimizer: opt } = createSegTraining(cfg); // exactly what seg-train builds
-  const { B, times, cpuTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, 11);
+  const { B, times, cpuTimes, tensors0 } = await segTrainSteps(cfg, model, dropRng, opt, 11);
   const med = median(times);
   const imgPerS = (B * 1000) / med;
   emit({
@@ -304,7 +306,7 @@ async function benchSegTrainAde(backend: string, config = ADE_SEG_TRAIN, name = 
   const params = model.params.numParams();
   const est = estimateSegTrainMemory(cfg.model, cfg.batchSize, { params, optimizerOnHeap: false });
   const K = cfg.model.decodeHead.numClasses;
-  const { B, S, times, cpuTimes, optTimes, tensors0 } = segTrainSteps(cfg, model, dropRng, opt, K);
+  const { B, S, times, cpuTimes, optTimes, tensors0 } = await segTrainSteps(cfg, model, dropRng, opt, K);
   const med = median(times);
   const imgPerS = (B * 1000) / med;
   emit({
@@ -330,25 +332,12 @@ async function benchSegEvalAde(backend: string): Promise<void> {
   const rng = new Rng(1);
   const img = new Float32Array(S * S * 3);
   for (let i = 0; i < img.length; i++) img[i] = rng.normal();
-  const times: number[] = [];
-  const cpuTimes: number[] = [];
-  let tensors0 = 0;
   const predictor = segPredictor(model);
-  for (let s = 0; s < warmup + steps; s++) {
-    kstats.clear();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
+  const { times, cpuTimes, tensors0 } = await timedSteps(() => {
     const x = tf.tensor4d(img, [1, S, S, 3]);
     const res = inferSegmentation(predictor.encodeDecode, x, [S, S], cfg.testCfg);
     tf.dispose([x, res.segLogits, res.logits]);
-    const dt = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    if (s === warmup) tensors0 = tf.memory().numTensors;
-    if (s >= warmup) {
-      times.push(dt);
-      cpuTimes.push((c.user + c.system) / 1000);
-    }
-  }
+  });
   const med = median(times);
   // one 512² slide window per image here (the crop is the image): the model FLOPs of one encode_decode
   const windows = cfg.testCfg.mode === 'slide' ? slideWindows(S, S, cfg.testCfg.crop, cfg.testCfg.stride).length : 1;
@@ -418,25 +407,12 @@ async function benchClsTrainSuite(backend: string): Promise<void> {
   const data = new Rng(1);
   const img = new Float32Array(B * S * S * 3).map(() => data.normal());
   const labels = Int32Array.from({ length: B }, () => data.int(10));
-  const times: number[] = [];
-  const cpuTimes: number[] = [];
-  let tensors0 = 0;
-  for (let s = 0; s < warmup + steps; s++) {
-    kstats.clear();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
+  const { times, cpuTimes, tensors0 } = await timedSteps(() => {
     const x = tf.tensor4d(img, [B, S, S, 3]);
-    const { loss, grads } = gradsByName(model.params, names, () => labelSmoothLoss(clsForward(model, x, { train: true, rng: dropRng }).logits, labels, { smooth: cfg.labelSmooth }));
+    const { grads } = gradsByName(model.params, names, () => labelSmoothLoss(clsForward(model, x, { train: true, rng: dropRng }).logits, labels, { smooth: cfg.labelSmooth }));
     opt.step(grads, (scale) => 1e-4 * scale);
-    tf.dispose([x, loss, ...grads.values()]);
-    const dt = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    if (s === warmup) tensors0 = tf.memory().numTensors;
-    if (s >= warmup) {
-      times.push(dt);
-      cpuTimes.push((c.user + c.system) / 1000);
-    }
-  }
+    tf.dispose([x, ...grads.values()]);
+  });
   const med = median(times);
   emit({
     bench: 'cls-train-suite', config: SUITE_CLS_FINETUNE, backend, batch: B, steps, ms_per_step_median: +med.toFixed(1), ...spreadFields('ms_per_step', times),

@@ -572,18 +572,19 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const f
 struct adamw_ctx { const float *P, *M, *V, *G; float *PO, *MO, *VO; float decay, c1, b2, c2, bc2, eps, ss; int hasDecay; };
 /* the element loop as its own function with restrict arguments: GCC 12 does not vectorise it through the context
  * struct (scalar sqrtf and divisions were 3/4 of the step's optimizer time) */
+/* one AdamW element (the op order of kernels.h mff_adamw); inlined into both loops below */
+static inline void adamw_elem(float p, float g, float m, float v, float dm, float c1, float b2, float c2, float bc2, float eps,
+                              float ss, float *po, float *mo, float *vo) {
+  float m1 = m + (g - m) * c1;
+  float v1 = v * b2 + (g * g) * c2;
+  float denom = sqrtf(v1) / bc2 + eps;
+  *mo = m1; *vo = v1;
+  *po = p * dm - (m1 / denom) * ss;
+}
 static void adamw_loop(const float *restrict P, const float *restrict M, const float *restrict V, const float *restrict G,
                        float *restrict PO, float *restrict MO, float *restrict VO, size_t n, float dm, float c1, float b2,
                        float c2, float bc2, float eps, float ss) {
-  for (size_t i = 0; i < n; i++) {
-    float p = P[i] * dm;
-    float g = G[i], m = M[i], v = V[i];
-    float m1 = m + (g - m) * c1;
-    float v1 = v * b2 + (g * g) * c2;
-    float denom = sqrtf(v1) / bc2 + eps;
-    MO[i] = m1; VO[i] = v1;
-    PO[i] = p - (m1 / denom) * ss;
-  }
+  for (size_t i = 0; i < n; i++) adamw_elem(P[i], G[i], M[i], V[i], dm, c1, b2, c2, bc2, eps, ss, PO + i, MO + i, VO + i);
 }
 static void adamw_range(void *ctx, int64_t lo, int64_t hi) {
   const struct adamw_ctx *k = ctx;
@@ -602,15 +603,7 @@ void mff_adamw(const float *P, const float *M, const float *V, const float *G, f
 struct adamw_multi_ctx { int k; float *const *P, *const *M, *const *V; const float *const *G; const int64_t *start; const float *c; };
 static void adamw_loop_inplace(float *restrict P, float *restrict M, float *restrict V, const float *restrict G, size_t n,
                                float dm, float c1, float b2, float c2, float bc2, float eps, float ss) {
-  for (size_t i = 0; i < n; i++) {
-    float p = P[i] * dm;
-    float g = G[i], m = M[i], v = V[i];
-    float m1 = m + (g - m) * c1;
-    float v1 = v * b2 + (g * g) * c2;
-    float denom = sqrtf(v1) / bc2 + eps;
-    M[i] = m1; V[i] = v1;
-    P[i] = p - (m1 / denom) * ss;
-  }
+  for (size_t i = 0; i < n; i++) adamw_elem(P[i], G[i], M[i], V[i], dm, c1, b2, c2, bc2, eps, ss, P + i, M + i, V + i);
 }
 static void adamw_multi_range(void *ctx, int64_t lo, int64_t hi) {
   const struct adamw_multi_ctx *k = ctx;

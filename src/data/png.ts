@@ -141,7 +141,8 @@ function unfilterRow(ft: number, src: Uint8Array, cur: Uint8Array, up: Uint8Arra
   }
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
+/** One PNG chunk: length, type, data, CRC-32 of type + data. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -160,8 +161,8 @@ export function encodePng8(samples: Uint8Array, width: number, height: number, p
   ihdr[9] = palette ? 3 : 0;
   const raw = Buffer.alloc(height * (width + 1));
   for (let y = 0; y < height; y++) raw.set(samples.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  const parts = [SIGNATURE, chunk('IHDR', ihdr)];
-  if (palette) parts.push(chunk('PLTE', palette));
-  parts.push(chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0)));
+  const parts = [SIGNATURE, pngChunk('IHDR', ihdr)];
+  if (palette) parts.push(pngChunk('PLTE', palette));
+  parts.push(pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', new Uint8Array(0)));
   return Buffer.concat(parts);
 }

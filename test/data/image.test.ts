@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { PNG } from 'pngjs';
-import { crc32 as zlibCrc } from 'node:zlib';
 import { decodeImage } from '../../src/data/image.js';
+import { pngChunk } from '../../src/data/png.js';
 
 let dir: string;
 beforeAll(() => {
@@ -115,11 +115,7 @@ describe('decodeImage', () => {
     ];
     // a gAMA chunk (colour management: sharp's call) spliced in after IHDR
     const rgbPng = files[3][1];
-    const gama = Buffer.alloc(16);
-    gama.writeUInt32BE(4, 0);
-    gama.write('gAMA', 4, 'latin1');
-    gama.writeUInt32BE(45455, 8);
-    gama.writeUInt32BE(zlibCrc(gama.subarray(4, 12)), 12);
+    const gama = pngChunk('gAMA', Uint8Array.of(0, 0, 0xb1, 0x8f)); // gamma 45455 / 100000
     files.push(['gamma', Buffer.concat([rgbPng.subarray(0, 33), gama, rgbPng.subarray(33)])]);
     for (const [name, buf] of files) {
       const file = join(dir, `variant-${name}.png`);
