@@ -15,7 +15,7 @@ interface BenchmarkOpts {
   probeIters?: number;
   clsEpochs?: number;
   pretrainEpochs?: number;
-  jobs: number;
+  jobs?: number;
   backend: BackendName;
 }
 
@@ -32,7 +32,7 @@ export function benchmarkCommand(): Command {
     .option('--seg-iters <n>', "iterations of the UperNet segmentation tasks (default: the suite's, 2000)", positiveInt('--seg-iters'))
     .option('--probe-iters <n>', "iterations of the segmentation linear probe (default: the suite's, 1000)", positiveInt('--probe-iters'))
     .option('--cls-epochs <n>', "epochs of every classification task (default: the suite's, 6)", positiveInt('--cls-epochs'))
-    .option('--jobs <n>', 'runs at a time, each in its own process with its share of the cores (1 = one run in this process)', positiveInt('--jobs'), 1)
+    .option('--jobs <n>', 'runs at a time, each in its own process with its share of the cores; 1 = one run in this process (default: 2 on the CPU engine with >= 2 cores, else 1)', positiveInt('--jobs'))
     .option('--pretrain-epochs <n>', "epochs of both pretrainings (default: the suite's, 16)", positiveInt('--pretrain-epochs'))
     .addOption(backendOption())
     .action(async (o: BenchmarkOpts) => {

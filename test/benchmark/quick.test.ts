@@ -16,7 +16,7 @@ let first: BenchmarkResult;
 const lines: string[] = [];
 
 beforeAll(async () => {
-  first = await runBenchmark({ suite: 'quick', out, log: (l) => lines.push(l) });
+  first = await runBenchmark({ suite: 'quick', out, jobs: 1, log: (l) => lines.push(l) });
 }, 600_000);
 
 describe('mff benchmark --quick', () => {
@@ -61,7 +61,7 @@ describe('mff benchmark --quick', () => {
   });
 
   test('a second invocation reuses every finished run and reproduces the table', async () => {
-    const again = await runBenchmark({ suite: 'quick', out, log: () => {} });
+    const again = await runBenchmark({ suite: 'quick', out, jobs: 1, log: () => {} });
     expect(again.runs.every((r) => r.cached)).toBe(true);
     expect(again.pretrain.mff!.cached && again.pretrain.mae!.cached).toBe(true);
     expect(again.runs.map((r) => r.value)).toEqual(first.runs.map((r) => r.value));

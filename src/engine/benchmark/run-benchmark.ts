@@ -47,7 +47,8 @@ export interface BenchmarkOptions {
   probeIters?: number;
   clsEpochs?: number;
   pretrainEpochs?: number;
-  /** Runs at a time, each in its own process with its share of the cores (default 1: in this process). */
+  /** Runs at a time, each in its own process with its share of the cores; 1 = in this process. Default: 2 on the CPU
+   * engine with >= 2 cores, else 1. */
   jobs?: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
@@ -202,11 +203,11 @@ export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkR
   const suite = withBudget(named, { segIters: o.segIters, probeIters: o.probeIters, clsEpochs: o.clsEpochs, pretrainEpochs: o.pretrainEpochs });
   const seeds = o.seeds ?? suite.seeds;
   if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${seeds}`);
-  const jobs = o.jobs ?? 1;
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, got ${jobs}`);
   const out = resolve(o.out ?? `work_dirs/benchmark-${suite.name}`);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const backend = await initBackend(o.backend, { quiet: true });
+  const jobs = o.jobs ?? defaultJobs(backend);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, got ${jobs}`);
   const t0 = performance.now();
   log(`[bench] suite '${suite.name}': ${suite.description}; seeds ${seeds}; engine ${backend}${jobs > 1 ? `; ${jobs} jobs at a time (${workerThreads(jobs)} BLAS thread(s) each)` : ''}; out ${out}`);
   const tasks = suite.tasks.filter((t) => !o.tasks || o.tasks.includes(t.id));
@@ -369,6 +370,14 @@ export async function runJob(ctx: JobContext, job: BenchJob): Promise<PretrainRe
   return task.kind === 'cls'
     ? clsJob(task, job.backbone, job.seed, job.ckpt, cfgOptions, data, out, backend)
     : segJob(task, job.backbone, job.seed, job.ckpt, cfgOptions, segRoot(data, out, suite, task), out, backend);
+}
+
+/**
+ * Default --jobs: 2 on the CPU engine when the machine has 2 or more cores (these small models keep one core busy far
+ * better than two: README, Benchmark), else 1. GPU backends keep 1 (one process per device).
+ */
+function defaultJobs(backend: string): number {
+  return backend.startsWith('wasm') && availableParallelism() >= 2 ? 2 : 1;
 }
 
 /** BLAS threads of each of `jobs` workers: the cores shared out (MFF_BLAS_THREADS, when set, wins). */
