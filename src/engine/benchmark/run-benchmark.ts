@@ -285,7 +285,7 @@ function deferred(): Deferred {
 }
 
 /** A job of runQueue: `go` may start once `after` has resolved. */
-interface QueueItem {
+export interface QueueItem {
   after: Promise<unknown>;
   go: () => Promise<unknown>;
 }
@@ -295,9 +295,10 @@ interface QueueItem {
  * failure (or an interrupt) nothing new starts and the running items are awaited (they save their resume state);
  * then the first error is thrown (a BenchmarkInterrupted before any other).
  */
-async function runQueue(items: QueueItem[], n: number): Promise<void> {
+export async function runQueue(items: QueueItem[], n: number): Promise<void> {
   const ready = items.map(() => false);
-  items.forEach((it, i) => it.after.then(() => (ready[i] = true), () => {}));
+  const blocked = items.map(() => false); // its `after` rejected: it never starts
+  items.forEach((it, i) => it.after.then(() => (ready[i] = true), () => (blocked[i] = true)));
   const started = items.map(() => false);
   const errors: unknown[] = [];
   const slot = async () => {
@@ -306,10 +307,9 @@ async function runQueue(items: QueueItem[], n: number): Promise<void> {
       await Promise.resolve(); // let resolved `after`s mark their items ready
       const i = items.findIndex((_, k) => !started[k] && ready[k]);
       if (i < 0) {
-        const waiting = items.filter((_, k) => !started[k]);
+        const waiting = items.filter((_, k) => !started[k] && !blocked[k]);
         if (!waiting.length) return;
         await Promise.race(waiting.map((it) => it.after)).catch(() => {});
-        if (waiting.every((it) => !ready[items.indexOf(it)]) && (await anyRejected(waiting))) return;
         continue;
       }
       started[i] = true;
@@ -324,11 +324,6 @@ async function runQueue(items: QueueItem[], n: number): Promise<void> {
   if (errors.length) throw errors.find((e) => e instanceof BenchmarkInterrupted) ?? errors[0];
 }
 
-/** Whether some item's `after` has rejected (its job can never start). */
-async function anyRejected(items: QueueItem[]): Promise<boolean> {
-  const rs = await Promise.all(items.map((it) => Promise.race([it.after.then(() => false, () => true), Promise.resolve(false)])));
-  return rs.some(Boolean);
-}
 
 /** What every job of a suite shares (sent to --jobs workers as JSON). */
 export interface JobContext {
