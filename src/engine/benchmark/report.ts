@@ -24,6 +24,8 @@ export interface ReportInput {
   runs: RunResult[];
   backend: string;
   wallSeconds: number;
+  /** Runs at a time (--jobs). */
+  jobs: number;
   argv: string[];
 }
 
@@ -70,7 +72,7 @@ export async function writeBenchmarkReport(r: ReportInput): Promise<{ json: stri
   const command = `mff benchmark ${r.argv.join(' ')}`.trim();
 
   const json = {
-    suite: r.suite.name, description: r.suite.description, seeds: r.seeds, seg_iters: r.suite.segIters, probe_iters: r.suite.probeIters, cls_epochs: r.suite.clsEpochs, pretrain_cfg_options: r.suite.pretrain.cfgOptions, pool_images: r.suite.poolImages, date, machine, backend: r.backend, command, wall_s: r.wallSeconds,
+    suite: r.suite.name, description: r.suite.description, seeds: r.seeds, seg_iters: r.suite.segIters, probe_iters: r.suite.probeIters, cls_epochs: r.suite.clsEpochs, pretrain_cfg_options: r.suite.pretrain.cfgOptions, pool_images: r.suite.poolImages, date, machine, backend: r.backend, command, wall_s: r.wallSeconds, jobs: r.jobs,
     tasks: r.tasks.map((t) => ({ id: t.id, title: t.title, metric: t.kind === 'cls' ? 'top-1 %' : 'mIoU %' })),
     pretrain: r.pretrain, table, deltas, control, phases, runs: r.runs,
   };
@@ -80,7 +82,7 @@ export async function writeBenchmarkReport(r: ReportInput): Promise<{ json: stri
   // ---- markdown
   const md: string[] = [`# mff benchmark: suite \`${r.suite.name}\``, '', r.suite.description + '.', ''];
   md.push(`- budget: pretraining ${r.suite.pretrain.cfgOptions.join(' ')} on ${r.suite.poolImages} unlabeled scenes; seg UperNet ${r.suite.segIters} iterations, linear probe ${r.suite.probeIters}; cls ${r.suite.clsEpochs} epochs`);
-  md.push(`- date: ${date}`, `- machine: ${machine}`, `- command: \`${command}\``, `- seeds (downstream): ${r.seeds}; total wall time ${r.wallSeconds.toFixed(0)} s`, '');
+  md.push(`- date: ${date}`, `- machine: ${machine}`, `- command: \`${command}\``, `- seeds (downstream): ${r.seeds}; ${r.jobs} run(s) at a time; wall time of this invocation ${r.wallSeconds.toFixed(0)} s (runs found finished in the output folder are reused, not re-run: their own wall times are in the runs' rows)`, '');
   md.push('## Results (mean ± std over seeds; cls: top-1 %, seg: mIoU %)', '');
   md.push(`| backbone | ${r.tasks.map((t) => t.title).join(' | ')} |`, `| --- | ${r.tasks.map(() => '---').join(' | ')} |`);
   for (const b of r.backbones) md.push(`| ${NAMES[b]} | ${r.tasks.map((t) => fmtMeanStd(table[b][t.id])).join(' | ')} |`);

@@ -264,7 +264,7 @@ export async function runBenchmark(o: BenchmarkOptions = {}): Promise<BenchmarkR
     await runQueue(queue, jobs);
 
     const wall = (performance.now() - t0) / 1000;
-    const files = await writeBenchmarkReport({ out, suite, seeds, tasks, backbones, pretrain, runs, backend, wallSeconds: wall, argv: process.argv.slice(2).filter((a, i) => !(i === 0 && a === 'benchmark')) });
+    const files = await writeBenchmarkReport({ out, suite, seeds, tasks, backbones, pretrain, runs, backend, wallSeconds: wall, jobs, argv: process.argv.slice(2).filter((a, i) => !(i === 0 && a === 'benchmark')) });
     log(`[bench] done in ${formatDuration(wall)}: ${files.md}`);
     return { out, suite, seeds, pretrain, runs, wall_s: wall, summaryJson: files.json, summaryMd: files.md };
   } finally {
