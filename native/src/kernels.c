@@ -570,8 +570,6 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const f
 }
 
 struct adamw_ctx { const float *P, *M, *V, *G; float *PO, *MO, *VO; float decay, c1, b2, c2, bc2, eps, ss; int hasDecay; };
-/* the element loop as its own function with restrict arguments: GCC 12 does not vectorise it through the context
- * struct (scalar sqrtf and divisions were 3/4 of the step's optimizer time) */
 /* one AdamW element (the op order of kernels.h mff_adamw); inlined into both loops below */
 static inline void adamw_elem(float p, float g, float m, float v, float dm, float c1, float b2, float c2, float bc2, float eps,
                               float ss, float *po, float *mo, float *vo) {
@@ -581,6 +579,8 @@ static inline void adamw_elem(float p, float g, float m, float v, float dm, floa
   *mo = m1; *vo = v1;
   *po = p * dm - (m1 / denom) * ss;
 }
+/* the element loops as their own functions with restrict arguments: GCC 12 does not vectorise them through the
+ * context struct (scalar sqrtf and divisions were 3/4 of the step's optimizer time) */
 static void adamw_loop(const float *restrict P, const float *restrict M, const float *restrict V, const float *restrict G,
                        float *restrict PO, float *restrict MO, float *restrict VO, size_t n, float dm, float c1, float b2,
                        float c2, float bc2, float eps, float ss) {
@@ -598,8 +598,8 @@ void mff_adamw(const float *P, const float *M, const float *V, const float *G, f
 }
 
 /* AdamW over many tensors in place (p, m, v updated; g read): one split over all their elements together, so small
- * tensors cost no per-tensor dispatch. Each tensor's update is adamw_loop's (same expressions, same order): bitwise
- * equal to mff_adamw. The arrays of one tensor must not overlap each other. */
+ * tensors cost no per-tensor dispatch. Each element is adamw_elem, as in mff_adamw: bitwise equal to it. The arrays
+ * of one tensor must not overlap each other. */
 struct adamw_multi_ctx { int k; float *const *P, *const *M, *const *V; const float *const *G; const int64_t *start; const float *c; };
 static void adamw_loop_inplace(float *restrict P, float *restrict M, float *restrict V, const float *restrict G, size_t n,
                                float dm, float c1, float b2, float c2, float bc2, float eps, float ss) {

@@ -7,8 +7,8 @@
  * libjpeg builds, so decoded pixels may differ from cv2 by a grey level on some files. Images above the
  * decompression-bomb limit (data/limits.ts) are refused before decoding.
  *
- * Small PNGs (8-bit, or palette; not interlaced; no colour-management or orientation chunk) are decoded in JS
- * (data/png.ts): the same bytes as sharp (test/data/image.test.ts), without sharp's per-call setup, which costs
+ * Small PNGs (file ≤ 256 KB, ≤ 512×512 pixels, 8-bit or palette, not interlaced, no colour-management or
+ * orientation chunk) are decoded in JS (data/png.ts): the same bytes as sharp (test/data/image.test.ts), without sharp's per-call setup, which costs
  * ~0.3 ms of the main thread per image — more than decoding a 28×28 Fashion-MNIST image. Anything else, and any PNG
  * the JS reader refuses (corrupt, truncated: sharp then reports it), goes to sharp.
  */
@@ -51,18 +51,25 @@ export async function readDataFile(file: string): Promise<Buffer> {
 const SHARP_ONLY_CHUNKS = new Set(['iCCP', 'sRGB', 'gAMA', 'cHRM', 'eXIf', 'sBIT']);
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
+/** Images up to this many pixels (and files up to SYNC_READ_MAX) take the JS path; larger ones decode faster in sharp, off the main thread. */
+const JS_PNG_MAX_PIXELS = 512 * 512;
+
 /** The JS path: RGB of an eligible PNG (alpha dropped, gray replicated, palette expanded), else null (use sharp). */
 function decodePngFast(buf: Uint8Array, alpha: 'drop' | 'flatten'): RgbImage | null {
-  if (buf.length < 8 || PNG_SIGNATURE.some((v, i) => buf[i] !== v)) return null;
+  if (buf.length < 33 || PNG_SIGNATURE.some((v, i) => buf[i] !== v)) return null;
+  // IHDR is the first chunk (bytes 8-32): decide from it before inflating anything
+  const ihdr = Buffer.from(buf.buffer, buf.byteOffset + 16, 13);
+  const [w0, h0, depth, type, interlace] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4), ihdr[8], ihdr[9], ihdr[12]];
+  if ((depth !== 8 && type !== 3) || interlace !== 0 || w0 * h0 > JS_PNG_MAX_PIXELS) return null;
+  if (alpha === 'flatten' && (type === 4 || type === 6)) return null;
   let png;
   try {
     png = decodePngSamples(buf);
   } catch {
-    return null; // corrupt, 16-bit, interlaced, over the pixel limit: sharp decodes it or reports why
+    return null; // corrupt or truncated: sharp reports why
   }
-  const { width, height, bitDepth, colorType, channels, samples, palette, ancillary } = png;
-  if ((bitDepth !== 8 && colorType !== 3) || ancillary.some((c) => SHARP_ONLY_CHUNKS.has(c))) return null;
-  if (alpha === 'flatten' && (colorType === 4 || colorType === 6 || ancillary.includes('tRNS'))) return null;
+  const { width, height, colorType, channels, samples, palette, ancillary } = png;
+  if (ancillary.some((c) => SHARP_ONLY_CHUNKS.has(c)) || (alpha === 'flatten' && ancillary.includes('tRNS'))) return null;
   const n = width * height;
   const out = new Uint8Array(n * 3);
   if (colorType === 3) {
@@ -101,12 +108,13 @@ export async function decodeImage(file: string, opts: DecodeOptions = {}): Promi
 
 async function decodeOnce(file: string, opts: DecodeOptions): Promise<RgbImage> {
   const { alpha = 'drop', background = [255, 255, 255], decoder = 'auto' } = opts;
-  const buf = await readDataFile(file);
-  const fast = decoder === 'auto' ? decodePngFast(buf, alpha) : null;
+  // small files are read here (synchronously: see SYNC_READ_MAX) and small PNGs decoded in JS; large files go to sharp by path
+  const input: string | Buffer = statSync(file).size <= SYNC_READ_MAX ? readFileSync(file) : file;
+  const fast = decoder === 'auto' && typeof input !== 'string' ? decodePngFast(input, alpha) : null;
   if (fast) return fast;
   // failOn 'error': reject truncated/corrupt data, but accept files that only raise libjpeg warnings
   // (ImageNet has some; cv2 decodes them too).
-  let pipe = sharp(buf, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
+  let pipe = sharp(input, { failOn: 'error', limitInputPixels: maxImagePixels() }).rotate();
   pipe = alpha === 'flatten' ? pipe.flatten({ background: { r: background[0], g: background[1], b: background[2] } }) : pipe.removeAlpha();
   const { data, info } = await pipe.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
