@@ -356,6 +356,21 @@ void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float 
   }
 }
 
+/* Scratch for the convolutions (called one at a time from the JS thread): one buffer of up to SCRATCH_KEEP floats is
+ * kept between calls, so a call does not pay the page faults of fresh memory (a new 30 MB buffer cost ~5 ms of a
+ * 15 ms convolution); bigger requests are allocated and freed per call. scratch_get returns NULL when out of memory. */
+#define SCRATCH_KEEP ((size_t)16 << 20)
+static __thread float *scratch_buf; static __thread size_t scratch_cap; /* per thread: safe if worker threads call in */
+static float *scratch_get(size_t n) {
+  if (n <= scratch_cap) return scratch_buf;
+  if (n > SCRATCH_KEEP) return malloc(sizeof(float) * n);
+  free(scratch_buf);
+  scratch_buf = malloc(sizeof(float) * n);
+  scratch_cap = scratch_buf ? n : 0;
+  return scratch_buf;
+}
+static void scratch_put(float *p) { if (p != scratch_buf) free(p); }
+
 /* Convolution helpers: dims d as in kernels.h (N H W Ci Co kh kw sh sw dh dw padTop padLeft OH OW). */
 static void im2col(const float *x, float *col, const int32_t *d) {
   int H = d[1], W = d[2], Ci = d[3], kh = d[5], kw = d[6], sh = d[7], sw = d[8], dh = d[9], dw = d[10];
@@ -493,7 +508,7 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
   size_t wn = (size_t)kh * kw * Ci * Co;
   if (mode == 2) memset(w, 0, sizeof(float) * wn);
   if (mode == 2 && N >= 2) {
-    float *buf = malloc(sizeof(float) * (per * 2 + wn));
+    float *buf = scratch_get(per * 2 + wn);
     if (!buf) return -1;
     float *w2 = buf + per * 2;
     memset(w2, 0, sizeof(float) * wn);
@@ -502,12 +517,12 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
     k.c[1].w = w2;
     par_items(convw_half_range, &k, 2);
     for (size_t i = 0; i < wn; i++) w[i] += w2[i];
-    free(buf);
+    scratch_put(buf);
     return 0;
   }
   int split = mode != 2 && par_wanted(N, PAR_MIN);
   int rows = mode == 0 && N == 1 && Mr >= 256; /* one image: its output rows in two halves (par_items when threads) */
-  float *buf = malloc(sizeof(float) * per * (split ? 2 : 1));
+  float *buf = scratch_get(per * (split ? 2 : 1));
   if (!buf) return -1;
   c.buf[0] = buf; c.buf[1] = buf + (split ? per : 0);
   if (split) par_items(conv_s1_range, &c, N);
@@ -517,7 +532,160 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
     par_items(conv_rows_range, &k, 2);
     conv_unpad_y(&c, 0, k.g);
   } else conv_s1_range(&c, 0, N);
-  free(buf);
+  scratch_put(buf);
+  return 0;
+}
+
+/* Winograd F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) for the 3x3,
+ * stride-1, undilated convolutions with enough channels (wg_wanted): each 4x4 output tile is A^T [U (.) V] A, with
+ * V = B^T d B the 6x6 input tile d transformed and U = G g G^T the filter: 36 GEMMs [tiles, Ci] x [Ci, Co] instead
+ * of 9 over every output pixel (4x fewer multiplications), plus the transforms (linear in the data). The input
+ * gradient is the same computation on dy with the filter flipped and transposed (padding 2 - pad). Tiles of all
+ * images are cut into fixed chunks (<= WG_TC tiles, >= 2 chunks when there is more than a little work, decided by
+ * the shape alone) that the pool takes two at a time, each with single-threaded GEMMs, so results do not depend on
+ * the thread count. Error: a few float32 roundings more than the direct sum (the transforms' constants are 1/4..8);
+ * test/engine/kernels.test.ts checks it against float64. MFF_WINOGRAD=0 turns it off. */
+#define WG_TC 128
+/* Where it pays (tools/bench.ts-style timings, 2-core Xeon, forward and input gradient): >= 64 channels in and out,
+ * >= 2048 output pixels per call, images >= 8 x 8. 1.3-2.1x at 128-512 channels on 16-64 px images; at 32 channels,
+ * or 8 x 8 images with 704 channels (the filter transform outweighs few tiles), no gain or slower. */
+#define WG_MIN_C 64
+#define WG_MIN_P 2048
+#define WG_L 16 /* channels per vector block */
+struct wg_ctx { const float *x; float *y; const float *U; int H, W, Ci, Co, pt, pl, OH, OW, TH, TW; int64_t T, chunk; float *buf[2]; };
+/* the 6-point input transform B^T along one axis, over WG_L lanes: o[k*so] from v[k*sv], k < 6 */
+static inline void wg_bt(const float *v, size_t sv, float *o, size_t so, int nl) {
+  for (int l = 0; l < nl; l++) {
+    float d0 = v[l], d1 = v[sv + l], d2 = v[2 * sv + l], d3 = v[3 * sv + l], d4 = v[4 * sv + l], d5 = v[5 * sv + l];
+    o[l] = 4.0f * d0 - 5.0f * d2 + d4;
+    o[so + l] = -4.0f * (d1 + d2) + d3 + d4;
+    o[2 * so + l] = 4.0f * (d1 - d2) - d3 + d4;
+    o[3 * so + l] = 2.0f * (d3 - d1) - d2 + d4;
+    o[4 * so + l] = 2.0f * (d1 - d3) - d2 + d4;
+    o[5 * so + l] = 4.0f * d1 - 5.0f * d3 + d5;
+  }
+}
+/* the output transform A^T along one axis: 6 -> 4 */
+static inline void wg_at(const float *m, size_t sm, float *o, size_t so, int nl) {
+  for (int l = 0; l < nl; l++) {
+    float m0 = m[l], m1 = m[sm + l], m2 = m[2 * sm + l], m3 = m[3 * sm + l], m4 = m[4 * sm + l], m5 = m[5 * sm + l];
+    float a = m1 + m2, b = m1 - m2, c = m3 + m4, e = m3 - m4;
+    o[l] = m0 + a + c;
+    o[so + l] = b + 2.0f * e;
+    o[2 * so + l] = a + 4.0f * c;
+    o[3 * so + l] = b + 8.0f * e + m5;
+  }
+}
+/* the filter transform G along one axis: 3 -> 6 */
+static inline void wg_g(const float *g, size_t sg, float *o, size_t so, int nl) {
+  for (int l = 0; l < nl; l++) {
+    float g0 = g[l], g1 = g[sg + l], g2 = g[2 * sg + l];
+    const float s6 = 1.0f / 6.0f, s12 = 1.0f / 12.0f, s24 = 1.0f / 24.0f; /* multiplications: divisions do not vectorise */
+    float a = g0 * s24 + g2 * s6, b = g1 * s12;
+    o[l] = 0.25f * g0;
+    o[so + l] = -(g0 + g1 + g2) * s6;
+    o[2 * so + l] = -(g0 - g1 + g2) * s6;
+    o[3 * so + l] = a + b;
+    o[4 * so + l] = a - b;
+    o[5 * so + l] = g2;
+  }
+}
+/* U [36, Ci, Co] from w [3, 3, Ci, Co] */
+static void wg_filter(const float *w, float *U, int Ci, int Co) {
+  size_t CC = (size_t)Ci * Co;
+  float t[18 * WG_L], u[36 * WG_L];
+  for (int ci = 0; ci < Ci; ci++) for (int c0 = 0; c0 < Co; c0 += WG_L) {
+    int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
+    const float *g = w + (size_t)ci * Co + c0;
+    for (int j = 0; j < 3; j++) wg_g(g + j * CC, 3 * CC, t + j * WG_L, 3 * WG_L, nl); /* t[i][j], i < 6 */
+    for (int i = 0; i < 6; i++) wg_g(t + i * 3 * WG_L, WG_L, u + i * 6 * WG_L, WG_L, nl);
+    for (int k = 0; k < 36; k++) memcpy(U + k * CC + (size_t)ci * Co + c0, u + k * WG_L, sizeof(float) * nl);
+  }
+}
+/* tiles [t0, t1) (tile t = (n, th, tw)): V [36, t1 - t0, Ci] */
+static void wg_input(const struct wg_ctx *c, int64_t t0, int64_t t1, float *V) {
+  int H = c->H, W = c->W, Ci = c->Ci, TW = c->TW, TH = c->TH; size_t tc = (size_t)(t1 - t0);
+  float d[36 * WG_L], t[36 * WG_L], v[36 * WG_L];
+  for (int64_t tt = t0; tt < t1; tt++) {
+    int64_t n = tt / ((int64_t)TH * TW); int r = (int)(tt % ((int64_t)TH * TW)), ih0 = (r / TW) * 4 - c->pt, iw0 = (r % TW) * 4 - c->pl;
+    const float *xn = c->x + (size_t)n * H * W * Ci;
+    for (int c0 = 0; c0 < Ci; c0 += WG_L) {
+      int nl = Ci - c0 < WG_L ? Ci - c0 : WG_L;
+      for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) {
+        int ih = ih0 + i, iw = iw0 + j;
+        float *dd = d + (i * 6 + j) * WG_L;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dd, 0, sizeof(float) * WG_L);
+        else memcpy(dd, xn + ((size_t)ih * W + iw) * Ci + c0, sizeof(float) * nl);
+      }
+      for (int j = 0; j < 6; j++) wg_bt(d + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl);
+      for (int i = 0; i < 6; i++) wg_bt(t + i * 6 * WG_L, WG_L, v + i * 6 * WG_L, WG_L, nl);
+      for (int k = 0; k < 36; k++) memcpy(V + ((size_t)k * tc + (size_t)(tt - t0)) * Ci + c0, v + k * WG_L, sizeof(float) * nl);
+    }
+  }
+}
+/* tiles [t0, t1): y from M [36, t1 - t0, Co] */
+static void wg_output(const struct wg_ctx *c, int64_t t0, int64_t t1, const float *M) {
+  int Co = c->Co, OH = c->OH, OW = c->OW, TW = c->TW, TH = c->TH; size_t tc = (size_t)(t1 - t0);
+  float m[36 * WG_L], t[24 * WG_L], o[16 * WG_L];
+  for (int64_t tt = t0; tt < t1; tt++) {
+    int64_t n = tt / ((int64_t)TH * TW); int r = (int)(tt % ((int64_t)TH * TW)), oh0 = (r / TW) * 4, ow0 = (r % TW) * 4;
+    float *yn = c->y + (size_t)n * OH * OW * Co;
+    for (int c0 = 0; c0 < Co; c0 += WG_L) {
+      int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
+      for (int k = 0; k < 36; k++) memcpy(m + k * WG_L, M + ((size_t)k * tc + (size_t)(tt - t0)) * Co + c0, sizeof(float) * nl);
+      for (int j = 0; j < 6; j++) wg_at(m + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[4][6] */
+      for (int i = 0; i < 4; i++) wg_at(t + i * 6 * WG_L, WG_L, o + i * 4 * WG_L, WG_L, nl); /* o[4][4] */
+      for (int i = 0; i < 4 && oh0 + i < OH; i++) for (int j = 0; j < 4 && ow0 + j < OW; j++)
+        memcpy(yn + ((size_t)(oh0 + i) * OW + ow0 + j) * Co + c0, o + (i * 4 + j) * WG_L, sizeof(float) * nl);
+    }
+  }
+}
+/* chunks [lo, hi): transform, 36 GEMMs, inverse transform; scratch set 0 on the calling thread, 1 on the worker */
+static void wg_range(void *p, int64_t lo, int64_t hi) {
+  const struct wg_ctx *c = p;
+  float *V = c->buf[lo == 0 ? 0 : 1], *M = V + 36 * (size_t)c->chunk * c->Ci;
+  for (int64_t ch = lo; ch < hi; ch++) {
+    int64_t t0 = ch * c->chunk, t1 = t0 + c->chunk < c->T ? t0 + c->chunk : c->T;
+    int tc = (int)(t1 - t0);
+    wg_input(c, t0, t1, V);
+    for (int k = 0; k < 36; k++)
+      sgemm(NoTrans, NoTrans, tc, c->Co, c->Ci, 1.0f, V + (size_t)k * tc * c->Ci, c->Ci, c->U + (size_t)k * c->Ci * c->Co, c->Co, 0.0f,
+            M + (size_t)k * tc * c->Co, c->Co);
+    wg_output(c, t0, t1, M);
+  }
+}
+static int wg_wanted(int mode, const int32_t *d) {
+  static int off = -1;
+  if (off < 0) { const char *e = getenv("MFF_WINOGRAD"); off = e && e[0] == '0'; }
+  return !off && (mode == 0 || mode == 1) && d[5] == 3 && d[6] == 3 && d[7] == 1 && d[8] == 1 && d[9] == 1 && d[10] == 1 &&
+         d[3] >= WG_MIN_C && d[4] >= WG_MIN_C && d[11] >= 0 && d[12] >= 0 && d[11] <= 2 && d[12] <= 2 && d[13] >= 8 && d[14] >= 8 &&
+         (int64_t)d[0] * d[13] * d[14] >= WG_MIN_P;
+}
+/* mode 0: y = conv(x, w); mode 1: x = the input gradient from dy (in y). Returns 0 or -1 (no memory). */
+static int conv_wg(int mode, float *x, float *w, float *y, const int32_t *d) {
+  int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  /* mode 1 as a forward convolution: input dy [N, OH, OW, Co], output dx [N, H, W, Ci], filter w'[i][j][co][ci] = w[2-i][2-j][ci][co] */
+  struct wg_ctx c = mode == 0 ? (struct wg_ctx){ x, y, NULL, H, W, Ci, Co, pt, pl, OH, OW, 0, 0, 0, 0, { NULL, NULL } }
+                              : (struct wg_ctx){ y, x, NULL, OH, OW, Co, Ci, 2 - pt, 2 - pl, H, W, 0, 0, 0, 0, { NULL, NULL } };
+  c.TH = (c.OH + 3) / 4; c.TW = (c.OW + 3) / 4; c.T = (int64_t)N * c.TH * c.TW;
+  int64_t nch = (c.T + WG_TC - 1) / WG_TC;
+  if (nch < 2 && c.T >= 8) nch = 2;
+  c.chunk = (c.T + nch - 1) / nch;
+  nch = (c.T + c.chunk - 1) / c.chunk;
+  size_t CC = (size_t)Ci * Co, per = 36 * (size_t)c.chunk * ((size_t)c.Ci + c.Co);
+  float *buf = scratch_get(36 * CC + per * 2 + (mode == 1 ? 9 * CC : 0));
+  if (!buf) return -1;
+  float *U = buf + per * 2;
+  if (mode == 1) {
+    float *wf = U + 36 * CC; /* [3, 3, Co, Ci]: tap t of w' is tap 8 - t of w transposed, in 16 x 16 blocks */
+    for (int t = 0; t < 9; t++) for (int c0 = 0; c0 < Ci; c0 += 16) for (int o0 = 0; o0 < Co; o0 += 16)
+      for (int ci = c0; ci < c0 + 16 && ci < Ci; ci++) for (int co = o0; co < o0 + 16 && co < Co; co++)
+        wf[(size_t)t * CC + (size_t)co * Ci + ci] = w[(size_t)(8 - t) * CC + (size_t)ci * Co + co];
+    wg_filter(wf, U, Co, Ci);
+  } else wg_filter(w, U, Ci, Co);
+  c.U = U; c.buf[0] = buf; c.buf[1] = buf + per;
+  par_items(wg_range, &c, nch);
+  scratch_put(buf);
   return 0;
 }
 
@@ -536,13 +704,13 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const f
   /* 1x1, stride 1, no padding: the image itself is the column matrix */
   int direct = kh == 1 && kw == 1 && d[7] == 1 && d[8] == 1 && d[11] == 0 && d[12] == 0 && OH == H && OW == W;
   if (!direct && d[7] == 1 && d[8] == 1 && P > 0 && Ci > 0 && Co > 0 && N > 0 && d[11] >= 0 && d[12] >= 0) {
-    if (conv_s1(mode, x, w, y, d)) return MFF_CONV_NOMEM;
+    if (wg_wanted(mode, d) ? conv_wg(mode, x, w, y, d) : conv_s1(mode, x, w, y, d)) return MFF_CONV_NOMEM;
     if (mode == 0) conv_epilogue(y, (size_t)N * P, Co, ebias, erelu);
     return 0;
   }
   float *col = NULL;
   if (!direct && P > 0 && K > 0) {
-    col = malloc(sizeof(float) * (size_t)P * K);
+    col = scratch_get((size_t)P * K);
     if (!col) return MFF_CONV_NOMEM_COL;
   }
   if (mode == 2) memset(w, 0, sizeof(float) * (size_t)K * Co);
@@ -565,7 +733,7 @@ int mff_conv2d(int mode, float *x, float *w, float *y, const int32_t *d, const f
   }
   if (mode == 1 && P == 0) memset(x, 0, sizeof(float) * (size_t)N * H * W * Ci);
   if (mode == 0) conv_epilogue(y, (size_t)N * P, Co, ebias, erelu);
-  free(col);
+  if (col) scratch_put(col);
   return 0;
 }
 

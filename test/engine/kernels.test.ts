@@ -625,6 +625,48 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
+  // 3x3 stride-1 convolutions large enough for the native engine's Winograd F(4x4, 3x3) path (native/src/kernels.c
+  // wg_wanted: >= 64 channels in and out, >= 2048 output pixels, images >= 8 px): forward and input gradient. Partial
+  // tiles on both axes, 'valid', padding 2, several images and chunks. Winograd rounds more than the direct sum (its
+  // transforms scale by up to 8 and 1/24): measured worst 1.2-1.7e-4 here (outputs of std ≈ 8) against 4-6e-6 with
+  // MFF_WINOGRAD=0; a wrong tile, transform or padding is off by O(1).
+  const winogradConvs: [number[], number[], 'same' | 'valid' | [number, number]][] = [
+    [[2, 33, 35, 64], [3, 3, 64, 64], 'same'],
+    [[1, 50, 50, 64], [3, 3, 64, 72], 'valid'],
+    [[1, 46, 47, 72], [3, 3, 72, 64], [2, 2]],
+    [[2, 48, 48, 64], [3, 3, 64, 64], 'same'],
+  ];
+  for (const [xs, ws, pad] of winogradConvs) {
+    test(`conv2d x${JSON.stringify(xs)} w${JSON.stringify(ws)} pad ${JSON.stringify(pad)} (Winograd-sized): value and both gradients vs float64`, () => {
+      const xv = randn(prod(xs));
+      const wv = randn(prod(ws));
+      const ref = refConv(xv, xs, wv, ws, 1, 1, pad);
+      const up = randn(prod(ref.outShape));
+      const before = tf.memory().numTensors;
+      const [y, dx, dw] = tf.tidy(() => {
+        const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, ref.pad);
+        const x = tf.tensor(xv, xs);
+        const w = tf.tensor(wv, ws);
+        return [f(x, w), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), tf.tensor(up, ref.outShape))))([x, w])];
+      });
+      expect(y.shape).toEqual(ref.outShape);
+      const [Ci, Co] = [ws[2], ws[3]];
+      const gx = new Float64Array(xv.length);
+      const gw = new Float64Array(wv.length);
+      for (const [yb, xb, wb] of ref.taps)
+        for (let ci = 0; ci < Ci; ci++)
+          for (let co = 0; co < Co; co++) {
+            gx[xb + ci] += up[yb + co] * wv[wb + ci * Co + co];
+            gw[wb + ci * Co + co] += xv[xb + ci] * up[yb + co];
+          }
+      expectClose(y.dataSync(), ref.y, 5e-4, 'conv2d');
+      expectClose(dx.dataSync(), gx, 5e-4, 'dx');
+      expectClose(dw.dataSync(), gw, 5e-5, 'dw'); // the direct filter gradient: sums over > 2000 pixels
+      tf.dispose([y, dx, dw]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
   // tf.fused.conv2d (FusedConv2D: conv + bias + activation in one kernel; natively overridden for linear / relu)
   const fusedCases: [number[], number[], number, 'same' | 'valid' | [number, number], 'linear' | 'relu', boolean][] = [
     [[2, 7, 6, 3], [3, 3, 3, 4], 1, 'same', 'relu', true], // shifted-GEMM path
@@ -891,7 +933,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
 });
 
 describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', () => {
-  test('3x3 conv2d value and both gradients (images or one image\'s rows split over the pool): bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('3x3 conv2d value and both gradients (images, one image\'s rows or Winograd tile chunks split over the pool): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
     const xv = randn(3 * 9 * 10 * 16);
@@ -911,9 +953,22 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.threads(t);
       return tf.tidy(() => tf.conv2d(tf.tensor4d(xv.subarray(0, 24 * 10 * 16), [1, 24, 10, 16]), tf.tensor4d(wv, [3, 3, 16, 8]), 1, 'same').dataSync() as Float32Array);
     };
+    // Winograd-sized (native/src/kernels.c wg_wanted): forward and input gradient over tile chunks split over the pool
+    const wx = randn(2 * 32 * 36 * 64);
+    const ww = randn(3 * 3 * 64 * 64);
+    const wup = randn(2 * 32 * 36 * 64);
+    const wino = (t: number): Float32Array[] => {
+      nat.threads(t);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(wx, [2, 32, 36, 64]);
+        const w = tf.tensor4d(ww, [3, 3, 64, 64]);
+        const gx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 1, 'same'), tf.tensor4d(wup, [2, 32, 36, 64]))))(x);
+        return [tf.conv2d(x, w, 1, 'same'), gx].map((r) => r.dataSync() as Float32Array);
+      });
+    };
     try {
-      const a = [...run(1), one(1)];
-      const b = [...run(2), one(2)];
+      const a = [...run(1), one(1), ...wino(1)];
+      const b = [...run(2), one(2), ...wino(2)];
       a.forEach((v, i) => {
         let diff = 0;
         for (let j = 0; j < v.length; j++) if (!Object.is(v[j], b[i][j])) diff++;
