@@ -176,6 +176,23 @@ void mff_transpose(const uint32_t *src, uint32_t *dst, const int32_t *shape, con
   }
 }
 
+struct cat_ctx { uint32_t *heap, *out; int64_t total; const int32_t *src, *w; int parts; };
+static void cat_range(void *p, int64_t lo, int64_t hi) {
+  const struct cat_ctx *c = p;
+  for (int64_t r = lo; r < hi; r++) {
+    uint32_t *o = c->out + r * c->total;
+    for (int q = 0; q < c->parts; q++) {
+      int64_t w = c->w[q];
+      memcpy(o, c->heap + (uint32_t)c->src[q] + r * w, sizeof(uint32_t) * (size_t)w);
+      o += w;
+    }
+  }
+}
+void mff_concat_rows(uint32_t *heap, uint32_t *out, int64_t total, int64_t rows, const int32_t *src, const int32_t *w, int parts) {
+  struct cat_ctx c = { heap, out, total, src, w, parts };
+  par_for(cat_range, &c, rows, total);
+}
+
 void mff_softmax(const float *x, float *y, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * cols; float *yr = y + r * cols;

@@ -23,6 +23,11 @@ void mff_gemm(float *heap, const int32_t *oa, const int32_t *ob, const int32_t *
 /* dst = src (4-byte elements, input shape[rank]) with its axes permuted: out axis d = in axis perm[d]; 1 <= rank <= 8. */
 void mff_transpose(const uint32_t *src, uint32_t *dst, const int32_t *shape, const int32_t *perm, int rank);
 
+/* Concatenation along an axis as row copies (4-byte elements): out [rows, total] (row stride total) gets, for each part
+ * p < parts, its [rows, w[p]] block from heap + src[p] (as unsigned 32-bit element offsets) at column sum(w[0..p)).
+ * Split over the rows. */
+void mff_concat_rows(uint32_t *heap, uint32_t *out, int64_t total, int64_t rows, const int32_t *src, const int32_t *w, int parts);
+
 /* y = softmax(x) over the last axis of x [rows, cols], max-subtracted. */
 void mff_softmax(const float *x, float *y, int64_t rows, int64_t cols);
 

@@ -9,7 +9,7 @@
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 12
+#define MFF_NATIVE_API 13
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -47,6 +47,22 @@ static napi_value transpose(napi_env env, napi_callback_info info) {
   int32_t *shape = typed_ptr(env, a[3], &rank), *perm = typed_ptr(env, a[4], &rank2);
   if (!heap || !shape || !perm || rank != rank2 || rank < 1 || rank > 8) { napi_throw_error(env, NULL, "transpose: bad arguments"); return NULL; }
   mff_transpose(AT(heap, get_i64(env, a[1])), AT(heap, get_i64(env, a[2])), shape, perm, (int)rank);
+  return NULL;
+}
+
+/* concatRows(heap, outOff, total, rows, srcOffs:Int32Array, widths:Int32Array): 4-byte elements */
+static napi_value concat_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  uint32_t *heap = typed_ptr(env, a[0], NULL);
+  size_t np, nw;
+  int32_t *src = typed_ptr(env, a[4], &np), *w = typed_ptr(env, a[5], &nw);
+  int64_t total = get_i64(env, a[2]), rows = get_i64(env, a[3]), sum = 0;
+  for (size_t q = 0; w && q < nw; q++) sum += w[q] < 0 ? -1 << 30 : w[q];
+  if (argc < 6 || !heap || !src || !w || np != nw || np == 0 || rows < 0 || sum != total) {
+    napi_throw_error(env, NULL, "concatRows: bad arguments"); return NULL;
+  }
+  mff_concat_rows(heap, AT(heap, get_i64(env, a[1])), total, rows, src, w, (int)np);
   return NULL;
 }
 
@@ -284,6 +300,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
     {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
     {"transpose", NULL, transpose, NULL, NULL, NULL, napi_default, NULL},
+    {"concatRows", NULL, concat_rows, NULL, NULL, NULL, napi_default, NULL},
     {"softmax", NULL, softmax, NULL, NULL, NULL, napi_default, NULL},
     {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},

@@ -9,12 +9,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 12;
+const NATIVE_API = 13;
 
 export interface NativeAddon {
   api: number;
   gemm(heap: Float32Array, offA: Int32Array, offB: Int32Array, offC: Int32Array, M: number, N: number, K: number, transA: number, transB: number): void;
   transpose(heap: Float32Array, inOff: number, outOff: number, shape: Int32Array, perm: Int32Array): void;
+  /** out [rows, total] = the parts' [rows, widths[p]] blocks side by side (4-byte elements; widths sum to total) */
+  concatRows(heap: Float32Array | Int32Array, outOff: number, total: number, rows: number, srcOffs: Int32Array, widths: Int32Array): void;
   softmax(heap: Float32Array, inOff: number, outOff: number, rows: number, cols: number): void;
   /** op 0 = erf, 1 = exp */
   unary(heap: Float32Array, op: number, inOff: number, outOff: number, n: number): void;

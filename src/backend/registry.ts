@@ -8,9 +8,9 @@
  * - fill (pure JS, only where the stock backend lacks the kernel; wasm-kernels.ts): Conv2DBackpropFilter,
  *   UnsortedSegmentSum.
  * - override, pure JS, the addon used when loaded: BatchMatMul (without the addon only a transposed 2-D product:
- *   explicit transpose, then the fast stock kernel), Transpose (strided cases).
- * - override, pure JS: Identity, Cast (same dtype: share the buffer), Unpack (axis 0), GatherV2, SplitV, Slice,
- *   Concat (block copies in the wasm heap).
+ *   explicit transpose, then the fast stock kernel), Transpose (strided cases), Concat (block copies in the wasm
+ *   heap; all rows in one native call with the addon).
+ * - override, pure JS: Identity, Cast (same dtype: share the buffer), Unpack (axis 0), GatherV2, SplitV, Slice.
  * - override, addon only: Softmax, Erf, Exp, Add, Sub, Multiply, RealDiv (broadcasting), Sum, Mean (one run of
  *   consecutive axes), Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedConv2D (bias + ReLU fused).
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
@@ -55,7 +55,7 @@ export const KERNELS: readonly KernelRow[] = [
   { name: 'GatherV2', how: 'override', make: gatherKernel },
   { name: 'SplitV', how: 'override', make: splitVKernel },
   { name: 'Slice', how: 'override', make: sliceKernel },
-  { name: 'Concat', how: 'override', make: concatKernel },
+  { name: 'Concat', how: 'override', native: 'uses', make: concatKernel },
   { name: 'Softmax', how: 'override', native: 'needs', make: softmaxKernel },
   { name: 'Erf', how: 'override', native: 'needs', make: (o, nat) => unaryKernel(o, nat, 0) },
   { name: 'Exp', how: 'override', native: 'needs', make: (o, nat) => unaryKernel(o, nat, 1) },

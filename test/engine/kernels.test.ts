@@ -384,6 +384,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     [[[2, 0, 3], [2, 4, 3], [2, 0, 3]], 1, 'float32'],
     [[[2, 0, 3], [2, 0, 3]], 1, 'float32'],
     [[[5]], 0, 'float32'],
+    [[[4096, 40], [4096, 24], [4096, 8]], 1, 'int32'], // rows split over the pool in the native path
   ] as [number[][], number, 'float32' | 'int32'][]) {
     test(`concat ${JSON.stringify(shapes)} axis ${axis} ${dtype}`, () => {
       const vals = shapes.map((s) => Array.from(randn(prod(s), 100), (t) => (dtype === 'int32' ? Math.round(t) | 0 : t)));
