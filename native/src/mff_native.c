@@ -6,6 +6,7 @@
  */
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
