@@ -607,17 +607,23 @@ static inline void wg_g(const float *g, size_t sg, float *o, size_t so, int nl) 
     o[5 * so + l] = g2;
   }
 }
-/* U [36, Ci, Co] from w [3, 3, Ci, Co] */
-static void wg_filter(const float *w, float *U, int Ci, int Co) {
-  size_t CC = (size_t)Ci * Co;
+/* U [36, Ci, Co] from w [3, 3, Ci, Co]: input channels [lo, hi) (split over the pool: every U element is computed
+ * on its own, so the split does not change it) */
+struct wgf_ctx { const float *w; float *U; int Ci, Co; };
+static void wg_filter_range(void *p, int64_t lo, int64_t hi) {
+  const struct wgf_ctx *k = p; int Co = k->Co; size_t CC = (size_t)k->Ci * Co;
   float t[18 * WG_L], u[36 * WG_L];
-  for (int ci = 0; ci < Ci; ci++) for (int c0 = 0; c0 < Co; c0 += WG_L) {
+  for (int64_t ci = lo; ci < hi; ci++) for (int c0 = 0; c0 < Co; c0 += WG_L) {
     int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
-    const float *g = w + (size_t)ci * Co + c0;
+    const float *g = k->w + (size_t)ci * Co + c0;
     for (int j = 0; j < 3; j++) wg_g(g + j * CC, 3 * CC, t + j * WG_L, 3 * WG_L, nl); /* t[i][j], i < 6 */
     for (int i = 0; i < 6; i++) wg_g(t + i * 3 * WG_L, WG_L, u + i * 6 * WG_L, WG_L, nl);
-    for (int k = 0; k < 36; k++) memcpy(U + k * CC + (size_t)ci * Co + c0, u + k * WG_L, sizeof(float) * nl);
+    for (int q = 0; q < 36; q++) memcpy(k->U + q * CC + (size_t)ci * Co + c0, u + q * WG_L, sizeof(float) * nl);
   }
+}
+static void wg_filter(const float *w, float *U, int Ci, int Co) {
+  struct wgf_ctx k = { w, U, Ci, Co };
+  par_for(wg_filter_range, &k, Ci, 36 * (int64_t)Co);
 }
 /* tiles [t0, t1) (tile t = (n, th, tw)): V [36, t1 - t0, Ci] */
 static void wg_input(const struct wg_ctx *c, int64_t t0, int64_t t1, float *V) {
