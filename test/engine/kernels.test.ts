@@ -576,6 +576,21 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     return { y, taps, outShape: [N, OH, OW, Co], pad: Array.isArray(pad) ? ([[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]]) : pad };
   }
 
+  // float64 gradients of sum(conv(x, w) * up) from refConv's taps:
+  // dL/dx[xb + ci] += up[yb + co] w[wb + ci*Co + co]; dL/dw[wb + ci*Co + co] += x[xb + ci] up[yb + co]
+  function refConvGrads(taps: [number, number, number][], xv: Float32Array, wv: Float32Array, ws: number[], up: Float32Array) {
+    const [Ci, Co] = [ws[2], ws[3]];
+    const gx = new Float64Array(xv.length);
+    const gw = new Float64Array(wv.length);
+    for (const [yb, xb, wb] of taps)
+      for (let ci = 0; ci < Ci; ci++)
+        for (let co = 0; co < Co; co++) {
+          gx[xb + ci] += up[yb + co] * wv[wb + ci * Co + co];
+          gw[wb + ci * Co + co] += xv[xb + ci] * up[yb + co];
+        }
+    return { gx, gw };
+  }
+
   const convs: [number[], number[], number, number, 'same' | 'valid' | [number, number]][] = [
     [[2, 7, 6, 3], [3, 3, 3, 4], 1, 1, 'same'],
     [[2, 7, 6, 3], [3, 3, 3, 4], 2, 1, 'same'],
@@ -608,17 +623,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
       expect(y.shape).toEqual(ref.outShape);
       expectClose(y.dataSync(), ref.y, 1e-5, 'conv2d');
       if (dil === 1) {
-        // dL/dx[xb + ci] += up[yb + co] w[wb + ci*Co + co]; dL/dw[wb + ci*Co + co] += x[xb + ci] up[yb + co]
-        const Ci = ws[2];
-        const Co = ws[3];
-        const gx = new Float64Array(xv.length);
-        const gw = new Float64Array(wv.length);
-        for (const [yb, xb, wb] of ref.taps)
-          for (let ci = 0; ci < Ci; ci++)
-            for (let co = 0; co < Co; co++) {
-              gx[xb + ci] += up[yb + co] * wv[wb + ci * Co + co];
-              gw[wb + ci * Co + co] += xv[xb + ci] * up[yb + co];
-            }
+        const { gx, gw } = refConvGrads(ref.taps, xv, wv, ws, up);
         expectClose(dx.dataSync(), gx, 1e-5, 'dx');
         expectClose(dw.dataSync(), gw, 1e-5, 'dw');
       }
@@ -651,15 +656,7 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
         return [f(x, w), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), tf.tensor(up, ref.outShape))))([x, w])];
       });
       expect(y.shape).toEqual(ref.outShape);
-      const [Ci, Co] = [ws[2], ws[3]];
-      const gx = new Float64Array(xv.length);
-      const gw = new Float64Array(wv.length);
-      for (const [yb, xb, wb] of ref.taps)
-        for (let ci = 0; ci < Ci; ci++)
-          for (let co = 0; co < Co; co++) {
-            gx[xb + ci] += up[yb + co] * wv[wb + ci * Co + co];
-            gw[wb + ci * Co + co] += xv[xb + ci] * up[yb + co];
-          }
+      const { gx, gw } = refConvGrads(ref.taps, xv, wv, ws, up);
       expectClose(y.dataSync(), ref.y, 5e-4, 'conv2d');
       expectClose(dx.dataSync(), gx, 5e-4, 'dx');
       expectClose(dw.dataSync(), gw, 5e-5, 'dw'); // the direct filter gradient: sums over > 2000 pixels
@@ -937,36 +934,33 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
   test('3x3 conv2d value and both gradients (images, one image\'s rows or Winograd tile chunks split over the pool): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
-    const xv = randn(3 * 9 * 10 * 16);
-    const wv = randn(3 * 3 * 16 * 8);
-    const up = randn(3 * 9 * 10 * 8);
-    const run = (t: number): Float32Array[] => {
+    // value, input and filter gradient of a 'same' 3x3 convolution with t threads
+    const conv = (t: number, xs: number[], ws: number[], xv: Float32Array, wv: Float32Array, up: Float32Array): Float32Array[] => {
       nat.threads(t);
       return tf.tidy(() => {
-        const x = tf.tensor4d(xv, [3, 9, 10, 16]);
-        const w = tf.tensor4d(wv, [3, 3, 16, 8]);
-        const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), tf.tensor4d(up, [3, 9, 10, 8])));
+        const x: tf.Tensor = tf.tensor(xv, xs);
+        const w: tf.Tensor = tf.tensor(wv, ws);
+        const ys = [...xs.slice(0, 3), ws[3]];
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), tf.tensor(up, ys)));
         const [gx, gw] = tf.grads(f)([x, w]);
-        return [tf.conv2d(x, w, 1, 'same'), gx, gw].map((r) => r.dataSync() as Float32Array);
+        return [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), gx, gw].map((r) => r.dataSync() as Float32Array);
       });
     };
+    const [xs, ws] = [[3, 9, 10, 16], [3, 3, 16, 8]];
+    const xv = randn(prod(xs));
+    const wv = randn(prod(ws));
+    const up = randn(3 * 9 * 10 * 8);
+    const run = (t: number) => conv(t, xs, ws, xv, wv, up);
     const one = (t: number): Float32Array => {
       nat.threads(t);
       return tf.tidy(() => tf.conv2d(tf.tensor4d(xv.subarray(0, 24 * 10 * 16), [1, 24, 10, 16]), tf.tensor4d(wv, [3, 3, 16, 8]), 1, 'same').dataSync() as Float32Array);
     };
     // Winograd-sized (native/src/kernels.c wg_wanted): forward and input gradient over tile chunks split over the pool
-    const wx = randn(2 * 32 * 36 * 64);
-    const ww = randn(3 * 3 * 64 * 64);
-    const wup = randn(2 * 32 * 36 * 64);
-    const wino = (t: number): Float32Array[] => {
-      nat.threads(t);
-      return tf.tidy(() => {
-        const x = tf.tensor4d(wx, [2, 32, 36, 64]);
-        const w = tf.tensor4d(ww, [3, 3, 64, 64]);
-        const gx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 1, 'same'), tf.tensor4d(wup, [2, 32, 36, 64]))))(x);
-        return [tf.conv2d(x, w, 1, 'same'), gx].map((r) => r.dataSync() as Float32Array);
-      });
-    };
+    const [wxs, wws] = [[2, 32, 36, 64], [3, 3, 64, 64]];
+    const wx = randn(prod(wxs));
+    const ww = randn(prod(wws));
+    const wup = randn(prod(wxs));
+    const wino = (t: number) => conv(t, wxs, wws, wx, ww, wup);
     try {
       const a = [...run(1), one(1), ...wino(1)];
       const b = [...run(2), one(2), ...wino(2)];
