@@ -31,7 +31,7 @@
  * use --only for a figure's own peak.
  * Every run first prints an `engine` line: backend label, whether the native addon is used and which wasm kernels
  * are overridden (src/backend/registry.ts; '*' = native). `--profile` adds per-kernel times of the last step
- * (`kernel-profile` lines, top 25 by time); `--profile-shapes` keys them by kernel and input shapes. MFF_NATIVE=0 measures the pure wasm engine.
+ * (`kernel-profile` lines, the top 25 by time, or `--profile-top N`); `--profile-shapes` keys them by kernel and input shapes. MFF_NATIVE=0 measures the pure wasm engine.
  */
 import { parseArgs } from 'node:util';
 import os from 'node:os';
@@ -72,6 +72,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: process.env.MFF_BACKEND ?? 'auto' },
     profile: { type: 'boolean', default: false },
     'profile-shapes': { type: 'boolean', default: false },
+    'profile-top': { type: 'string', default: '25' },
   },
 });
 let steps = Number(values.steps ?? 10);
@@ -232,7 +233,7 @@ const KERNEL_CATEGORIES: [string, RegExp][] = [
 function profileRows(lastStepMs?: number): void {
   if (!values.profile && !values['profile-shapes']) return;
   const all = [...kstats.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  for (const [kernel, st] of all.slice(0, 25)) emit({ bench: 'kernel-profile', kernel, calls: st.n, ms: +st.ms.toFixed(1) });
+  for (const [kernel, st] of all.slice(0, Number(values['profile-top']))) emit({ bench: 'kernel-profile', kernel, calls: st.n, ms: +st.ms.toFixed(1) });
   const cats = new Map<string, { n: number; ms: number }>();
   for (const [key, st] of all) {
     const kernel = key.split(' ')[0];
