@@ -32,9 +32,11 @@ export function barPlotSvg(p: BarPlot): string {
   const tops = p.series.flatMap((s) => s.values.map((v, i) => v + (Number.isFinite(s.err?.[i]) ? s.err![i] : 0))).filter(Number.isFinite);
   const lows = p.series.flatMap((s) => s.values).filter(Number.isFinite);
   const lo = Math.min(0, ...lows);
-  const ticks = niceTicks(lo, Math.max(lo + 1e-9, ...tops, 1e-9));
+  const hi = Math.max(lo + 1e-9, ...tops, 1e-9);
+  const ticks = niceTicks(lo, hi);
   const y0 = ticks[0];
-  const y1 = ticks[ticks.length - 1];
+  // the ticks may end below the tallest bar (+ whisker): the axis then runs 5 % past it, so no bar reaches the title
+  const y1 = Math.max(ticks[ticks.length - 1], hi + 0.05 * (hi - y0));
   const py = (v: number) => m.t + (H - m.t - m.b) * (1 - (v - y0) / (y1 - y0));
   const gw = (W - m.l - m.r) / p.groups.length;
   const bw = (gw * 0.8) / p.series.length;
