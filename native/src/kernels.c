@@ -677,12 +677,15 @@ static void wg_range(void *p, int64_t lo, int64_t hi) {
     wg_output(c, t0, t1, M);
   }
 }
+/* MFF_WINOGRAD=0: never; =all: every 3x3 stride-1 undilated convolution with padding <= 2, whatever its size (the
+ * tests run the golden models through it this way); unset: where it pays (WG_MIN_*). */
 static int wg_wanted(int mode, const int32_t *d) {
-  static int off = -1;
-  if (off < 0) { const char *e = getenv("MFF_WINOGRAD"); off = e && e[0] == '0'; }
-  return !off && (mode == 0 || mode == 1) && d[5] == 3 && d[6] == 3 && d[7] == 1 && d[8] == 1 && d[9] == 1 && d[10] == 1 &&
-         d[3] >= WG_MIN_C && d[4] >= WG_MIN_C && d[11] >= 0 && d[12] >= 0 && d[11] <= 2 && d[12] <= 2 && d[13] >= 8 && d[14] >= 8 &&
-         (int64_t)d[0] * d[13] * d[14] >= WG_MIN_P;
+  static int how = -1; /* 0 off, 1 where it pays, 2 all */
+  if (how < 0) { const char *e = getenv("MFF_WINOGRAD"); how = !e ? 1 : e[0] == '0' ? 0 : strcmp(e, "all") == 0 ? 2 : 1; }
+  int fits = (mode == 0 || mode == 1) && d[5] == 3 && d[6] == 3 && d[7] == 1 && d[8] == 1 && d[9] == 1 && d[10] == 1 &&
+             d[11] >= 0 && d[12] >= 0 && d[11] <= 2 && d[12] <= 2;
+  if (!fits || how == 0) return 0;
+  return how == 2 || (d[3] >= WG_MIN_C && d[4] >= WG_MIN_C && d[13] >= 8 && d[14] >= 8 && (int64_t)d[0] * d[13] * d[14] >= WG_MIN_P);
 }
 /* mode 0: y = conv(x, w); mode 1: x = the input gradient from dy (in y). Returns 0 or -1 (no memory). */
 static int conv_wg(int mode, float *x, float *w, float *y, const int32_t *d) {
@@ -700,10 +703,9 @@ static int conv_wg(int mode, float *x, float *w, float *y, const int32_t *d) {
   if (!buf) return -1;
   float *U = buf + per * 2;
   if (mode == 1) {
-    float *wf = U + 36 * CC; /* [3, 3, Co, Ci]: tap t of w' is tap 8 - t of w transposed, in 16 x 16 blocks */
-    for (int t = 0; t < 9; t++) for (int c0 = 0; c0 < Ci; c0 += 16) for (int o0 = 0; o0 < Co; o0 += 16)
-      for (int ci = c0; ci < c0 + 16 && ci < Ci; ci++) for (int co = o0; co < o0 + 16 && co < Co; co++)
-        wf[(size_t)t * CC + (size_t)co * Ci + ci] = w[(size_t)(8 - t) * CC + (size_t)ci * Co + co];
+    float *wf = U + 36 * CC; /* [3, 3, Co, Ci]: tap t of w' is tap 8 - t of w transposed */
+    const int32_t shape[2] = { Ci, Co }, perm[2] = { 1, 0 };
+    for (int t = 0; t < 9; t++) mff_transpose((const uint32_t *)(w + (size_t)(8 - t) * CC), (uint32_t *)(wf + (size_t)t * CC), shape, perm, 2);
     wg_filter(wf, U, Co, Ci);
   } else wg_filter(w, U, Ci, Co);
   c.U = U; c.buf[0] = buf; c.buf[1] = buf + per;

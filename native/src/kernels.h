@@ -71,7 +71,7 @@ int mff_bn_train_backward(const float *x, const float *w, const float *y, const 
  * mode 0: y = conv(x, w), then + bias[Co] (bias != NULL) and ReLU (relu != 0); mode 1: x = the input gradient from
  * dy (in y); mode 2: w = the filter gradient from x and dy (in y). Stride 1 runs as one GEMM per filter tap over a
  * zero-padded copy (3x3 with >= 64 channels and >= 2048 output pixels: Winograd F(4x4, 3x3) for modes 0 and 1,
- * MFF_WINOGRAD=0 turns it off), other strides as im2col + GEMM per image.
+ * MFF_WINOGRAD=0 turns it off, =all takes every 3x3 stride-1 one), other strides as im2col + GEMM per image.
  * Returns 0, MFF_CONV_NOMEM (the stride-1 buffers) or MFF_CONV_NOMEM_COL (the im2col buffer). */
 #define MFF_CONV_NOMEM (-1)
 #define MFF_CONV_NOMEM_COL (-2)
