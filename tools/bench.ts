@@ -216,7 +216,7 @@ function segConfigS() {
 
 /** The categories of tools/bench-torch/profile_torch.py (PyTorch's profile of the same figure), for a side-by-side. */
 const KERNEL_CATEGORIES: [string, RegExp][] = [
-  ['GEMM (Linear fwd/bwd)', /^MffLinear/],
+  ['GEMM (Linear fwd/bwd)', /^(MffLinear|MffFfn)/], // MffFfn: both FFN Linears with their GELU in one kernel
   ['attention', /^(MffAttention|BatchMatMul|Softmax)/],
   ['conv', /^(Conv2D|FusedConv2D|DepthwiseConv)/],
   ['norm (LN/BN)', /^(MffLayerNorm|FusedBatchNorm|MffBatchNorm)/],

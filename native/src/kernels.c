@@ -934,6 +934,79 @@ int mff_attention_backward(const float *qkv, const float *probs, const float *do
   return 0;
 }
 
+/* Row blocks of a fused row-wise pipeline (the FFN below, the large-M Linear forward): the rows in two halves (split
+ * at a multiple of 8 fixed by M alone), each half in blocks of at most FUSE_RB rows; the halves run over the pool with
+ * one-thread GEMMs (par_items), or one after the other: the same calls either way, so results do not depend on the
+ * thread count. A block's GEMM output is still in L2 when its epilogue (bias, GELU) runs. */
+#define FUSE_RB 128
+struct rows_job { void (*block)(const void *ctx, int r0, int m); const void *ctx; int M; };
+static void rows_half(void *p, int64_t lo, int64_t hi) {
+  const struct rows_job *j = p;
+  int mid = ((j->M / 2) + 7) & ~7; if (mid > j->M) mid = j->M;
+  for (int64_t half = lo; half < hi; half++) {
+    int a = half == 0 ? 0 : mid, b = half == 0 ? mid : j->M, n = b - a;
+    if (n <= 0) continue;
+    int nb = (n + FUSE_RB - 1) / FUSE_RB, rb = (n + nb - 1) / nb;
+    for (int r0 = a; r0 < b; r0 += rb) j->block(j->ctx, r0, b - r0 < rb ? b - r0 : rb);
+  }
+}
+static void rows_run(void (*block)(const void *, int, int), const void *ctx, int M) {
+  struct rows_job j = { block, ctx, M };
+  if (M > 0) par_items(rows_half, &j, 2);
+}
+static inline float gelu_f(float v) { return 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
+static inline float gelu_grad_f(float v, float d) { /* as gelu_range mode 1 */
+  float e;
+  float cdf = 0.5f * (1.0f + ferf_e(v * 0.70710678118654752f, &e));
+  return d * (cdf + v * (0.39894228040143268f * e));
+}
+static inline void add_bias_rows(float *y, const float *b, int m, int N) {
+  for (int r = 0; r < m; r++) { float *yr = y + (size_t)r * N; for (int j = 0; j < N; j++) yr[j] += b[j]; }
+}
+
+struct linb_ctx { const float *x, *w, *b; float *y; int K, N; };
+static void linb_block(const void *p, int r0, int m) {
+  const struct linb_ctx *c = p;
+  float *y = c->y + (size_t)r0 * c->N;
+  sgemm(NoTrans, NoTrans, m, c->N, c->K, 1.0f, c->x + (size_t)r0 * c->K, c->K, c->w, c->N, 0.0f, y, c->N);
+  add_bias_rows(y, c->b, m, c->N);
+}
+
+struct ffn_ctx { const float *x, *w1, *b1, *w2, *b2, *h_in, *dy; float *h, *g, *y, *dh, *dx; int K, H, N; };
+static void ffn_fwd_block(const void *p, int r0, int m) {
+  const struct ffn_ctx *c = p; const int K = c->K, H = c->H, N = c->N;
+  float *g = c->g + (size_t)r0 * H, *h = c->h ? c->h + (size_t)r0 * H : g;
+  sgemm(NoTrans, NoTrans, m, H, K, 1.0f, c->x + (size_t)r0 * K, K, c->w1, H, 0.0f, h, H);
+  for (int r = 0; r < m; r++) {
+    float *hr = h + (size_t)r * H, *gr = g + (size_t)r * H;
+    for (int j = 0; j < H; j++) { float v = hr[j] + c->b1[j]; hr[j] = v; gr[j] = gelu_f(v); }
+  }
+  float *y = c->y + (size_t)r0 * N;
+  sgemm(NoTrans, NoTrans, m, N, H, 1.0f, g, H, c->w2, N, 0.0f, y, N);
+  add_bias_rows(y, c->b2, m, N);
+}
+void mff_ffn_forward(const float *x, const float *w1, const float *b1, const float *w2, const float *b2, float *h, float *g, float *y,
+                     int M, int K, int H, int N) {
+  struct ffn_ctx c = { .x = x, .w1 = w1, .b1 = b1, .w2 = w2, .b2 = b2, .h = h, .g = g, .y = y, .K = K, .H = H, .N = N };
+  rows_run(ffn_fwd_block, &c, M);
+}
+/* per row block: dh = (dy W2^T) * gelu'(h), dx = dh W1^T */
+static void ffn_bwd_block(const void *p, int r0, int m) {
+  const struct ffn_ctx *c = p; const int K = c->K, H = c->H, N = c->N;
+  float *dh = c->dh + (size_t)r0 * H;
+  const float *h = c->h_in + (size_t)r0 * H;
+  sgemm(NoTrans, Trans, m, H, N, 1.0f, c->dy + (size_t)r0 * N, N, c->w2, N, 0.0f, dh, H);
+  for (size_t i = 0; i < (size_t)m * H; i++) dh[i] = gelu_grad_f(h[i], dh[i]);
+  sgemm(NoTrans, Trans, m, K, H, 1.0f, dh, H, c->w1, H, 0.0f, c->dx + (size_t)r0 * K, K);
+}
+void mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
+                      float *dx, float *dw1, float *db1, float *dw2, float *db2, float *dh, int M, int K, int H, int N) {
+  mff_linear_grad_w(g, dy, dw2, db2, M, H, N);
+  struct ffn_ctx c = { .w1 = w1, .w2 = w2, .h_in = h, .dy = dy, .dh = dh, .dx = dx, .K = K, .H = H, .N = N };
+  rows_run(ffn_bwd_block, &c, M);
+  mff_linear_grad_w(x, dh, dw1, db1, M, K, H);
+}
+
 struct rowfill_ctx { const float *row; float *out; int64_t N; };
 static void rowfill_range(void *p, int64_t lo, int64_t hi) {
   const struct rowfill_ctx *c = p;
@@ -963,6 +1036,11 @@ void mff_linear_forward(const float *x, const float *w, const float *b, float *y
   if (K > 0 && M > 0 && N >= 64 && M < LIN_SPLIT_M) {
     struct linf_ctx c = { x, w, b, y, M, K, N, (N / 2) & ~15 };
     par_items(linf_half_range, &c, 2);
+    return;
+  }
+  if (b && K > 0 && M > 0 && N > 0) { /* row blocks, bias added while the block is in L2 */
+    struct linb_ctx c = { x, w, b, y, K, N };
+    rows_run(linb_block, &c, M);
     return;
   }
   if (b) { struct rowfill_ctx c = { b, y, N }; par_for(rowfill_range, &c, M, N); } /* y rows = bias, then += x w */

@@ -96,10 +96,21 @@ void mff_attention_forward(const float *qkv, float *out, float *probs, const flo
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale);
 
 /* The Linear layer on x [M, K], W [K, N], b [N], without transposed copies:
- * forward y = x W (+ b when b != NULL: the bias rows, split, then sgemm with beta = 1); grad_x dx = dy W^T;
+ * forward y = x W (+ b when b != NULL: M < 1024 in two column halves, sgemm with beta = 1 on bias rows; otherwise in
+ * row blocks over the pool, the bias added to each block after its GEMM); grad_x dx = dy W^T;
  * grad_w dW = x^T dy and, when db != NULL, db = column sums of dy (columns split, each summed in row order). */
 void mff_linear_forward(const float *x, const float *w, const float *b, float *y, int M, int K, int N);
 void mff_linear_grad_x(const float *dy, const float *w, float *dx, int M, int K, int N);
 void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, int M, int K, int N);
+
+/* The transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [M, K], W1 [K, H], W2 [H, N], in row blocks over the pool (each
+ * block's GEMMs one-threaded, its bias / GELU applied while in L2; the same calls on one thread or two). Forward writes
+ * g = gelu(h) [M, H], y [M, N] and, when h != NULL, the pre-activation h = x W1 + b1 [M, H] (training keeps it).
+ * Backward, from x, h, g and dy: dW2 = g^T dy, db2 = column sums of dy, dh = (dy W2^T) * gelu'(h) (into dh [M, H]),
+ * dx = dh W1^T, dW1 = x^T dh, db1 = column sums of dh. GELU exact (erf), the same arithmetic as mff_gelu. */
+void mff_ffn_forward(const float *x, const float *w1, const float *b1, const float *w2, const float *b2, float *h, float *g, float *y,
+                     int M, int K, int H, int N);
+void mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
+                      float *dx, float *dw1, float *db1, float *dw2, float *db2, float *dh, int M, int K, int H, int N);
 
 #endif

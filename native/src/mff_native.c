@@ -10,7 +10,7 @@
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 13
+#define MFF_NATIVE_API 14
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -262,6 +262,23 @@ static napi_value linear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ffn(heap, mode, offs:Int32Array, dims:Int32Array [M, K, H, N]):
+ *   mode 0: offs [x, W1, b1, W2, b2, h (-1: not kept), g, y]
+ *   mode 1: offs [x, W1, W2, h, g, dy, dx, dW1, db1, dW2, db2, dh] */
+static napi_value ffn(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  struct mod_args m;
+  if (!read_mod_args(env, a, &m, 8, 4) || (m.mode == 1 && m.no < 12)) { napi_throw_error(env, NULL, "ffn: bad arguments"); return NULL; }
+  float *heap = m.heap; int32_t *o = m.o, *d = m.d;
+  const int M = d[0], K = d[1], H = d[2], N = d[3];
+  if (m.mode == 0) mff_ffn_forward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), o[5] < 0 ? NULL : AT(heap, o[5]),
+                                   AT(heap, o[6]), AT(heap, o[7]), M, K, H, N);
+  else mff_ffn_backward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), AT(heap, o[5]), AT(heap, o[6]),
+                        AT(heap, o[7]), AT(heap, o[8]), AT(heap, o[9]), AT(heap, o[10]), AT(heap, o[11]), M, K, H, N);
+  return NULL;
+}
+
 /* batchNormTrain(heap, mode, offs:Int32Array, dims:Int32Array [n, C, relu], eps):
  *   mode 0: offs [x, w, b, y, mean, var]
  *   mode 1: offs [x, w, y (-1 when relu = 0), dy, mean, var, dx, dw, db] */
@@ -314,6 +331,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"adamwMulti", NULL, adamw_multi, NULL, NULL, NULL, napi_default, NULL},
     {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
     {"linear", NULL, linear, NULL, NULL, NULL, napi_default, NULL},
+    {"ffn", NULL, ffn, NULL, NULL, NULL, napi_default, NULL},
     {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"gemmLib", NULL, gemm_lib, NULL, NULL, NULL, napi_default, NULL},

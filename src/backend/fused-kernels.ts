@@ -1,9 +1,9 @@
 /**
  * The fused kernels of our own on the wasm backend (all native, registered only with the addon): MffGelu /
  * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAdamW, MffAttention / MffAttentionGrad, MffLinear /
- * MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffBatchNormTrain / MffBatchNormTrainGrad, and the gradients
- * of MffGelu, MffLayerNorm and the two Linear kernels (the attention and BatchNorm gradients are customGrads in
- * fused.ts). Model code does not run these by name: it calls the
+ * MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffFfn / MffFfnGrad, MffBatchNormTrain / MffBatchNormTrainGrad,
+ * and the gradients of MffGelu, MffLayerNorm and the two Linear kernels (the attention, FFN and BatchNorm gradients
+ * are customGrads in fused.ts). Model code does not run these by name: it calls the
  * ops of src/backend/fused.ts. Registered by src/backend/registry.ts.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -141,6 +141,33 @@ export const linearNoBiasKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, 
   const y = be.makeOutput([M, N], 'float32');
   nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), 0, off(be, y)), Int32Array.of(M, K, N, 0));
   return y;
+};
+
+/**
+ * MffFfn: the transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [M, K], W1 [K, H], W2 [H, N] in one native call (row
+ * blocks, bias and GELU applied in cache). Outputs [y, g = gelu(h)], plus h = x W1 + b1 when attr train (the gradient
+ * needs it).
+ */
+export const ffnKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, w1, b1, w2, b2 }, backend: be, attrs }) => {
+  const [M, K] = x.shape;
+  const [H, N] = w2.shape;
+  const y = be.makeOutput([M, N], 'float32');
+  const g = be.makeOutput([M, H], 'float32');
+  const h = attrs.train ? be.makeOutput([M, H], 'float32') : null;
+  nat.ffn(f32(be), 0, Int32Array.of(off(be, x), off(be, w1), off(be, b1), off(be, w2), off(be, b2), h ? off(be, h) : -1, off(be, g), off(be, y)), Int32Array.of(M, K, H, N));
+  return h ? [y, g, h] : [y, g];
+};
+
+/** MffFfnGrad: [dx, dW1, db1, dW2, db2] of MffFfn from x, W1, W2, its h and g, and dy. */
+export const ffnGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, w1, w2, h, g, dy }, backend: be }) => {
+  const [M, K] = x.shape;
+  const [H, N] = w2.shape;
+  const outs = [be.makeOutput([M, K], 'float32'), be.makeOutput([K, H], 'float32'), be.makeOutput([H], 'float32'), be.makeOutput([H, N], 'float32'), be.makeOutput([N], 'float32')];
+  const dh = be.makeOutput([M, H], 'float32'); // scratch
+  const offs = Int32Array.of(...[x, w1, w2, h, g, dy, ...outs, dh].map((t) => off(be, t)));
+  nat.ffn(f32(be), 1, offs, Int32Array.of(M, K, H, N));
+  be.disposeData(dh.dataId);
+  return outs;
 };
 
 /** The gradient of MffLinear (hasBias) and MffLinearNoBias. */

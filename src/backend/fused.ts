@@ -1,9 +1,9 @@
 /**
- * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `attentionCore`, `adamwUpdate` and
+ * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `ffnFused`, `attentionCore`, `adamwUpdate` and
  * `batchNormTrainFused`. On the wasm engine with the native addon each is one native kernel forward and one backward
- * (MffGelu, MffLayerNorm, MffLinear / MffLinearNoBias, MffAttention, MffAdamW, MffBatchNormTrain;
+ * (MffGelu, MffLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention, MffAdamW, MffBatchNormTrain;
  * src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32) `gelu` and `layerNorm` compose
- * stock ops and the other four return null (the caller composes).
+ * stock ops and the other five return null (the caller composes).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNative } from './native.js';
@@ -42,6 +42,35 @@ export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | n
   return bias
     ? (tf.engine().runKernel('MffLinear', { x, weight, bias }) as tf.Tensor)
     : (tf.engine().runKernel('MffLinearNoBias', { x, weight }) as tf.Tensor);
+}
+
+/** Gradients are being recorded (a tape is active): the ops then keep what their backward needs. */
+const taping = () => (tf.engine() as unknown as { state: { activeTape: unknown } }).state.activeTape != null;
+
+/**
+ * The transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [M, K], W1 [K, H], b1 [H], W2 [H, N], b2 [N] as one native
+ * kernel forward (row blocks: bias and GELU applied while each block's GEMM output is in cache; the pre-activation
+ * kept only while gradients are recorded) and one backward (GELU's derivative applied inside the dy W2^T GEMM's row
+ * blocks). The same arithmetic as linearFused → gelu → linearFused. Returns null when unavailable; the caller composes.
+ */
+export function ffnFused(x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor): tf.Tensor | null {
+  if (!fusedReady(x, w1, b1, w2, b2) || x.rank !== 2 || w1.rank !== 2 || w2.rank !== 2 || b1.rank !== 1 || b2.rank !== 1) return null;
+  const [K, H] = w1.shape;
+  if (x.shape[1] !== K || w2.shape[0] !== H || b1.shape[0] !== H || b2.shape[0] !== w2.shape[1]) return null;
+  if (!taping()) {
+    const [y, g] = tf.engine().runKernel('MffFfn', { x, w1, b1, w2, b2 }, { train: false }) as unknown as tf.Tensor[];
+    g.dispose();
+    return y;
+  }
+  const op = tf.customGrad(((xx: tf.Tensor, ww1: tf.Tensor, bb1: tf.Tensor, ww2: tf.Tensor, bb2: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, g, h] = tf.engine().runKernel('MffFfn', { x: xx, w1: ww1, b1: bb1, w2: ww2, b2: bb2 }, { train: true }) as unknown as tf.Tensor[];
+    save([xx, ww1, ww2, h, g]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => tf.engine().runKernel('MffFfnGrad', { x: s[0], w1: s[1], w2: s[2], h: s[3], g: s[4], dy }) as unknown as tf.Tensor[],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x, w1, b1, w2, b2);
 }
 
 /**

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 13;
+const NATIVE_API = 14;
 
 export interface NativeAddon {
   api: number;
@@ -38,6 +38,9 @@ export interface NativeAddon {
   /** Linear layer on 2-D operands, dims [M, K, N, hasBias]: mode 0 y = x W + b (offs x, W, b, y); mode 1 dx = dy W^T
    * (offs dy, W, dx); mode 2 dW = x^T dy, db = column sums of dy (offs x, dy, dW, db) */
   linear(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array): void;
+  /** Transformer FFN gelu(x W1 + b1) W2 + b2, dims [M, K, H, N]: mode 0 offs x, W1, b1, W2, b2, h (-1: not kept), g, y;
+   * mode 1 offs x, W1, W2, h, g, dy, dx, dW1, db1, dW2, db2, dh (scratch [M, H]) */
+  ffn(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array): void;
   /** Train-mode BatchNorm over rows [n, C], dims [n, C, relu]: mode 0 offs x, w, b, y, mean, var; mode 1 offs x, w,
    * y (-1 without ReLU), dy, mean, var, dx, dw, db. Throws when the partial sums cannot be allocated. */
   batchNormTrain(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, eps: number): void;

@@ -15,7 +15,7 @@
  *   consecutive axes), Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedConv2D (bias + ReLU fused).
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
  *   MffLayerNorm, MffLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad, MffLinear, MffLinearGradX,
- *   MffLinearGradW, MffLinearNoBias, MffBatchNormTrain, MffBatchNormTrainGrad; with the gradients of MffGelu,
+ *   MffLinearGradW, MffLinearNoBias, MffFfn, MffFfnGrad, MffBatchNormTrain, MffBatchNormTrainGrad; with the gradients of MffGelu,
  *   MffLayerNorm, MffLinear, MffLinearNoBias.
  * - gradient, pure JS: Tile (one reshape + sum instead of one Slice + Add per repetition).
  *
@@ -80,6 +80,8 @@ export const KERNELS: readonly KernelRow[] = [
   { name: 'MffLinearGradX', how: 'own', native: 'needs', make: fused.linearGradXKernel },
   { name: 'MffLinearGradW', how: 'own', native: 'needs', make: fused.linearGradWKernel },
   { name: 'MffLinearNoBias', how: 'own', native: 'needs', make: fused.linearNoBiasKernel, grad: fused.linearGradient(false) },
+  { name: 'MffFfn', how: 'own', native: 'needs', make: fused.ffnKernel },
+  { name: 'MffFfnGrad', how: 'own', native: 'needs', make: fused.ffnGradKernel },
   { name: 'MffBatchNormTrain', how: 'own', native: 'needs', make: fused.batchNormTrainKernel },
   { name: 'MffBatchNormTrainGrad', how: 'own', native: 'needs', make: fused.batchNormTrainGradKernel },
   { name: 'Tile', how: 'grad', grad: tileGradient },

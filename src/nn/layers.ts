@@ -65,7 +65,14 @@ export function attention(p: ParamStore, name: string, x: tf.Tensor, o: Attentio
 
 /** mmcv FFN: layers.1(GELU(layers.0.0(x))). */
 export function ffn(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
-  return linear(p, `${name}.layers.1`, gelu(linear(p, `${name}.layers.0.0`, x)));
+  const [l1, l2] = [`${name}.layers.0.0`, `${name}.layers.1`];
+  if (p.has(`${l1}.bias`) && p.has(`${l2}.bias`)) {
+    const w2 = p.get(`${l2}.weight`);
+    // x: [..., in] -> [M, in] -> [M, out] -> [..., out]; one native kernel forward and backward when available
+    const y = fk.ffnFused(tf.reshape(x, [-1, x.shape[x.rank - 1]]), p.get(`${l1}.weight`), p.get(`${l1}.bias`), w2, p.get(`${l2}.bias`));
+    if (y) return tf.reshape(y, [...x.shape.slice(0, -1), w2.shape[1] as number]);
+  }
+  return linear(p, l2, gelu(linear(p, l1, x)));
 }
 
 /** One DropPath draw for a batch: the 0/1 keep mask of mmcv drop_path (floor(keep + U[0,1)) per sample). */

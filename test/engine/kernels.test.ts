@@ -7,7 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
-import { linear } from '../../src/nn/layers.js';
+import { ffn, linear } from '../../src/nn/layers.js';
 import { adamwInPlace, adamwUpdate, attentionCore, batchNormTrainFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
 import { loadNative, nativeAvailable, nativeThreads } from '../../src/backend/native.js';
 import { broadcastPlan } from '../../src/backend/overrides-math.js';
@@ -916,6 +916,70 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
+  // Transformer FFN (src/nn/layers.ts ffn -> one fused native kernel when available): value and dx, dW1, db1, dW2, db2
+  // vs float64. [300]: row blocks split over the pool; [4, 275] (M = 1100): ten uneven row blocks; [0]: no rows.
+  for (const [lead, K, H, N] of [[[2, 5], 7, 11, 3], [[300], 8, 64, 20], [[4, 275], 33, 70, 17], [[0], 4, 6, 3]] as [number[], number, number, number][]) {
+    test(`ffn ${JSON.stringify([...lead, K])} -> ${H} -> ${N}: value and gradients vs float64; the inference path gives the same bits`, () => {
+      const M = prod(lead);
+      const xv = randn(M * K, 2);
+      const [w1v, b1v, w2v, b2v] = [randn(K * H), randn(H), randn(H * N), randn(N)];
+      const up = randn(M * N);
+      const p = new ParamStore();
+      p.add('f.layers.0.0.weight', tf.tensor(w1v, [K, H]));
+      p.add('f.layers.0.0.bias', tf.tensor(b1v, [H]));
+      p.add('f.layers.1.weight', tf.tensor(w2v, [H, N]));
+      p.add('f.layers.1.bias', tf.tensor(b2v, [N]));
+      const vars = ['f.layers.0.0.weight', 'f.layers.0.0.bias', 'f.layers.1.weight', 'f.layers.1.bias'].map((n) => p.get(n)) as tf.Variable[];
+      const x = tf.tensor(xv, [...lead, K]);
+      const before = tf.memory().numTensors;
+      const [y, yTrain, dx, ...gw] = tf.tidy(() => {
+        const f = (t: tf.Tensor) => tf.sum(tf.mul(ffn(p, 'f', t), tf.tensor(up, [...lead, N])));
+        let yt: tf.Tensor | null = null;
+        const dxt = tf.grad((t: tf.Tensor) => {
+          yt = tf.keep(ffn(p, 'f', t)); // the output computed with the tape on (h kept)
+          return tf.sum(tf.mul(yt, tf.tensor(up, [...lead, N])));
+        })(x);
+        const { grads } = tf.variableGrads(() => f(x) as tf.Scalar, vars);
+        return [ffn(p, 'f', x), yt!, dxt, ...vars.map((v) => grads[v.name])];
+      });
+      expect(tf.memory().numTensors - before).toBe(7); // y, the taped y, dx and four parameter gradients: nothing leaked
+      expect(y.shape).toEqual([...lead, N]);
+      expect(Array.from(y.dataSync())).toEqual(Array.from(yTrain.dataSync()));
+      const erfPhi = (t: number) => 0.5 * (1 + erf64(t / Math.SQRT2));
+      const wy = new Float64Array(M * N);
+      const [wdx, wdw1, wdb1, wdw2, wdb2] = [M * K, K * H, H, H * N, N].map((n) => new Float64Array(n));
+      for (let i = 0; i < M; i++) {
+        const h = Float64Array.from({ length: H }, (_, j) => { let s = b1v[j]; for (let k = 0; k < K; k++) s += xv[i * K + k] * w1v[k * H + j]; return s; });
+        const g = h.map((t) => t * erfPhi(t));
+        const dg = new Float64Array(H);
+        for (let j = 0; j < N; j++) {
+          let s = b2v[j];
+          for (let q = 0; q < H; q++) {
+            s += g[q] * w2v[q * N + j];
+            dg[q] += up[i * N + j] * w2v[q * N + j];
+            wdw2[q * N + j] += g[q] * up[i * N + j];
+          }
+          wy[i * N + j] = s;
+          wdb2[j] += up[i * N + j];
+        }
+        const dh = dg.map((d, q) => d * (erfPhi(h[q]) + (h[q] * Math.exp(-h[q] * h[q] / 2)) / Math.sqrt(2 * Math.PI)));
+        for (let q = 0; q < H; q++) {
+          wdb1[q] += dh[q];
+          for (let k = 0; k < K; k++) {
+            wdx[i * K + k] += dh[q] * w1v[k * H + q];
+            wdw1[k * H + q] += xv[i * K + k] * dh[q];
+          }
+        }
+      }
+      expectClose(y.dataSync(), wy, 2e-5, 'ffn y');
+      expectClose(dx.dataSync(), wdx, 2e-5, 'ffn dx');
+      const tolM = 2e-5 * Math.max(1, M / 300); // the parameter gradients sum M products in float32
+      [wdw1, wdb1, wdw2, wdb2].forEach((want, i) => expectClose(gw[i].dataSync(), want, tolM, `ffn ${vars[i].name}`));
+      tf.dispose([x, y, yTrain, dx, ...gw]);
+      p.dispose();
+    });
+  }
+
   test('linearFused: null for the fallback cases (no addon, non-2-D x, shape mismatch)', () => {
     const x = tf.zeros([2, 3]);
     const w = tf.zeros([3, 4]);
@@ -973,10 +1037,10 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.threads(before);
     }
   });
-  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad, + bias grad), Linear (+grads), train BatchNorm (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
+  test('GELU (+grad), LayerNorm (+grad), AdamW, binary ops, attention (+grad, + bias grad), Linear (+grads), FFN (+grad), train BatchNorm (+grad): bitwise equal with 1 and 2 OpenBLAS threads', () => {
     const nat = loadNative()!;
     const before = nat.threads();
-    const N = (1 << 22) + 1000000;
+    const N = (1 << 22) + 2200000;
     const heap0 = randn(N, 2);
     for (let i = 200000; i < 300000; i++) heap0[i] = Math.abs(heap0[i]); // AdamW v >= 0
     const run = (t: number): Float32Array => {
@@ -1010,6 +1074,9 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.linear(h, 0, Int32Array.of(0, 500000, 501000, 4520000), Int32Array.of(1100, 256, 192, 1));
       nat.linear(h, 1, Int32Array.of(400000, 500000, 4740000), Int32Array.of(1100, 256, 192, 1));
       nat.linear(h, 2, Int32Array.of(0, 400000, 5030000, 5080000), Int32Array.of(1100, 256, 192, 1));
+      // FFN at M = 1100 (ten row blocks split over the pool, one-thread GEMMs inside): forward (keeping h), backward
+      nat.ffn(h, 0, Int32Array.of(0, 500000, 501000, 600000, 700100, 5200000, 5500000, 5800000), Int32Array.of(1100, 64, 96, 40));
+      nat.ffn(h, 1, Int32Array.of(0, 500000, 600000, 5200000, 5500000, 400000, 5900000, 5980000, 5990000, 5990100, 5994000, 6000000), Int32Array.of(1100, 64, 96, 40));
       // train-mode BatchNorm + ReLU over [1001, 130] rows: fixed row chunks for the sums, rows split for the rest
       nat.batchNormTrain(h, 0, Int32Array.of(0, 500000, 501000, 4100000, 4240000, 4241000), Int32Array.of(1001, 130, 1), 1e-5);
       nat.batchNormTrain(h, 1, Int32Array.of(0, 500000, 4100000, 400000, 4240000, 4241000, 4250000, 4390000, 4391000), Int32Array.of(1001, 130, 1), 1e-5);

@@ -12,7 +12,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
-import { adamwUpdate, attentionCore, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { adamwUpdate, attentionCore, ffnFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
 import { nativeAvailable } from '../../src/backend/native.js';
 import { relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
 
@@ -217,7 +217,7 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     tf.dispose([x, w, dy, bias]);
   });
 
-  test.skipIf(!native)('fused ops (native): GELU, LayerNorm, Linear, attention with relative position bias, AdamW, train-mode BatchNorm, and their gradient kernels', () => {
+  test.skipIf(!native)('fused ops (native): GELU, LayerNorm, Linear, FFN, attention with relative position bias, AdamW, train-mode BatchNorm, and their gradient kernels', () => {
     const x = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
     const dy = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
     const lw = tf.tensor1d(randn(12));
@@ -234,6 +234,14 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     expectGrowthInvariant('linear no bias', () => linearFused(x2, W, null)!);
     expectGrowthInvariant('linear grad x', () => kernel('MffLinearGradX', { dy: dy2, weight: W }));
     expectGrowthInvariant('linear grad W, b', () => kernel('MffLinearGradW', { x: x2, dy: dy2 }, { hasBias: true }));
+    const W2 = tf.tensor2d(randn(9 * 5), [9, 5]);
+    const W2b = tf.tensor1d(randn(5));
+    expectGrowthInvariant('ffn (inference)', () => ffnFused(x2, W, Wb, W2, W2b)!);
+    expectGrowthInvariant('ffn (train)', () => kernel('MffFfn', { x: x2, w1: W, b1: Wb, w2: W2, b2: W2b }, { train: true }));
+    const [fy, fg, fh] = kernel('MffFfn', { x: x2, w1: W, b1: Wb, w2: W2, b2: W2b }, { train: true }) as tf.Tensor[];
+    const fdy = tf.tensor2d(randn(20 * 5), [20, 5]);
+    expectGrowthInvariant('ffn grad', () => kernel('MffFfnGrad', { x: x2, w1: W, w2: W2, h: fh, g: fg, dy: fdy }));
+    tf.dispose([fy, fg, fh, fdy, W2, W2b]);
     const qkv = tf.tensor3d(randn(2 * 10 * 36), [2, 10, 36]);
     const rel = tf.tensor3d(randn(3 * 10 * 10), [3, 10, 10]);
     const ady = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
