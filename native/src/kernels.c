@@ -193,25 +193,41 @@ void mff_concat_rows(uint32_t *heap, uint32_t *out, int64_t total, int64_t rows,
   par_for(cat_range, &c, rows, total);
 }
 
+/* Row reductions in 16 independent lanes (combined in a fixed order), so they vectorise without -ffast-math and give
+ * the same bits on every thread count. */
+static inline float row_max16(const float *x, int64_t n) {
+  float mx[16], m = -INFINITY; int64_t j = 0;
+  for (int k = 0; k < 16; k++) mx[k] = -INFINITY;
+  for (; j + 16 <= n; j += 16) for (int k = 0; k < 16; k++) mx[k] = x[j + k] > mx[k] ? x[j + k] : mx[k];
+  for (; j < n; j++) m = x[j] > m ? x[j] : m;
+  for (int k = 0; k < 16; k++) m = mx[k] > m ? mx[k] : m;
+  return m;
+}
+static inline float row_sum16(const float *x, int64_t n) {
+  float sm[16], s = 0.f; int64_t j = 0;
+  for (int k = 0; k < 16; k++) sm[k] = 0.f;
+  for (; j + 16 <= n; j += 16) for (int k = 0; k < 16; k++) sm[k] += x[j + k];
+  for (; j < n; j++) s += x[j];
+  for (int k = 0; k < 16; k++) s += sm[k];
+  return s;
+}
+static inline float row_dot16(const float *a, const float *b, int64_t n) {
+  float sm[16], s = 0.f; int64_t j = 0;
+  for (int k = 0; k < 16; k++) sm[k] = 0.f;
+  for (; j + 16 <= n; j += 16) for (int k = 0; k < 16; k++) sm[k] += a[j + k] * b[j + k];
+  for (; j < n; j++) s += a[j] * b[j];
+  for (int k = 0; k < 16; k++) s += sm[k];
+  return s;
+}
+/* y = softmax(x) over one row of n (y may be x) */
+static inline void softmax_row(const float *x, float *y, int64_t n) {
+  float m = row_max16(x, n);
+  for (int64_t j = 0; j < n; j++) y[j] = fexp(x[j] - m);
+  float inv = 1.f / row_sum16(y, n);
+  for (int64_t j = 0; j < n; j++) y[j] *= inv;
+}
 void mff_softmax(const float *x, float *y, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * cols; float *yr = y + r * cols;
-    /* 16 independent lanes so the max / sum loops vectorise without -ffast-math */
-    float mx[16], sm[16];
-    for (int k = 0; k < 16; k++) { mx[k] = -INFINITY; sm[k] = 0.f; }
-    int64_t j = 0;
-    for (; j + 16 <= cols; j += 16) for (int k = 0; k < 16; k++) mx[k] = xr[j + k] > mx[k] ? xr[j + k] : mx[k];
-    float m = -INFINITY;
-    for (; j < cols; j++) m = xr[j] > m ? xr[j] : m;
-    for (int k = 0; k < 16; k++) m = mx[k] > m ? mx[k] : m;
-    for (j = 0; j < cols; j++) yr[j] = fexp(xr[j] - m);
-    float s = 0.f;
-    for (j = 0; j + 16 <= cols; j += 16) for (int k = 0; k < 16; k++) sm[k] += yr[j + k];
-    for (; j < cols; j++) s += yr[j];
-    for (int k = 0; k < 16; k++) s += sm[k];
-    float inv = 1.f / s;
-    for (int64_t j = 0; j < cols; j++) yr[j] *= inv;
-  }
+  for (int64_t r = 0; r < rows; r++) softmax_row(x + r * cols, y + r * cols, cols);
 }
 
 void mff_unary(int op, const float *x, float *y, int64_t n) {
@@ -819,13 +835,7 @@ void mff_adamw_multi(int k, float *const *P, float *const *M, float *const *V, c
 struct asm_ctx { float *probs; int N; };
 static void attn_softmax_range(void *p, int64_t lo, int64_t hi) {
   const struct asm_ctx *c = p; const int N = c->N;
-  for (int64_t i = lo; i < hi; i++) {
-    float *r = c->probs + (size_t)i * N, m = -INFINITY, s = 0.f;
-    for (int j = 0; j < N; j++) m = r[j] > m ? r[j] : m;
-    for (int j = 0; j < N; j++) { r[j] = fexp(r[j] - m); s += r[j]; }
-    float inv = 1.f / s;
-    for (int j = 0; j < N; j++) r[j] *= inv;
-  }
+  for (int64_t i = lo; i < hi; i++) softmax_row(c->probs + (size_t)i * N, c->probs + (size_t)i * N, N);
 }
 /* Attention works per (batch, head) item, each item whole: logits, softmax, P V (forward) or its four products
  * (backward). Items are spread over the pool: small ones (N*N*hd below OpenBLAS's own threading threshold, so each
@@ -889,8 +899,7 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *db
   sgemm(Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
   sgemm(NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
   for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
-    const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = 0.f;
-    for (int j = 0; j < N; j++) s += gr[j] * pr[j];
+    const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = row_dot16(gr, pr, N);
     for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
   }
   if (dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient), per half of the items */
