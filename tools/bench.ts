@@ -219,7 +219,7 @@ const KERNEL_CATEGORIES: [string, RegExp][] = [
   ['GEMM (Linear fwd/bwd)', /^(MffLinear|MffFfn)/], // MffFfn: both FFN Linears with their GELU in one kernel
   ['attention', /^(MffAttention|BatchMatMul|Softmax)/],
   ['conv', /^(Conv2D|FusedConv2D|DepthwiseConv)/],
-  ['norm (LN/BN)', /^(MffLayerNorm|FusedBatchNorm|MffBatchNorm)/],
+  ['norm (LN/BN)', /^(MffLayerNorm|MffAddLayerNorm|FusedBatchNorm|MffBatchNorm)/], // MffAddLayerNorm: + the residual sum
   ['activation', /^(MffGelu|Relu|Erf|Step)/],
   ['optimizer', /^MffAdamW/],
   ['copy/reshape', /^(Transpose|Concat|Slice|Reshape|Gather|Pack|Unpack|Split|Tile|Identity|Cast|Pad|Mirror|Resize|Fill|Zeros|Ones|Scatter|StridedSlice|UnsortedSegmentSum|Reverse|Range|OneHot|ArgMax|MaxPool|AvgPool)/],

@@ -316,22 +316,30 @@ static inline double dsqdev8(const float *x, double mean, int64_t D) {
   for (; j < D; j++) { double d = x[j] - mean; a[0] += d * d; }
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
-struct ln_ctx { const float *x, *w, *b; float *y; int64_t D; double eps; };
+struct ln_ctx { const float *x, *w, *b, *a; float *y, *s; int64_t D; double eps; };
 static void ln_range(void *p, int64_t lo, int64_t hi) {
   const struct ln_ctx *c = p; const float *x = c->x, *w = c->w, *b = c->b; float *y = c->y; int64_t D = c->D; double eps = c->eps;
   for (int64_t r = lo; r < hi; r++) {
     const float *xr = x + r * D; float *yr = y + r * D;
+    if (c->a) { /* the residual sum s = x + a first; the row is then normalised from L1 */
+      const float *ar = c->a + r * D; float *sr = c->s + r * D;
+      for (int64_t j = 0; j < D; j++) sr[j] = xr[j] + ar[j];
+      xr = sr;
+    }
     double mean = dsum8(xr, D) / D;
     float rstd = (float)(1.0 / sqrt(dsqdev8(xr, mean, D) / D + eps)), m = (float)mean;
     for (int64_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * rstd * w[j] + b[j];
   }
 }
 void mff_layer_norm(const float *x, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps) {
-  struct ln_ctx c = { x, w, b, y, D, eps };
+  mff_add_layer_norm(x, NULL, NULL, w, b, y, rows, D, eps);
+}
+void mff_add_layer_norm(const float *x, const float *a, float *s, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps) {
+  struct ln_ctx c = { x, w, b, a, y, s, D, eps };
   par_for(ln_range, &c, rows, D);
 }
 
-struct lng_ctx { const float *x, *w, *dy; float *dx, *dw, *db, *buf; int64_t D, split; double eps; };
+struct lng_ctx { const float *x, *w, *dy, *ds; float *dx, *dw, *db, *buf; int64_t D, split; double eps; };
 static void lng_range(void *p, int64_t lo, int64_t hi) {
   const struct lng_ctx *c = p;
   const float *x = c->x, *w = c->w, *dy = c->dy; float *dx = c->dx, *dw = c->dw, *db = c->db;
@@ -370,15 +378,19 @@ static void lng_range(void *p, int64_t lo, int64_t hi) {
     double sgx = ((ax[0] + ax[1]) + (ax[2] + ax[3])) + ((ax[4] + ax[5]) + (ax[6] + ax[7]));
     float mg = (float)(sg / D), mgx = (float)(sgx / D);
     for (int64_t j = 0; j < D; j++) { float xh = (xr[j] - m) * rstd; dxr[j] = rstd * (gr[j] * w[j] - mg - xh * mgx); }
+    if (c->ds) { const float *dsr = c->ds + r * D; for (int64_t j = 0; j < D; j++) dxr[j] += dsr[j]; }
   }
 }
 void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps) {
+  mff_layer_norm_grad_acc(x, w, dy, NULL, dx, dw, db, rows, D, eps);
+}
+void mff_layer_norm_grad_acc(const float *x, const float *w, const float *dy, const float *ds, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps) {
   for (int64_t j = 0; j < D; j++) { dw[j] = 0.f; db[j] = 0.f; }
   /* rows [split, rows) (the worker's half) leave their dw terms gr*xh in buf; they are added afterwards in row order,
    * so dw/db are summed exactly as in the serial loop. */
   int64_t split = rows; float *buf = NULL;
   if (par_wanted(rows, 5 * D) && (buf = malloc(sizeof(float) * (size_t)(rows - rows / 2) * (size_t)D))) split = rows / 2;
-  struct lng_ctx c = { x, w, dy, dx, dw, db, buf, D, split, eps };
+  struct lng_ctx c = { x, w, dy, ds, dx, dw, db, buf, D, split, eps };
   if (buf) par_for(lng_range, &c, rows, 5 * D); else lng_range(&c, 0, rows);
   if (buf) {
     for (int64_t r = split; r < rows; r++) {

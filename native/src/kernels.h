@@ -48,8 +48,13 @@ void mff_gelu(int mode, const float *x, const float *dy, float *out, int64_t n);
 /* Split. y = (x - mean) / sqrt(var_biased + eps) * w + b over the last axis of x [rows, D]; w, b [D]. */
 void mff_layer_norm(const float *x, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps);
 
+/* Split. The residual sum and its LayerNorm in one pass: s = x + a, y = layer_norm(s) (as mff_layer_norm). */
+void mff_add_layer_norm(const float *x, const float *a, float *s, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps);
+
 /* Split. The LayerNorm gradient: dx [rows, D], dw and db [D] (summed in row order); dx must not alias dy. */
 void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps);
+/* The same, plus ds [rows, D] (the gradient reaching the normalised input by its other paths) added to dx. */
+void mff_layer_norm_grad_acc(const float *x, const float *w, const float *dy, const float *ds, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps);
 
 /* 1 when the engine's GEMMs run on oneDNN's sgemm: libdnnl.so.2 loaded at first use (dlopen; MFF_DNNL=0 disables
  * it), its OpenMP threads set per call to OpenBLAS's count (1 inside a pool split) and OMP_WAIT_POLICY=passive unless

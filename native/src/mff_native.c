@@ -10,7 +10,7 @@
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 14
+#define MFF_NATIVE_API 15
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -121,25 +121,28 @@ static napi_value gelu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* layerNorm(heap, xOff, wOff, bOff, yOff, rows, D, eps) */
+/* layerNorm(heap, xOff, wOff, bOff, yOff, rows, D, eps[, aOff, sOff]): with aOff, y = layer_norm(s = x + a) and s is written */
 static napi_value layer_norm(napi_env env, napi_callback_info info) {
-  size_t argc = 8; napi_value a[8];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  float *heap = typed_ptr(env, a[0], NULL);
-  if (!heap) { napi_throw_error(env, NULL, "layerNorm: bad heap"); return NULL; }
-  mff_layer_norm(AT(heap, get_i64(env, a[1])), AT(heap, get_i64(env, a[2])), AT(heap, get_i64(env, a[3])), AT(heap, get_i64(env, a[4])),
-                 get_i64(env, a[5]), get_i64(env, a[6]), get_f64(env, a[7], 0));
-  return NULL;
-}
-
-/* layerNormGrad(heap, xOff, wOff, dyOff, dxOff, dwOff, dbOff, rows, D, eps) */
-static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   size_t argc = 10; napi_value a[10];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   float *heap = typed_ptr(env, a[0], NULL);
-  if (!heap) { napi_throw_error(env, NULL, "layerNormGrad: bad heap"); return NULL; }
-  mff_layer_norm_grad(AT(heap, get_i64(env, a[1])), AT(heap, get_i64(env, a[2])), AT(heap, get_i64(env, a[3])), AT(heap, get_i64(env, a[4])),
-                      AT(heap, get_i64(env, a[5])), AT(heap, get_i64(env, a[6])), get_i64(env, a[7]), get_i64(env, a[8]), get_f64(env, a[9], 0));
+  if (!heap || argc < 8) { napi_throw_error(env, NULL, "layerNorm: bad arguments"); return NULL; }
+  int add = argc >= 10;
+  mff_add_layer_norm(AT(heap, get_i64(env, a[1])), add ? AT(heap, get_i64(env, a[8])) : NULL, add ? AT(heap, get_i64(env, a[9])) : NULL,
+                     AT(heap, get_i64(env, a[2])), AT(heap, get_i64(env, a[3])), AT(heap, get_i64(env, a[4])), get_i64(env, a[5]), get_i64(env, a[6]),
+                     get_f64(env, a[7], 0));
+  return NULL;
+}
+
+/* layerNormGrad(heap, xOff, wOff, dyOff, dxOff, dwOff, dbOff, rows, D, eps[, dsOff]): with dsOff, ds is added to dx */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 11; napi_value a[11];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap = typed_ptr(env, a[0], NULL);
+  if (!heap || argc < 10) { napi_throw_error(env, NULL, "layerNormGrad: bad arguments"); return NULL; }
+  mff_layer_norm_grad_acc(AT(heap, get_i64(env, a[1])), AT(heap, get_i64(env, a[2])), AT(heap, get_i64(env, a[3])), argc >= 11 ? AT(heap, get_i64(env, a[10])) : NULL,
+                          AT(heap, get_i64(env, a[4])), AT(heap, get_i64(env, a[5])), AT(heap, get_i64(env, a[6])), get_i64(env, a[7]), get_i64(env, a[8]),
+                          get_f64(env, a[9], 0));
   return NULL;
 }
 

@@ -1,8 +1,8 @@
 /**
  * The fused kernels of our own on the wasm backend (all native, registered only with the addon): MffGelu /
- * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAdamW, MffAttention / MffAttentionGrad, MffLinear /
+ * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAddLayerNorm / MffAddLayerNormGrad, MffAdamW, MffAttention / MffAttentionGrad, MffLinear /
  * MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffFfn / MffFfnGrad, MffBatchNormTrain / MffBatchNormTrainGrad,
- * and the gradients of MffGelu, MffLayerNorm and the two Linear kernels (the attention, FFN and BatchNorm gradients
+ * and the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm and the two Linear kernels (the attention, FFN and BatchNorm gradients
  * are customGrads in fused.ts). Model code does not run these by name: it calls the
  * ops of src/backend/fused.ts. Registered by src/backend/registry.ts.
  */
@@ -39,6 +39,25 @@ export const layerNormGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x,
   const dw = be.makeOutput([D], 'float32');
   const db = be.makeOutput([D], 'float32');
   if (D > 0) nat.layerNormGrad(f32(be), off(be, x), off(be, weight), off(be, dy), off(be, dx), off(be, dw), off(be, db), size(x.shape) / D, D, attrs.eps as number);
+  return [dx, dw, db];
+};
+
+/** MffAddLayerNorm: [s = x + a, layer_norm(s)] over the last axis in one pass (attr eps); weight, bias [D]. */
+export const addLayerNormKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, a, weight, bias }, backend: be, attrs }) => {
+  const D = x.shape[x.shape.length - 1];
+  const s = be.makeOutput([...x.shape], 'float32');
+  const y = be.makeOutput([...x.shape], 'float32');
+  if (D > 0) nat.layerNorm(f32(be), off(be, x), off(be, weight), off(be, bias), off(be, y), size(x.shape) / D, D, attrs.eps as number, off(be, a), off(be, s));
+  return [s, y];
+};
+
+/** MffAddLayerNormGrad: [dx (= da), dweight, dbias]: the LayerNorm gradient of dy at s, plus ds (s's other consumers). */
+export const addLayerNormGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { s, weight, dy, ds }, backend: be, attrs }) => {
+  const D = s.shape[s.shape.length - 1];
+  const dx = be.makeOutput([...s.shape], 'float32');
+  const dw = be.makeOutput([D], 'float32');
+  const db = be.makeOutput([D], 'float32');
+  if (D > 0) nat.layerNormGrad(f32(be), off(be, s), off(be, weight), off(be, dy), off(be, dx), off(be, dw), off(be, db), size(s.shape) / D, D, attrs.eps as number, off(be, ds));
   return [dx, dw, db];
 };
 
@@ -190,6 +209,21 @@ export function linearGradient(hasBias: boolean): Gradient {
 export const geluGradient: Gradient = {
   inputsToSave: ['x'],
   gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel('MffGeluGrad', { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+};
+
+/** The gradient of MffAddLayerNorm: x and a both get ds + the LayerNorm gradient (one buffer; a gets its own tensor
+ * object, a clone, since the tape disposes a gradient object when it accumulates into it). */
+export const addLayerNormGradient: Gradient = {
+  inputsToSave: ['weight'],
+  outputsToSave: [true, false],
+  gradFunc: (dys, saved, attrs) => {
+    const [ds, dy] = dys as tf.Tensor[];
+    // all four made here, not in the thunks: the tape runs each thunk in its own tidy and may dispose x's gradient
+    // (accumulating it) before a's thunk runs
+    const g = tf.engine().runKernel('MffAddLayerNormGrad', { s: saved[1], weight: saved[0], dy, ds }, attrs) as tf.Tensor[];
+    const ga = tf.clone(g[0]);
+    return { x: () => g[0], a: () => ga, weight: () => g[1], bias: () => g[2] };
+  },
 };
 
 /** The gradient of MffLayerNorm. */

@@ -1,9 +1,9 @@
 /**
- * The fused ops model code calls: `gelu`, `layerNorm`, `linearFused`, `ffnFused`, `attentionCore`, `adamwUpdate` and
+ * The fused ops model code calls: `gelu`, `layerNorm`, `addLayerNorm`, `linearFused`, `ffnFused`, `attentionCore`, `adamwUpdate` and
  * `batchNormTrainFused`. On the wasm engine with the native addon each is one native kernel forward and one backward
- * (MffGelu, MffLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention, MffAdamW, MffBatchNormTrain;
+ * (MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention, MffAdamW, MffBatchNormTrain;
  * src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32) `gelu` and `layerNorm` compose
- * stock ops and the other five return null (the caller composes).
+ * stock ops and the others return null (the caller composes).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNative } from './native.js';
@@ -29,6 +29,17 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
   const { mean, variance } = tf.moments(x, -1, true);
   const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(xn, weight), bias);
+}
+
+/**
+ * The pre-norm block's residual sum and the LayerNorm that follows it: [s = x + a, layer_norm(s)] (weight, bias [D])
+ * in one native pass; its gradient adds s's own gradient to the LayerNorm's in the same pass. Bitwise what tf.add then
+ * layerNorm give. Returns null when unavailable; the caller composes.
+ */
+export function addLayerNorm(x: tf.Tensor, a: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor] | null {
+  const D = x.shape[x.rank - 1];
+  if (!fusedReady(x, a, weight, bias) || !tf.util.arraysEqual(x.shape, a.shape) || weight.rank !== 1 || bias.rank !== 1 || weight.shape[0] !== D || bias.shape[0] !== D) return null;
+  return tf.engine().runKernel('MffAddLayerNorm', { x, a, weight, bias }, { eps }) as unknown as [tf.Tensor, tf.Tensor];
 }
 
 /**

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 14;
+const NATIVE_API = 15;
 
 export interface NativeAddon {
   api: number;
@@ -26,8 +26,10 @@ export interface NativeAddon {
   reduceSum(heap: Float32Array, inOff: number, outOff: number, O: number, R: number, I: number): void;
   /** mode 0: y = gelu(x); mode 1: dx = dy * gelu'(x) */
   gelu(heap: Float32Array, mode: number, xOff: number, dyOff: number, outOff: number, n: number): void;
-  layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number): void;
-  layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number): void;
+  /** y = layer_norm(x); with aOff and sOff, y = layer_norm(s) of the residual sum s = x + a, s written too */
+  layerNorm(heap: Float32Array, xOff: number, wOff: number, bOff: number, yOff: number, rows: number, D: number, eps: number, aOff?: number, sOff?: number): void;
+  /** dx, dw, db of layer_norm(x) from dy; with dsOff, ds is added to dx (the residual stream's own gradient) */
+  layerNormGrad(heap: Float32Array, xOff: number, wOff: number, dyOff: number, dxOff: number, dwOff: number, dbOff: number, rows: number, D: number, eps: number, dsOff?: number): void;
   /** mode 0 forward (y), 1 input gradient (into x), 2 filter gradient (into w); dims see native/src/kernels.h mff_conv2d */
   /** dims[15] (optional, mode 0): epilogue flags, bit 0 = + bias (biasOff), bit 1 = ReLU. */
   conv2d(heap: Float32Array, mode: number, xOff: number, wOff: number, yOff: number, dims: Int32Array, biasOff?: number): void;

@@ -14,9 +14,9 @@
  * - override, addon only: Softmax, Erf, Exp, Add, Sub, Multiply, RealDiv (broadcasting), Sum, Mean (one run of
  *   consecutive axes), Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedConv2D (bias + ReLU fused).
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
- *   MffLayerNorm, MffLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad, MffLinear, MffLinearGradX,
- *   MffLinearGradW, MffLinearNoBias, MffFfn, MffFfnGrad, MffBatchNormTrain, MffBatchNormTrainGrad; with the gradients of MffGelu,
- *   MffLayerNorm, MffLinear, MffLinearNoBias.
+ *   MffLayerNorm, MffLayerNormGrad, MffAddLayerNorm, MffAddLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad,
+ *   MffLinear, MffLinearGradX, MffLinearGradW, MffLinearNoBias, MffFfn, MffFfnGrad, MffBatchNormTrain,
+ *   MffBatchNormTrainGrad; with the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear, MffLinearNoBias.
  * - gradient, pure JS: Tile (one reshape + sum instead of one Slice + Add per repetition).
  *
  * `registerFastKernels()` returns the registered names in table order ('*' = runs natively, 'grad:' = a gradient).
@@ -73,6 +73,8 @@ export const KERNELS: readonly KernelRow[] = [
   { name: 'MffGeluGrad', how: 'own', native: 'needs', make: fused.geluGradKernel },
   { name: 'MffLayerNorm', how: 'own', native: 'needs', make: fused.layerNormKernel, grad: fused.layerNormGradient },
   { name: 'MffLayerNormGrad', how: 'own', native: 'needs', make: fused.layerNormGradKernel },
+  { name: 'MffAddLayerNorm', how: 'own', native: 'needs', make: fused.addLayerNormKernel, grad: fused.addLayerNormGradient },
+  { name: 'MffAddLayerNormGrad', how: 'own', native: 'needs', make: fused.addLayerNormGradKernel },
   { name: 'MffAdamW', how: 'own', native: 'needs', make: fused.adamwKernel },
   { name: 'MffAttention', how: 'own', native: 'needs', make: fused.attentionKernel },
   { name: 'MffAttentionGrad', how: 'own', native: 'needs', make: fused.attentionGradKernel },

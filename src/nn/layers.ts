@@ -142,8 +142,10 @@ export function block(p: ParamStore, name: string, x: tf.Tensor, o: BlockOpts): 
   const [d1, d2] = o.drop ?? [null, null];
   const scale = (t: tf.Tensor, g: string) => (o.layerScale ? tf.mul(p.get(`${name}.${g}`), t) : t);
   const a = attention(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, x, o.eps), { numHeads: o.numHeads, bias: o.bias });
-  const h = tf.add(x, applyDropPath(scale(a, 'gamma_1'), d1));
-  const f = ffn(p, `${name}.ffn`, layerNorm(p, `${name}.ln2`, h, o.eps));
+  const branch = applyDropPath(scale(a, 'gamma_1'), d1);
+  // h = x + branch and ln2(h): one native pass (and one backward) when available
+  const [h, hn] = fk.addLayerNorm(x, branch, p.get(`${name}.ln2.weight`), p.get(`${name}.ln2.bias`), o.eps) ?? [tf.add(x, branch), null];
+  const f = ffn(p, `${name}.ffn`, hn ?? layerNorm(p, `${name}.ln2`, h, o.eps));
   return tf.add(h, applyDropPath(scale(f, 'gamma_2'), d2));
 }
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { ffn, linear } from '../../src/nn/layers.js';
-import { adamwInPlace, adamwUpdate, attentionCore, batchNormTrainFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { adamwInPlace, adamwUpdate, addLayerNorm, attentionCore, batchNormTrainFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
 import { loadNative, nativeAvailable, nativeThreads } from '../../src/backend/native.js';
 import { broadcastPlan } from '../../src/backend/overrides-math.js';
 import { registerFastKernels } from '../../src/backend/registry.js';
@@ -496,6 +496,50 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
       expectClose(y.dataSync(), want, 2e-6, 'layerNorm');
       for (let i = 0; i < 3; i++) expectClose(gs[i].dataSync(), gs[i + 3].dataSync(), 1e-4, ['dx', 'dw', 'db'][i]);
       tf.dispose([y, ...gs]);
+    });
+  }
+
+  // the block's residual sum + ln2 (src/nn/layers.ts block): [s, y] and the gradients of x, a, w, b bitwise equal to
+  // tf.add then layerNorm (the engine's LayerNorm kernel), the values vs float64
+  for (const shape of [[3, 5, 16], [2, 300, 130]]) {
+    test(`addLayerNorm ${JSON.stringify(shape)}: bitwise tf.add + layerNorm (values and gradients), values vs float64`, () => {
+      const D = shape[shape.length - 1];
+      const [xv, av, wv, bv, u1, u2] = [randn(prod(shape), 3), randn(prod(shape)), randn(D), randn(D), randn(prod(shape)), randn(prod(shape))];
+      const eps = 1e-6;
+      const before = tf.memory().numTensors;
+      const res = tf.tidy(() => {
+        const args = [tf.tensor(xv, shape), tf.tensor(av, shape), tf.tensor(wv), tf.tensor(bv)];
+        const composed = (x: tf.Tensor, a: tf.Tensor, w: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] => {
+          const s = tf.add(x, a);
+          return [s, layerNorm(s, w, b, eps)];
+        };
+        const fused = (x: tf.Tensor, a: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => addLayerNorm(x, a, w, b, eps) ?? composed(x, a, w, b);
+        const loss = (f: typeof composed) => (x: tf.Tensor, a: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+          const [s, y] = f(x, a, w, b);
+          return tf.add(tf.sum(tf.mul(s, tf.tensor(u1, shape))), tf.sum(tf.mul(y, tf.tensor(u2, shape))));
+        };
+        const [fs, fy] = fused(args[0], args[1], args[2], args[3]);
+        const [cs, cy] = composed(args[0], args[1], args[2], args[3]);
+        return [fs, fy, cs, cy, ...tf.grads(loss(fused))(args), ...tf.grads(loss(composed))(args)].map((t) => t.dataSync() as Float32Array);
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const probe = [tf.zeros([2, 3]), tf.zeros([2, 3]), tf.ones([3]), tf.zeros([3])];
+      const ran = addLayerNorm(probe[0], probe[1], probe[2], probe[3], eps);
+      if (nativeAvailable()) expect(ran).not.toBeNull(); // the fused kernel is what was compared
+      tf.dispose([...probe, ...(ran ?? [])]);
+      const [fs, fy, cs, cy, ...g] = res;
+      const same = (a: Float32Array, b: Float32Array, what: string) => expect(a.every((v, i) => Object.is(v, b[i])), what).toBe(true);
+      same(fs, cs, 's');
+      same(fy, cy, 'y');
+      ['dx', 'da', 'dw', 'db'].forEach((n, i) => same(g[i], g[i + 4], n));
+      const want: number[] = [];
+      for (let r = 0; r < xv.length / D; r++) {
+        const row = Array.from({ length: D }, (_, j) => xv[r * D + j] + av[r * D + j]);
+        const m = row.reduce((p, q) => p + q, 0) / D;
+        const vr = row.reduce((p, q) => p + (q - m) ** 2, 0) / D;
+        want.push(...row.map((t, j) => ((t - m) / Math.sqrt(vr + eps)) * wv[j] + bv[j]));
+      }
+      expectClose(fy, want, 2e-6, 'addLayerNorm y');
     });
   }
 

@@ -12,7 +12,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
-import { adamwUpdate, attentionCore, ffnFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
+import { adamwUpdate, addLayerNorm, attentionCore, ffnFused, gelu, layerNorm, linearFused } from '../../src/backend/fused.js';
 import { nativeAvailable } from '../../src/backend/native.js';
 import { relativePositionIndex } from '../../src/models/seg/mae-backbone.js';
 
@@ -217,7 +217,7 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     tf.dispose([x, w, dy, bias]);
   });
 
-  test.skipIf(!native)('fused ops (native): GELU, LayerNorm, Linear, FFN, attention with relative position bias, AdamW, train-mode BatchNorm, and their gradient kernels', () => {
+  test.skipIf(!native)('fused ops (native): GELU, LayerNorm, add + LayerNorm, Linear, FFN, attention with relative position bias, AdamW, train-mode BatchNorm, and their gradient kernels', () => {
     const x = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
     const dy = tf.tensor3d(randn(2 * 10 * 12), [2, 10, 12]);
     const lw = tf.tensor1d(randn(12));
@@ -226,6 +226,8 @@ describe(`kernels with the wasm heap growing inside every allocation (${process.
     expectGrowthInvariant('gelu grad', () => kernel('MffGeluGrad', { x, dy }));
     expectGrowthInvariant('layerNorm', () => layerNorm(x, lw, lb, 1e-6));
     expectGrowthInvariant('layerNorm grad', () => kernel('MffLayerNormGrad', { x, weight: lw, dy }, { eps: 1e-6 }));
+    expectGrowthInvariant('add + layerNorm', () => addLayerNorm(x, dy, lw, lb, 1e-6)!);
+    expectGrowthInvariant('add + layerNorm grad', () => kernel('MffAddLayerNormGrad', { s: x, weight: lw, dy, ds: x }, { eps: 1e-6 }));
     const x2 = tf.reshape(x, [20, 12]);
     const dy2 = tf.tensor2d(randn(20 * 9), [20, 9]);
     const W = tf.tensor2d(randn(12 * 9), [12, 9]);
