@@ -123,29 +123,35 @@ export const attentionGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { qk
   return dbias ? [dqkv, dbias] : dqkv;
 };
 
-/** MffLinear: y = x W + b on x [M, K], W [K, N], b [N]. */
+/** Rows M and the leading shape of a [..., K] operand (the Linear kernels take any rank >= 2: rows = leading dims). */
+const rows = (t: tf.TensorInfo) => {
+  const K = t.shape[t.shape.length - 1];
+  return { M: K > 0 ? size(t.shape) / K : 0, K, lead: t.shape.slice(0, -1) };
+};
+
+/** MffLinear: y = x W + b on x [..., K] (M rows), W [K, N], b [N]: y [..., N]. */
 export const linearKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight, bias }, backend: be }) => {
-  const [M, K] = x.shape;
+  const { M, K, lead } = rows(x);
   const N = weight.shape[1];
-  const y = be.makeOutput([M, N], 'float32');
+  const y = be.makeOutput([...lead, N], 'float32');
   const ob = bias ? off(be, bias) : 0;
   nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), ob, off(be, y)), Int32Array.of(M, K, N, bias ? 1 : 0));
   return y;
 };
 
-/** MffLinearGradX: dx = dy W^T. */
+/** MffLinearGradX: dx = dy W^T (dy [..., N] -> dx [..., K]). */
 export const linearGradXKernel = (nat: NativeAddon): Kernel => ({ inputs: { dy, weight }, backend: be }) => {
-  const [M, N] = dy.shape;
+  const { M, K: N, lead } = rows(dy);
   const K = weight.shape[0];
-  const dx = be.makeOutput([M, K], 'float32');
+  const dx = be.makeOutput([...lead, K], 'float32');
   nat.linear(f32(be), 1, Int32Array.of(off(be, dy), off(be, weight), off(be, dx)), Int32Array.of(M, K, N, 0));
   return dx;
 };
 
 /** MffLinearGradW: [dW = x^T dy, db = column sums of dy (when attr hasBias)]. */
 export const linearGradWKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, dy }, backend: be, attrs }) => {
-  const [M, K] = x.shape;
-  const N = dy.shape[1];
+  const { M, K } = rows(x);
+  const N = dy.shape[dy.shape.length - 1];
   const hasBias = Boolean(attrs.hasBias);
   const dw = be.makeOutput([K, N], 'float32');
   const db = hasBias ? be.makeOutput([N], 'float32') : null;
@@ -155,22 +161,22 @@ export const linearGradWKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, d
 
 /** MffLinearNoBias: y = x W. */
 export const linearNoBiasKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, weight }, backend: be }) => {
-  const [M, K] = x.shape;
+  const { M, K, lead } = rows(x);
   const N = weight.shape[1];
-  const y = be.makeOutput([M, N], 'float32');
+  const y = be.makeOutput([...lead, N], 'float32');
   nat.linear(f32(be), 0, Int32Array.of(off(be, x), off(be, weight), 0, off(be, y)), Int32Array.of(M, K, N, 0));
   return y;
 };
 
 /**
- * MffFfn: the transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [M, K], W1 [K, H], W2 [H, N] in one native call (row
- * blocks, bias and GELU applied in cache). Outputs [y, g = gelu(h)], plus h = x W1 + b1 when attr train (the gradient
- * needs it).
+ * MffFfn: the transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [..., K] (M rows), W1 [K, H], W2 [H, N] in one native
+ * call (row blocks, bias and GELU applied in cache). Outputs [y [..., N], g = gelu(h) [M, H]], plus h = x W1 + b1
+ * [M, H] when attr train (the gradient needs it).
  */
 export const ffnKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, w1, b1, w2, b2 }, backend: be, attrs }) => {
-  const [M, K] = x.shape;
+  const { M, K, lead } = rows(x);
   const [H, N] = w2.shape;
-  const y = be.makeOutput([M, N], 'float32');
+  const y = be.makeOutput([...lead, N], 'float32');
   const g = be.makeOutput([M, H], 'float32');
   const h = attrs.train ? be.makeOutput([M, H], 'float32') : null;
   nat.ffn(f32(be), 0, Int32Array.of(off(be, x), off(be, w1), off(be, b1), off(be, w2), off(be, b2), h ? off(be, h) : -1, off(be, g), off(be, y)), Int32Array.of(M, K, H, N));
@@ -179,9 +185,9 @@ export const ffnKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, w1, b1, w
 
 /** MffFfnGrad: [dx, dW1, db1, dW2, db2] of MffFfn from x, W1, W2, its h and g, and dy. */
 export const ffnGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { x, w1, w2, h, g, dy }, backend: be }) => {
-  const [M, K] = x.shape;
+  const { M, K } = rows(x);
   const [H, N] = w2.shape;
-  const outs = [be.makeOutput([M, K], 'float32'), be.makeOutput([K, H], 'float32'), be.makeOutput([H], 'float32'), be.makeOutput([H, N], 'float32'), be.makeOutput([N], 'float32')];
+  const outs = [be.makeOutput([...x.shape], 'float32'), be.makeOutput([K, H], 'float32'), be.makeOutput([H], 'float32'), be.makeOutput([H, N], 'float32'), be.makeOutput([N], 'float32')];
   const dh = be.makeOutput([M, H], 'float32'); // scratch
   const offs = Int32Array.of(...[x, w1, w2, h, g, dy, ...outs, dh].map((t) => off(be, t)));
   nat.ffn(f32(be), 1, offs, Int32Array.of(M, K, H, N));

@@ -43,12 +43,13 @@ export function addLayerNorm(x: tf.Tensor, a: tf.Tensor, weight: tf.Tensor, bias
 }
 
 /**
- * Linear layer y = x W (+ b) on x [M, K], W [K, N], b [N]: one native sgemm forward (bias rows + beta = 1), and
- * backward dx = dy W^T plus (dW = x^T dy, db = column sums of dy) in one pass, with the transpose flags of sgemm
- * (no transposed copies). Returns null when unavailable; the caller composes matMul + add.
+ * Linear layer y = x W (+ b) on x [..., K] (any rank >= 2: the leading dims are the rows), W [K, N], b [N]: one native
+ * sgemm forward (the bias added per row block), and backward dx = dy W^T plus (dW = x^T dy, db = column sums of dy)
+ * in one pass, with the transpose flags of sgemm (no transposed copies, no reshapes). Returns null when unavailable;
+ * the caller composes matMul + add.
  */
 export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor | null {
-  if (!(bias ? fusedReady(x, weight, bias) : fusedReady(x, weight)) || x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== weight.shape[0]) return null;
+  if (!(bias ? fusedReady(x, weight, bias) : fusedReady(x, weight)) || x.rank < 2 || weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[0]) return null;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[1])) return null;
   return bias
     ? (tf.engine().runKernel('MffLinear', { x, weight, bias }) as tf.Tensor)
@@ -59,15 +60,15 @@ export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | n
 const taping = () => (tf.engine() as unknown as { state: { activeTape: unknown } }).state.activeTape != null;
 
 /**
- * The transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [M, K], W1 [K, H], b1 [H], W2 [H, N], b2 [N] as one native
+ * The transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [..., K] (rank >= 2), W1 [K, H], b1 [H], W2 [H, N], b2 [N] as one native
  * kernel forward (row blocks: bias and GELU applied while each block's GEMM output is in cache; the pre-activation
  * kept only while gradients are recorded) and one backward (GELU's derivative applied inside the dy W2^T GEMM's row
  * blocks). The same arithmetic as linearFused → gelu → linearFused. Returns null when unavailable; the caller composes.
  */
 export function ffnFused(x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor): tf.Tensor | null {
-  if (!fusedReady(x, w1, b1, w2, b2) || x.rank !== 2 || w1.rank !== 2 || w2.rank !== 2 || b1.rank !== 1 || b2.rank !== 1) return null;
+  if (!fusedReady(x, w1, b1, w2, b2) || x.rank < 2 || w1.rank !== 2 || w2.rank !== 2 || b1.rank !== 1 || b2.rank !== 1) return null;
   const [K, H] = w1.shape;
-  if (x.shape[1] !== K || w2.shape[0] !== H || b1.shape[0] !== H || b2.shape[0] !== w2.shape[1]) return null;
+  if (x.shape[x.rank - 1] !== K || w2.shape[0] !== H || b1.shape[0] !== H || b2.shape[0] !== w2.shape[1]) return null;
   if (!taping()) {
     const [y, g] = tf.engine().runKernel('MffFfn', { x, w1, b1, w2, b2 }, { train: false }) as unknown as tf.Tensor[];
     g.dispose();

@@ -12,16 +12,14 @@ import { normal, uniform, xavierBound } from './init.js';
 export function linear(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
   const w = p.get(`${name}.weight`);
   const [din, dout] = w.shape;
-  const lead = x.shape.slice(0, -1);
   const b = p.has(`${name}.bias`) ? p.get(`${name}.bias`) : null;
+  const fused = x.rank >= 2 ? fk.linearFused(x, w, b) : null; // one native GEMM (bias fused) forward and backward, any rank
+  if (fused) return fused;
   // x: [..., in] -> [M, in] -> [M, out] -> [..., out]
   const x2 = tf.reshape(x, [-1, din]);
-  let y = fk.linearFused(x2, w, b); // one native GEMM (bias fused) forward and backward when available
-  if (!y) {
-    y = tf.matMul(x2, w);
-    if (b) y = tf.add(y, b);
-  }
-  return tf.reshape(y, [...lead, dout]);
+  let y = tf.matMul(x2, w);
+  if (b) y = tf.add(y, b);
+  return tf.reshape(y, [...x.shape.slice(0, -1), dout]);
 }
 
 /** nn.LayerNorm over the last axis: (x - mean) / sqrt(var_biased + eps) * w + b. */
@@ -67,10 +65,9 @@ export function attention(p: ParamStore, name: string, x: tf.Tensor, o: Attentio
 export function ffn(p: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
   const [l1, l2] = [`${name}.layers.0.0`, `${name}.layers.1`];
   if (p.has(`${l1}.bias`) && p.has(`${l2}.bias`)) {
-    const w2 = p.get(`${l2}.weight`);
-    // x: [..., in] -> [M, in] -> [M, out] -> [..., out]; one native kernel forward and backward when available
-    const y = fk.ffnFused(tf.reshape(x, [-1, x.shape[x.rank - 1]]), p.get(`${l1}.weight`), p.get(`${l1}.bias`), w2, p.get(`${l2}.bias`));
-    if (y) return tf.reshape(y, [...x.shape.slice(0, -1), w2.shape[1] as number]);
+    // x: [..., in] -> [..., out]; one native kernel forward and backward when available
+    const y = x.rank >= 2 ? fk.ffnFused(x, p.get(`${l1}.weight`), p.get(`${l1}.bias`), p.get(`${l2}.weight`), p.get(`${l2}.bias`)) : null;
+    if (y) return y;
   }
   return linear(p, l2, gelu(linear(p, l1, x)));
 }

@@ -1024,17 +1024,20 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     });
   }
 
-  test('linearFused: null for the fallback cases (no addon, non-2-D x, shape mismatch)', () => {
+  test('linearFused: null for the fallback cases (no addon, 1-D x, shape mismatch); any rank >= 2 keeps its leading dims', () => {
     const x = tf.zeros([2, 3]);
     const w = tf.zeros([3, 4]);
     const b = tf.zeros([4]);
     const x3 = tf.zeros([1, 2, 3]);
+    const x1 = tf.zeros([3]);
     const bad = tf.zeros([5]);
+    const y3 = linearFused(x3, w, b);
     if (!nativeAvailable()) expect(linearFused(x, w, b)).toBeNull();
-    expect(linearFused(x3, w, b)).toBeNull();
+    else expect(y3?.shape).toEqual([1, 2, 4]);
+    expect(linearFused(x1, w, b)).toBeNull();
     expect(linearFused(x, w, bad)).toBeNull();
     expect(linearFused(w, w, null)).toBeNull();
-    tf.dispose([x, w, b, x3, bad]);
+    tf.dispose([x, w, b, x3, x1, bad, ...(y3 ? [y3] : [])]);
   });
 });
 
