@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../nn/params.js';
 import type { Rng } from '../io/rng.js';
-import { addBlock, addLayerNorm, addLinear, block, layerNorm, linear } from '../nn/layers.js';
+import { addBlock, addLayerNorm, addLinear, blocks, layerNorm, linear } from '../nn/layers.js';
 import { normal } from '../nn/init.js';
 import { resolveArch, type ViTArch } from './arch.js';
 import { sincosPosEmbed } from './pos-embed.js';
@@ -177,10 +177,10 @@ export function forwardEncoder(m: PretrainModel, imgs: tf.Tensor, mk: Masking): 
   const cls = tf.add(p.get('backbone.cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, D])); // [1, 1, D]
   x = tf.concat([expandTokens(cls, [B, 1, D]), x], 1); // [B, 1+lenKeep, D]
   const taps: tf.Tensor[] = [];
-  for (let i = 0; i < numLayers; i++) {
-    x = block(p, `backbone.layers.${i}`, x, { numHeads, eps: m.cfg.lnEps });
-    if (m.outIndices.includes(i)) taps.push(x);
-  }
+  const names = Array.from({ length: numLayers }, (_, i) => `backbone.layers.${i}`);
+  x = blocks(p, names, x, () => ({ numHeads, eps: m.cfg.lnEps }), (i, out) => {
+    if (m.outIndices.includes(i)) taps.push(out);
+  });
   if (m.cfg.algorithm === 'mff') {
     return { latent: layerNorm(p, 'backbone.ln1', fuseTaps(p, taps), m.cfg.lnEps), fusionWeights: fusionWeights(p) };
   }
@@ -200,7 +200,7 @@ export function forwardDecoder(m: PretrainModel, latent: tf.Tensor, mk: Masking)
   const rest = tf.concat([tf.slice(x, [0, 1, 0], [B, mk.lenKeep, Dd]), maskTokens], 1);
   const unshuffled = permuteTokens(rest, mk.idsRestore, mk.idsShuffle);
   let h = tf.add(tf.concat([tf.slice(x, [0, 0, 0], [B, 1, Dd]), unshuffled], 1), p.get('neck.decoder_pos_embed')); // [B, 1+L, Dd]
-  for (let j = 0; j < dec.depth; j++) h = block(p, `neck.decoder_blocks.${j}`, h, { numHeads: dec.numHeads, eps: m.cfg.lnEps });
+  h = blocks(p, Array.from({ length: dec.depth }, (_, j) => `neck.decoder_blocks.${j}`), h, () => ({ numHeads: dec.numHeads, eps: m.cfg.lnEps }));
   h = linear(p, 'neck.decoder_pred', layerNorm(p, 'neck.ln1', h, m.cfg.lnEps)); // [B, 1+L, p*p*C]
   return tf.slice(h, [0, 1, 0], [B, L, h.shape[2] as number]);
 }

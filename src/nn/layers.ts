@@ -136,14 +136,38 @@ export interface BlockOpts {
  * The qkv bias is used when the model has one (`${name}.attn.qkv.bias`).
  */
 export function block(p: ParamStore, name: string, x: tf.Tensor, o: BlockOpts): tf.Tensor {
+  return blockStep(p, name, x, null, o, null)[0];
+}
+
+/**
+ * Blocks `names` in sequence from x, the same numbers as calling block() in a loop: opts(i) (block i's options) is
+ * called once per block, in order, just before it runs (so drop-path draws keep their order); tap(i, out) sees each
+ * block's output. Each block's last residual sum and the next block's ln1 (same eps) run as one fused pass when the
+ * engine has it (src/backend/fused.ts addLayerNorm).
+ */
+export function blocks(p: ParamStore, names: string[], x: tf.Tensor, opts: (i: number) => BlockOpts, tap?: (i: number, out: tf.Tensor) => void): tf.Tensor {
+  let xn: tf.Tensor | null = null;
+  for (let i = 0; i < names.length; i++) {
+    const o = opts(i);
+    const next = i + 1 < names.length ? { name: `${names[i + 1]}.ln1`, eps: o.eps } : null;
+    [x, xn] = blockStep(p, names[i], x, xn, o, next);
+    tap?.(i, x);
+  }
+  return x;
+}
+
+/** One block from x (xn: ln1(x) when already computed); with `next`, also returns that LayerNorm of the output. */
+function blockStep(p: ParamStore, name: string, x: tf.Tensor, xn: tf.Tensor | null, o: BlockOpts, next: { name: string; eps: number } | null): [tf.Tensor, tf.Tensor | null] {
   const [d1, d2] = o.drop ?? [null, null];
   const scale = (t: tf.Tensor, g: string) => (o.layerScale ? tf.mul(p.get(`${name}.${g}`), t) : t);
-  const a = attention(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, x, o.eps), { numHeads: o.numHeads, bias: o.bias });
+  const a = attention(p, `${name}.attn`, xn ?? layerNorm(p, `${name}.ln1`, x, o.eps), { numHeads: o.numHeads, bias: o.bias });
   const branch = applyDropPath(scale(a, 'gamma_1'), d1);
   // h = x + branch and ln2(h): one native pass (and one backward) when available
   const [h, hn] = fk.addLayerNorm(x, branch, p.get(`${name}.ln2.weight`), p.get(`${name}.ln2.bias`), o.eps) ?? [tf.add(x, branch), null];
   const f = ffn(p, `${name}.ffn`, hn ?? layerNorm(p, `${name}.ln2`, h, o.eps));
-  return tf.add(h, applyDropPath(scale(f, 'gamma_2'), d2));
+  const branch2 = applyDropPath(scale(f, 'gamma_2'), d2);
+  const fused = next ? fk.addLayerNorm(h, branch2, p.get(`${next.name}.weight`), p.get(`${next.name}.bias`), next.eps) : null;
+  return fused ?? [tf.add(h, branch2), null];
 }
 
 // ---------------------------------------------------------------- initialisation

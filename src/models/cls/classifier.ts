@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../nn/params.js';
 import type { Rng } from '../../io/rng.js';
-import { block, drawDropPath, layerNorm, linear, linspaceNp, type DropPathDraw } from '../../nn/layers.js';
+import { blocks, drawDropPath, layerNorm, linear, linspaceNp, type BlockOpts, type DropPathDraw } from '../../nn/layers.js';
 import { normal, uniform, xavierBound } from '../../nn/init.js';
 import { resolveArch, type ViTArch } from '../arch.js';
 import { expandTokens, patchEmbed } from '../vit.js';
@@ -148,11 +148,10 @@ export function buildClassifier(cfg: ClsModelConfig, rng: Rng): ClsModel {
 
 // ---------------------------------------------------------------- forward
 
-/** mmpretrain TransformerEncoderLayer with drop path on both residual branches. x [B, N, D]. */
-function clsBlock(m: ClsModel, i: number, x: tf.Tensor, rng: Rng | null): tf.Tensor {
-  const B = x.shape[0];
+/** Block i's options: mmpretrain TransformerEncoderLayer with drop path on both residual branches (drawn here, for B samples). */
+function clsBlockOpts(m: ClsModel, i: number, B: number, rng: Rng | null): BlockOpts {
   const drop: [DropPathDraw | null, DropPathDraw | null] = [drawDropPath(B, m.dpr[i], rng), drawDropPath(B, m.dpr[i], rng)];
-  return block(m.params, `backbone.layers.${i}`, x, { numHeads: m.arch.numHeads, eps: m.lnEps, drop });
+  return { numHeads: m.arch.numHeads, eps: m.lnEps, drop };
 }
 
 /** Running-stat update of neck.bn, tf.keep()-ed so it survives tidy / variableGrads; apply with applyBnUpdate. */
@@ -189,9 +188,9 @@ function backboneTokens(m: ClsModel, imgs: tf.Tensor, rng: Rng | null): tf.Tenso
   const tokens = patchEmbed(p, 'backbone', imgs, m.cfg.patchSize); // [B, L, D]
   const cls = expandTokens(p.get('backbone.cls_token'), [B, 1, m.arch.embedDims]); // [B, 1, D] (no tile: see expandTokens)
   // VisionTransformer adds pos_embed to the cls token too (row 0).
-  let x = tf.add(tf.concat([cls, tokens], 1), p.get('backbone.pos_embed')); // [B, 1+L, D]
-  for (let i = 0; i < m.arch.numLayers; i++) x = clsBlock(m, i, x, rng);
-  return x;
+  const x = tf.add(tf.concat([cls, tokens], 1), p.get('backbone.pos_embed')); // [B, 1+L, D]
+  const names = Array.from({ length: m.arch.numLayers }, (_, i) => `backbone.layers.${i}`);
+  return blocks(m.params, names, x, (i) => clsBlockOpts(m, i, B, rng)); // [B, 1+L, D]
 }
 
 /**
