@@ -87,10 +87,15 @@ export function drawDropPath(B: number, prob: number, rng: Rng | null): DropPath
   return { keep, mask };
 }
 
-/** mmcv drop_path with a drawn mask: x / keep · mask[b] (mask [B] broadcast over the other axes). */
+/**
+ * mmcv drop_path with a drawn mask: x / keep · mask[b] (mask [B] broadcast over the other axes), as one division
+ * x / q[b] with q = keep where the mask is 1 and +Infinity where it is 0: the same bits (x / keep, or a zero of x's
+ * sign; NaN stays NaN) and the same gradient bits (dy / keep or a signed zero) as the two ops, in one pass.
+ */
 export function applyDropPath(x: tf.Tensor, d: DropPathDraw | null): tf.Tensor {
   if (!d) return x;
-  return tf.mul(tf.div(x, d.keep), tf.tensor(d.mask, [d.mask.length, ...x.shape.slice(1).map(() => 1)]));
+  const q = Float32Array.from(d.mask, (m) => (m ? d.keep : Infinity));
+  return tf.div(x, tf.tensor(q, [q.length, ...x.shape.slice(1).map(() => 1)])); // q: [B] -> [B, 1, ...]
 }
 
 /** mmcv drop_path: draw and apply (see drawDropPath). */

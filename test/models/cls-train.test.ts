@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/init.js';
 import { Rng } from '../../src/io/rng.js';
 import { applyBnUpdate, buildClassifier, clsForward, type ClsModelConfig } from '../../src/models/cls/classifier.js';
-import { dropPath } from '../../src/nn/layers.js';
+import { applyDropPath, dropPath } from '../../src/nn/layers.js';
 
 beforeAll(async () => {
   await initBackend(undefined, { quiet: true });
@@ -38,6 +38,21 @@ describe('dropPath (mmcv)', () => {
     expect(Array.from(y.dataSync())).toEqual([0, 0, 6, 8, 0, 0, 14, 16]);
     expect(dropPath(x, 0, seq([]))).toBe(x);
     tf.dispose([x, y]);
+  });
+
+  test('one division gives the bits of mmcv\'s x.div(keep) * mask, values and gradient (signed zeros, NaN, Inf)', () => {
+    const v = [1.7, -2.3, 0, -0, NaN, Infinity, -Infinity, 3.1e-39, 12345.678, -0.1, 7, -7];
+    const x = tf.tensor3d(v, [4, 1, 3]);
+    const up = tf.tensor3d(v.map((t, i) => (i % 3 === 0 ? -0.3 : 1.9)), [4, 1, 3]);
+    const d = { keep: 0.9, mask: Float32Array.of(1, 0, 1, 0) };
+    const twoOps = (t: tf.Tensor) => tf.mul(tf.div(t, d.keep), tf.tensor(d.mask, [4, 1, 1]));
+    const [a, b, ga, gb] = tf.tidy(() => [
+      applyDropPath(x, d), twoOps(x),
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(applyDropPath(t, d), up)))(x), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(twoOps(t), up)))(x),
+    ].map((t) => Array.from(t.dataSync())));
+    a.forEach((t, i) => expect(Object.is(t, b[i]), `value [${i}]: ${t} vs ${b[i]}`).toBe(true));
+    ga.forEach((t, i) => expect(Object.is(t, gb[i]), `gradient [${i}]: ${t} vs ${gb[i]}`).toBe(true));
+    tf.dispose([x, up]);
   });
 
   test('rates follow linspace(0, rate, depth)', () => {
