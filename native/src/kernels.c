@@ -585,13 +585,15 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
  * stride-1, undilated convolutions with enough channels (wg_wanted): each 4x4 output tile is A^T [U (.) V] A, with
  * V = B^T d B the 6x6 input tile d transformed and U = G g G^T the filter: 36 GEMMs [tiles, Ci] x [Ci, Co] instead
  * of 9 over every output pixel (4x fewer multiplications), plus the transforms (linear in the data). The input
- * gradient is the same computation on dy with the filter flipped and transposed (padding 2 - pad). Tiles of all
+ * gradient is the same computation on dy with the filter flipped and transposed (padding 2 - pad); the filter
+ * gradient is its transpose in U: dU = sum over tiles of V (.) (A dY A^T), 36 GEMMs [Ci, tiles] x [tiles, Co]
+ * accumulated per half of the chunks, then dW = G^T dU G (41 -> 22 ms at 8 x 64² x 128 -> 128). Tiles of all
  * images are cut into fixed chunks (<= WG_TC tiles, >= 2 chunks when there is more than a little work, decided by
  * the shape alone) that the pool takes two at a time, each with single-threaded GEMMs, so results do not depend on
  * the thread count. Error: a few float32 roundings more than the direct sum (the transforms' constants are 1/4..8);
  * test/engine/kernels.test.ts checks it against float64. MFF_WINOGRAD=0 turns it off. */
 #define WG_TC 128
-/* Where it pays (tools/bench.ts-style timings, 2-core Xeon, forward and input gradient): >= 64 channels in and out,
+/* Where it pays (tools/bench.ts-style timings, 2-core Xeon, forward and both gradients): >= 64 channels in and out,
  * >= 2048 output pixels per call, images >= 8 x 8. 1.3-2.1x at 128-512 channels on 16-64 px images; at 32 channels,
  * or 8 x 8 images with 704 channels (the filter transform outweighs few tiles), no gain or slower. */
 #define WG_MIN_C 64
@@ -691,6 +693,81 @@ static void wg_output(const struct wg_ctx *c, int64_t t0, int64_t t1, const floa
     }
   }
 }
+/* the filter gradient's transforms. A along one axis (4 -> 6; A^T is wg_at's 4 x 6 matrix): the output-gradient tile */
+static inline void wg_a(const float *e, size_t se, float *o, size_t so, int nl) {
+  for (int l = 0; l < nl; l++) {
+    float e0 = e[l], e1 = e[se + l], e2 = e[2 * se + l], e3 = e[3 * se + l];
+    float p = e0 + e2, q = e1 + e3, r = e0 + 4.0f * e2, t = 2.0f * e1 + 8.0f * e3;
+    o[l] = e0;
+    o[so + l] = p + q;
+    o[2 * so + l] = p - q;
+    o[3 * so + l] = r + t;
+    o[4 * so + l] = r - t;
+    o[5 * so + l] = e3;
+  }
+}
+/* G^T along one axis (6 -> 3): the filter gradient from dU */
+static inline void wg_gt(const float *x, size_t sx, float *o, size_t so, int nl) {
+  for (int l = 0; l < nl; l++) {
+    float x0 = x[l], x1 = x[sx + l], x2 = x[2 * sx + l], x3 = x[3 * sx + l], x4 = x[4 * sx + l], x5 = x[5 * sx + l];
+    const float s6 = 1.0f / 6.0f, s12 = 1.0f / 12.0f, s24 = 1.0f / 24.0f;
+    o[l] = 0.25f * x0 - (x1 + x2) * s6 + (x3 + x4) * s24;
+    o[so + l] = (x2 - x1) * s6 + (x3 - x4) * s12;
+    o[2 * so + l] = (x3 + x4 - x1 - x2) * s6 + x5;
+  }
+}
+/* tiles [t0, t1): Mdy [36, t1 - t0, Co] = A dY A^T of each 4x4 output-gradient tile (zero past the map's edge) */
+static void wg_dy(const struct wg_ctx *c, int64_t t0, int64_t t1, float *M) {
+  int Co = c->Co, OH = c->OH, OW = c->OW, TW = c->TW, TH = c->TH; size_t tc = (size_t)(t1 - t0);
+  float e[16 * WG_L], t[24 * WG_L], m[36 * WG_L];
+  for (int64_t tt = t0; tt < t1; tt++) {
+    int64_t n = tt / ((int64_t)TH * TW); int r = (int)(tt % ((int64_t)TH * TW)), oh0 = (r / TW) * 4, ow0 = (r % TW) * 4;
+    const float *yn = c->y + (size_t)n * OH * OW * Co;
+    for (int c0 = 0; c0 < Co; c0 += WG_L) {
+      int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
+      for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) {
+        float *ee = e + (i * 4 + j) * WG_L;
+        if (oh0 + i >= OH || ow0 + j >= OW) memset(ee, 0, sizeof(float) * WG_L);
+        else memcpy(ee, yn + ((size_t)(oh0 + i) * OW + ow0 + j) * Co + c0, sizeof(float) * nl);
+      }
+      for (int j = 0; j < 4; j++) wg_a(e + j * WG_L, 4 * WG_L, t + j * WG_L, 4 * WG_L, nl); /* t[6][4] */
+      for (int i = 0; i < 6; i++) wg_a(t + i * 4 * WG_L, WG_L, m + i * 6 * WG_L, WG_L, nl); /* m[6][6] */
+      for (int k = 0; k < 36; k++) memcpy(M + ((size_t)k * tc + (size_t)(tt - t0)) * Co + c0, m + k * WG_L, sizeof(float) * nl);
+    }
+  }
+}
+/* the filter gradient: chunks [lo, hi) add V^T Mdy into dU[0] (chunks of the first half) or dU[1] (the second half):
+ * the halves are fixed by the chunk count, so the sums do not depend on the thread count */
+struct wgw_ctx { struct wg_ctx c; int64_t nch; float *dU[2]; };
+static void wgw_range(void *p, int64_t lo, int64_t hi) {
+  const struct wgw_ctx *k = p; const struct wg_ctx *c = &k->c;
+  float *V = c->buf[lo == 0 ? 0 : 1], *M = V + 36 * (size_t)c->chunk * c->Ci;
+  int64_t mid = k->nch / 2;
+  for (int64_t ch = lo; ch < hi; ch++) {
+    int64_t t0 = ch * c->chunk, t1 = t0 + c->chunk < c->T ? t0 + c->chunk : c->T;
+    int tc = (int)(t1 - t0);
+    float *dU = k->dU[ch < mid ? 0 : 1];
+    float beta = ch == 0 || ch == mid ? 0.0f : 1.0f;
+    wg_input(c, t0, t1, V);
+    wg_dy(c, t0, t1, M);
+    for (int q = 0; q < 36; q++)
+      sgemm(Trans, NoTrans, c->Ci, c->Co, tc, 1.0f, V + (size_t)q * tc * c->Ci, c->Ci, M + (size_t)q * tc * c->Co, c->Co, beta,
+            dU + (size_t)q * c->Ci * c->Co, c->Co);
+  }
+}
+/* w [3, 3, Ci, Co] = G^T dU G from dU [36, Ci, Co], input channels [lo, hi) */
+struct wgt_ctx { const float *dU; float *w; int Ci, Co; };
+static void wg_filter_grad_range(void *p, int64_t lo, int64_t hi) {
+  const struct wgt_ctx *k = p; int Co = k->Co; size_t CC = (size_t)k->Ci * Co;
+  float u[36 * WG_L], t[18 * WG_L], g[9 * WG_L];
+  for (int64_t ci = lo; ci < hi; ci++) for (int c0 = 0; c0 < Co; c0 += WG_L) {
+    int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
+    for (int q = 0; q < 36; q++) memcpy(u + q * WG_L, k->dU + q * CC + (size_t)ci * Co + c0, sizeof(float) * nl);
+    for (int j = 0; j < 6; j++) wg_gt(u + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[3][6] */
+    for (int i = 0; i < 3; i++) wg_gt(t + i * 6 * WG_L, WG_L, g + i * 3 * WG_L, WG_L, nl); /* g[3][3] */
+    for (int q = 0; q < 9; q++) memcpy(k->w + q * CC + (size_t)ci * Co + c0, g + q * WG_L, sizeof(float) * nl);
+  }
+}
 /* chunks [lo, hi): transform, 36 GEMMs, inverse transform; scratch set 0 on the calling thread, 1 on the worker */
 static void wg_range(void *p, int64_t lo, int64_t hi) {
   const struct wg_ctx *c = p;
@@ -710,14 +787,41 @@ static void wg_range(void *p, int64_t lo, int64_t hi) {
 static int wg_wanted(int mode, const int32_t *d) {
   static int how = -1; /* 0 off, 1 where it pays, 2 all */
   if (how < 0) { const char *e = getenv("MFF_WINOGRAD"); how = !e ? 1 : e[0] == '0' ? 0 : strcmp(e, "all") == 0 ? 2 : 1; }
-  int fits = (mode == 0 || mode == 1) && d[5] == 3 && d[6] == 3 && d[7] == 1 && d[8] == 1 && d[9] == 1 && d[10] == 1 &&
+  int fits = mode >= 0 && mode <= 2 && d[5] == 3 && d[6] == 3 && d[7] == 1 && d[8] == 1 && d[9] == 1 && d[10] == 1 &&
              d[11] >= 0 && d[12] >= 0 && d[11] <= 2 && d[12] <= 2;
   if (!fits || how == 0) return 0;
   return how == 2 || (d[3] >= WG_MIN_C && d[4] >= WG_MIN_C && d[13] >= 8 && d[14] >= 8 && (int64_t)d[0] * d[13] * d[14] >= WG_MIN_P);
 }
-/* mode 0: y = conv(x, w); mode 1: x = the input gradient from dy (in y). Returns 0 or -1 (no memory). */
+static int conv_wg_filter(float *x, float *w, float *y, const int32_t *d) {
+  int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  struct wgw_ctx k = { { x, y, NULL, H, W, Ci, Co, pt, pl, OH, OW, 0, 0, 0, 0, { NULL, NULL } }, 0, { NULL, NULL } };
+  struct wg_ctx *c = &k.c;
+  c->TH = (OH + 3) / 4; c->TW = (OW + 3) / 4; c->T = (int64_t)N * c->TH * c->TW;
+  int64_t nch = (c->T + WG_TC - 1) / WG_TC;
+  if (nch < 2) nch = 2;
+  c->chunk = (c->T + nch - 1) / nch;
+  nch = (c->T + c->chunk - 1) / c->chunk;
+  k.nch = nch;
+  size_t CC = (size_t)Ci * Co, per = 36 * (size_t)c->chunk * ((size_t)Ci + Co);
+  float *buf = scratch_get(per * 2 + 72 * CC);
+  if (!buf) return -1;
+  c->buf[0] = buf; c->buf[1] = buf + per;
+  k.dU[0] = buf + per * 2; k.dU[1] = k.dU[0] + 36 * CC;
+  if (nch < 2) memset(k.dU[1], 0, sizeof(float) * 36 * CC); /* one chunk only: the second half is empty */
+  par_items(wgw_range, &k, nch);
+  for (size_t i = 0; i < 36 * CC; i++) k.dU[0][i] += k.dU[1][i];
+  struct wgt_ctx t = { k.dU[0], w, Ci, Co };
+  par_for(wg_filter_grad_range, &t, Ci, 9 * (int64_t)Co);
+  scratch_put(buf);
+  (void)N;
+  return 0;
+}
+/* mode 0: y = conv(x, w); mode 1: x = the input gradient from dy (in y); mode 2: w = the filter gradient from x and dy:
+ * dU = sum over tiles of V (.) (A dY A^T), 36 GEMMs [Ci, tiles] x [tiles, Co] per chunk, then w = G^T dU G. Returns 0
+ * or -1 (no memory). */
 static int conv_wg(int mode, float *x, float *w, float *y, const int32_t *d) {
   int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], pt = d[11], pl = d[12], OH = d[13], OW = d[14];
+  if (mode == 2) return conv_wg_filter(x, w, y, d);
   /* mode 1 as a forward convolution: input dy [N, OH, OW, Co], output dx [N, H, W, Ci], filter w'[i][j][co][ci] = w[2-i][2-j][ci][co] */
   struct wg_ctx c = mode == 0 ? (struct wg_ctx){ x, y, NULL, H, W, Ci, Co, pt, pl, OH, OW, 0, 0, 0, 0, { NULL, NULL } }
                               : (struct wg_ctx){ y, x, NULL, OH, OW, Co, Ci, 2 - pt, 2 - pl, H, W, 0, 0, 0, 0, { NULL, NULL } };

@@ -703,7 +703,9 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
       const { gx, gw } = refConvGrads(ref.taps, xv, wv, ws, up);
       expectClose(y.dataSync(), ref.y, 5e-4, 'conv2d');
       expectClose(dx.dataSync(), gx, 5e-4, 'dx');
-      expectClose(dw.dataSync(), gw, 2e-4, 'dw'); // the direct filter gradient sums over > 2000 pixels (pure wasm: 5.9e-5 measured)
+      // dw sums > 2000 pixels (values ≈ ±20 here): the error sits on its small elements — direct (pure wasm) 5.9e-5,
+      // Winograd ≈ 2.3e-4 (≈ 1e-5 of the gradient's scale); a wrong transform is off by O(1)
+      expectClose(dw.dataSync(), gw, 5e-4, 'dw');
       tf.dispose([y, dx, dw]);
       expect(tf.memory().numTensors).toBe(before);
     });
