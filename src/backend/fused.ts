@@ -1,9 +1,9 @@
 /**
- * The fused ops model code calls: `gelu`, `layerNorm`, `addLayerNorm`, `linearFused`, `ffnFused`, `attentionCore`, `adamwUpdate` and
- * `batchNormTrainFused`. On the wasm engine with the native addon each is one native kernel forward and one backward
- * (MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention, MffAdamW, MffBatchNormTrain;
- * src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32) `gelu` and `layerNorm` compose
- * stock ops and the others return null (the caller composes).
+ * The fused ops model code calls: `gelu`, `layerNorm`, `addLayerNorm`, `linearFused`, `ffnFused`, `attentionCore`,
+ * `adamwUpdate` and `batchNormTrainFused`. On the wasm engine with the native addon each is one native kernel forward
+ * and one backward (MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention,
+ * MffAdamW, MffBatchNormTrain; src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32)
+ * `gelu` and `layerNorm` compose stock ops and the others return null (the caller composes).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNative } from './native.js';
@@ -60,10 +60,11 @@ export function linearFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | n
 const taping = () => (tf.engine() as unknown as { state: { activeTape: unknown } }).state.activeTape != null;
 
 /**
- * The transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [..., K] (rank >= 2), W1 [K, H], b1 [H], W2 [H, N], b2 [N] as one native
- * kernel forward (row blocks: bias and GELU applied while each block's GEMM output is in cache; the pre-activation
- * kept only while gradients are recorded) and one backward (GELU's derivative applied inside the dy W2^T GEMM's row
- * blocks). The same arithmetic as linearFused → gelu → linearFused. Returns null when unavailable; the caller composes.
+ * The transformer FFN y = gelu(x W1 + b1) W2 + b2 on x [..., K] (rank >= 2), W1 [K, H], b1 [H], W2 [H, N], b2 [N]
+ * as one native kernel forward (row blocks: bias and GELU applied while each block's GEMM output is in cache; the
+ * pre-activation kept only while gradients are recorded) and one backward (GELU's derivative applied inside the
+ * dy W2^T GEMM's row blocks). The same arithmetic as linearFused → gelu → linearFused. Returns null when unavailable;
+ * the caller composes.
  */
 export function ffnFused(x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor): tf.Tensor | null {
   if (!fusedReady(x, w1, b1, w2, b2) || x.rank < 2 || w1.rank !== 2 || w2.rank !== 2 || b1.rank !== 1 || b2.rank !== 1) return null;
