@@ -5,7 +5,8 @@
  * functions, and writes summary.json / summary.md / plots (report.ts).
  *
  * Every run has its own folder `<out>/runs/<task>/<backbone>-s<seed>-<key>`; key = sha256 of the resolved config
- * (cfg-options and flags applied, the work dir left out, the backbone checkpoint replaced by its sha256) + seed. A run
+ * (cfg-options and flags applied, the work dir left out, paths under the output folder or the package made relative,
+ * the backbone checkpoint replaced by its sha256) + seed. A run
  * is finished when its result.json exists: it is then reused, never re-run or overwritten. An interrupted run resumes
  * from its resume state (or restarts, when it had none), so re-running the command resumes the suite.
  */
@@ -13,7 +14,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../../io/checkpoint.js';
 import { liveLockHolder } from '../../io/work-dir.js';
@@ -103,13 +104,33 @@ function finished<T extends { interrupted: boolean }>(s: T, dir: string): T {
   return s;
 }
 
-/** Resolved config as a cache key: work dir dropped, paths under `out` made relative, the checkpoint by content. */
-function configKey(cfg: Record<string, unknown>, out: string, extra: Record<string, unknown>): string {
+/**
+ * Resolved config as a cache key: work dir dropped, paths under `out` and then under the package (its bundled
+ * datasets) made relative, the checkpoint by content — so a suite folder keeps its finished runs when the checkout
+ * or the folder moves. `legacy`: the key of earlier versions (package paths absolute), for runDir's migration.
+ */
+export function configKey(cfg: Record<string, unknown>, out: string, extra: Record<string, unknown>, legacy = false): string {
   const c = structuredClone(cfg) as Record<string, unknown>;
   delete c.workDir;
   if (typeof c.pretrained === 'string' && c.pretrained) c.pretrained = sha256(readFileSync(c.pretrained));
   const text = JSON.stringify({ ...c, ...extra }).split(out).join('<out>');
-  return sha256(text).slice(0, 12);
+  return sha256(legacy ? text : text.split(packagePath('')).join('<pkg>')).slice(0, 12);
+}
+
+/**
+ * The folder `<out>/runs/<group>/<prefix>-<key>` of a run; a finished run that earlier versions filed under the
+ * legacy key (configKey) is moved there first, so upgrading does not re-run a finished suite.
+ */
+export function runDir(out: string, group: string, prefix: string, cfg: Record<string, unknown>, extra: Record<string, unknown>): { key: string; dir: string } {
+  const key = configKey(cfg, out, extra);
+  const dir = join(out, 'runs', group, `${prefix}-${key}`);
+  const old = join(out, 'runs', group, `${prefix}-${configKey(cfg, out, extra, true)}`);
+  if (old !== dir && !existsSync(dir) && existsSync(join(old, 'result.json'))) {
+    renameSync(old, dir);
+    const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Record<string, unknown>;
+    if ('key' in r) writeFileAtomic(join(dir, 'result.json'), JSON.stringify({ ...r, key, run_dir: relative(out, dir) }, null, 2) + '\n');
+  }
+  return { key, dir };
 }
 
 /**
@@ -338,8 +359,7 @@ export type BenchJob = { kind: 'pretrain'; algo: 'mff' | 'mae' } | { kind: 'run'
 
 async function pretrainConfig(ctx: JobContext, algo: 'mff' | 'mae') {
   const cfg = await loadPretrainConfig(ctx.suite.pretrain.configs[algo], { data: ctx.data.pool, cfgOptions: ctx.suite.pretrain.cfgOptions });
-  const key = configKey(cfg as unknown as Record<string, unknown>, ctx.out, { phase: 'pretrain' });
-  cfg.workDir = join(ctx.out, 'runs', 'pretrain', `${algo}-${key}`);
+  cfg.workDir = runDir(ctx.out, 'pretrain', algo, cfg as unknown as Record<string, unknown>, { phase: 'pretrain' }).dir;
   return cfg;
 }
 
@@ -468,8 +488,7 @@ export interface WorkerReply {
 
 async function clsJob(task: BenchTask, backbone: Backbone, seed: number, ckpt: string, cfgOptions: string[], data: BenchmarkData, out: string, backend?: BackendName): Promise<RunResult> {
   const cfg = await loadClsConfig(task.config, { data: data.fashion, backbone: ckpt, mode: task.mode, cfgOptions });
-  const key = configKey(cfg as unknown as Record<string, unknown>, out, { task: task.id });
-  const dir = join(out, 'runs', task.id, `${backbone}-s${seed}-${key}`);
+  const { key, dir } = runDir(out, task.id, `${backbone}-s${seed}`, cfg as unknown as Record<string, unknown>, { task: task.id });
   cfg.workDir = dir;
   return cachedRun<RunResult>(dir, async ({ resume, force }) => {
     const s = finished(await runClsTrain(cfg, { backend, resume, force, quiet: true, configFile: task.config }), dir);
@@ -483,8 +502,7 @@ async function clsJob(task: BenchTask, backbone: Backbone, seed: number, ckpt: s
 
 async function segJob(task: BenchTask, backbone: Backbone, seed: number, ckpt: string, cfgOptions: string[], root: string, out: string, backend?: BackendName): Promise<RunResult> {
   const cfg = await loadSegConfig(task.config, { data: root, backbone: ckpt, cfgOptions, frozenBackbone: task.frozenBackbone, head: task.head });
-  const key = configKey(cfg as unknown as Record<string, unknown>, out, { task: task.id });
-  const dir = join(out, 'runs', task.id, `${backbone}-s${seed}-${key}`);
+  const { key, dir } = runDir(out, task.id, `${backbone}-s${seed}`, cfg as unknown as Record<string, unknown>, { task: task.id });
   cfg.workDir = dir;
   return cachedRun<RunResult>(dir, async ({ resume, force }) => {
     const s = finished(await runSegTrain(cfg, { backend, resume, force, quiet: true, configFile: task.config, visCount: 2 }), dir);
