@@ -742,7 +742,7 @@ struct wgw_ctx { struct wg_ctx c; int64_t nch; float *dU[2]; };
 static void wgw_range(void *p, int64_t lo, int64_t hi) {
   const struct wgw_ctx *k = p; const struct wg_ctx *c = &k->c;
   float *V = c->buf[lo == 0 ? 0 : 1], *M = V + 36 * (size_t)c->chunk * c->Ci;
-  int64_t mid = k->nch / 2;
+  int64_t mid = k->nch >= 2 ? k->nch / 2 : k->nch; /* one chunk: all of it is the first half (dU[1] stays zero) */
   for (int64_t ch = lo; ch < hi; ch++) {
     int64_t t0 = ch * c->chunk, t1 = t0 + c->chunk < c->T ? t0 + c->chunk : c->T;
     int tc = (int)(t1 - t0);
