@@ -282,20 +282,19 @@ void mff_reduce_sum(const float *x, float *y, int64_t O, int64_t R, int64_t I) {
   }
 }
 
+/* GELU and d * GELU'(v); the gradient's erf(v / sqrt2) also gives exp(-v^2 / 2) for the pdf: one exp, not two.
+ * The FFN kernel applies the same two functions inside its row blocks. */
+static inline float gelu_f(float v) { return 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
+static inline float gelu_grad_f(float v, float d) {
+  float e;
+  float cdf = 0.5f * (1.0f + ferf_e(v * 0.70710678118654752f, &e));
+  return d * (cdf + v * (0.39894228040143268f * e));
+}
 struct gelu_ctx { int mode; const float *x, *dy; float *o; };
 static void gelu_range(void *p, int64_t lo, int64_t hi) {
   const struct gelu_ctx *c = p; const float *x = c->x, *dy = c->dy; float *o = c->o;
-  if (c->mode == 0) {
-    for (int64_t i = lo; i < hi; i++) { float v = x[i]; o[i] = 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
-  } else {
-    for (int64_t i = lo; i < hi; i++) {
-      /* erf(v / sqrt2) also gives exp(-v^2 / 2) for the pdf: one exp per element, not two */
-      float v = x[i], e;
-      float cdf = 0.5f * (1.0f + ferf_e(v * 0.70710678118654752f, &e));
-      float pdf = 0.39894228040143268f * e;
-      o[i] = dy[i] * (cdf + v * pdf);
-    }
-  }
+  if (c->mode == 0) for (int64_t i = lo; i < hi; i++) o[i] = gelu_f(x[i]);
+  else for (int64_t i = lo; i < hi; i++) o[i] = gelu_grad_f(x[i], dy[i]);
 }
 void mff_gelu(int mode, const float *x, const float *dy, float *o, int64_t n) {
   struct gelu_ctx c = { mode, x, dy, o };
@@ -1078,12 +1077,6 @@ static void rows_half(void *p, int64_t lo, int64_t hi) {
 static void rows_run(void (*block)(const void *, int, int), const void *ctx, int M) {
   struct rows_job j = { block, ctx, M };
   if (M > 0) par_items(rows_half, &j, 2);
-}
-static inline float gelu_f(float v) { return 0.5f * v * (1.0f + ferf(v * 0.70710678118654752f)); }
-static inline float gelu_grad_f(float v, float d) { /* as gelu_range mode 1 */
-  float e;
-  float cdf = 0.5f * (1.0f + ferf_e(v * 0.70710678118654752f, &e));
-  return d * (cdf + v * (0.39894228040143268f * e));
 }
 static inline void add_bias_rows(float *y, const float *b, int m, int N) {
   for (int r = 0; r < m; r++) { float *yr = y + (size_t)r * N; for (int j = 0; j < N; j++) yr[j] += b[j]; }
