@@ -598,6 +598,10 @@ static int conv_s1(int mode, float *x, float *w, float *y, const int32_t *d) {
 #define WG_MIN_C 64
 #define WG_MIN_P 2048
 #define WG_L 16 /* channels per vector block */
+/* body(WG_N) with WG_N = WG_L when the block is full, so the compiler sees constant-size copies and loops (full-width
+ * vector code, no memcpy calls); otherwise with WG_N = nl */
+#define WG_LANES(nl, body) do { if ((nl) == WG_L) { enum { WG_N = WG_L }; body; } else { int WG_N = (nl); body; } } while (0)
+#define WG_INLINE static inline __attribute__((always_inline))
 struct wg_ctx { const float *x; float *y; const float *U; int H, W, Ci, Co, pt, pl, OH, OW, TH, TW; int64_t T, chunk; float *buf[2]; };
 /* the 6-point input transform B^T along one axis, over WG_L lanes: o[k*so] from v[k*sv], k < 6 */
 static inline void wg_bt(const float *v, size_t sv, float *o, size_t so, int nl) {
@@ -639,20 +643,44 @@ static inline void wg_g(const float *g, size_t sg, float *o, size_t so, int nl) 
 /* U [36, Ci, Co] from w [3, 3, Ci, Co]: input channels [lo, hi) (split over the pool: every U element is computed
  * on its own, so the split does not change it) */
 struct wgf_ctx { const float *w; float *U; int Ci, Co; };
+WG_INLINE void wg_filter_blk(const float *g, float *U, size_t CC, float *t, float *u, int nl) {
+  for (int j = 0; j < 3; j++) wg_g(g + j * CC, 3 * CC, t + j * WG_L, 3 * WG_L, nl); /* t[i][j], i < 6 */
+  for (int i = 0; i < 6; i++) wg_g(t + i * 3 * WG_L, WG_L, u + i * 6 * WG_L, WG_L, nl);
+  for (int q = 0; q < 36; q++) memcpy(U + q * CC, u + q * WG_L, sizeof(float) * nl);
+}
 static void wg_filter_range(void *p, int64_t lo, int64_t hi) {
   const struct wgf_ctx *k = p; int Co = k->Co; size_t CC = (size_t)k->Ci * Co;
   float t[18 * WG_L], u[36 * WG_L];
   for (int64_t ci = lo; ci < hi; ci++) for (int c0 = 0; c0 < Co; c0 += WG_L) {
     int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
-    const float *g = k->w + (size_t)ci * Co + c0;
-    for (int j = 0; j < 3; j++) wg_g(g + j * CC, 3 * CC, t + j * WG_L, 3 * WG_L, nl); /* t[i][j], i < 6 */
-    for (int i = 0; i < 6; i++) wg_g(t + i * 3 * WG_L, WG_L, u + i * 6 * WG_L, WG_L, nl);
-    for (int q = 0; q < 36; q++) memcpy(k->U + q * CC + (size_t)ci * Co + c0, u + q * WG_L, sizeof(float) * nl);
+    WG_LANES(nl, wg_filter_blk(k->w + (size_t)ci * Co + c0, k->U + (size_t)ci * Co + c0, CC, t, u, WG_N));
   }
 }
 static void wg_filter(const float *w, float *U, int Ci, int Co) {
   struct wgf_ctx k = { w, U, Ci, Co };
   par_for(wg_filter_range, &k, Ci, 36 * (int64_t)Co);
+}
+/* one tile's 16-lane block: v = B^T d B from d [6][6][lanes], written to Vt[k * ks], k < 36 */
+WG_INLINE void wg_input_tf(const float *d, float *Vt, size_t ks, float *t, float *v, int nl) {
+  for (int j = 0; j < 6; j++) wg_bt(d + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl);
+  for (int i = 0; i < 6; i++) wg_bt(t + i * 6 * WG_L, WG_L, v + i * 6 * WG_L, WG_L, nl);
+  for (int k = 0; k < 36; k++) memcpy(Vt + k * ks, v + k * WG_L, sizeof(float) * nl);
+}
+/* the same for a tile inside the image: d read in place (x at the tile's corner, rows rs apart, pixels ps apart) */
+WG_INLINE void wg_input_blk(const float *x, size_t rs, size_t ps, float *Vt, size_t ks, float *d, float *t, float *v, int nl) {
+  for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) memcpy(d + (i * 6 + j) * WG_L, x + i * rs + j * ps, sizeof(float) * nl);
+  wg_input_tf(d, Vt, ks, t, v, nl);
+}
+/* the same for a tile over the image's edge (x at the image's origin; outside pixels are zeros) */
+WG_INLINE void wg_input_edge(const float *x, int H, int W, int Ci, int ih0, int iw0, float *Vt, size_t ks, float *d, float *t,
+                             float *v, int nl) {
+  for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) {
+    int ih = ih0 + i, iw = iw0 + j;
+    float *dd = d + (i * 6 + j) * WG_L;
+    if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dd, 0, sizeof(float) * WG_L);
+    else memcpy(dd, x + ((size_t)ih * W + iw) * Ci, sizeof(float) * nl);
+  }
+  wg_input_tf(d, Vt, ks, t, v, nl);
 }
 /* tiles [t0, t1) (tile t = (n, th, tw)): V [36, t1 - t0, Ci] */
 static void wg_input(const struct wg_ctx *c, int64_t t0, int64_t t1, float *V) {
@@ -661,19 +689,23 @@ static void wg_input(const struct wg_ctx *c, int64_t t0, int64_t t1, float *V) {
   for (int64_t tt = t0; tt < t1; tt++) {
     int64_t n = tt / ((int64_t)TH * TW); int r = (int)(tt % ((int64_t)TH * TW)), ih0 = (r / TW) * 4 - c->pt, iw0 = (r % TW) * 4 - c->pl;
     const float *xn = c->x + (size_t)n * H * W * Ci;
+    int inner = ih0 >= 0 && iw0 >= 0 && ih0 + 6 <= H && iw0 + 6 <= W;
     for (int c0 = 0; c0 < Ci; c0 += WG_L) {
       int nl = Ci - c0 < WG_L ? Ci - c0 : WG_L;
-      for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) {
-        int ih = ih0 + i, iw = iw0 + j;
-        float *dd = d + (i * 6 + j) * WG_L;
-        if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dd, 0, sizeof(float) * WG_L);
-        else memcpy(dd, xn + ((size_t)ih * W + iw) * Ci + c0, sizeof(float) * nl);
-      }
-      for (int j = 0; j < 6; j++) wg_bt(d + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl);
-      for (int i = 0; i < 6; i++) wg_bt(t + i * 6 * WG_L, WG_L, v + i * 6 * WG_L, WG_L, nl);
-      for (int k = 0; k < 36; k++) memcpy(V + ((size_t)k * tc + (size_t)(tt - t0)) * Ci + c0, v + k * WG_L, sizeof(float) * nl);
+      float *Vt = V + (size_t)(tt - t0) * Ci + c0;
+      if (inner) WG_LANES(nl, wg_input_blk(xn + ((size_t)ih0 * W + iw0) * Ci + c0, (size_t)W * Ci, Ci, Vt, tc * Ci, d, t, v, WG_N));
+      else WG_LANES(nl, wg_input_edge(xn + c0, H, W, Ci, ih0, iw0, Vt, tc * Ci, d, t, v, WG_N));
     }
   }
+}
+/* one tile's 16-lane block: y (at the tile's corner; rows rs, pixels ps apart; ni x nj inside the map) = A^T m A
+ * from m read at Mt[k * ks], k < 36 */
+WG_INLINE void wg_output_blk(const float *Mt, size_t ks, float *y, size_t rs, size_t ps, int ni, int nj, float *m, float *t,
+                                    float *o, int nl) {
+  for (int k = 0; k < 36; k++) memcpy(m + k * WG_L, Mt + k * ks, sizeof(float) * nl);
+  for (int j = 0; j < 6; j++) wg_at(m + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[4][6] */
+  for (int i = 0; i < 4; i++) wg_at(t + i * 6 * WG_L, WG_L, o + i * 4 * WG_L, WG_L, nl); /* o[4][4] */
+  for (int i = 0; i < ni; i++) for (int j = 0; j < nj; j++) memcpy(y + i * rs + j * ps, o + (i * 4 + j) * WG_L, sizeof(float) * nl);
 }
 /* tiles [t0, t1): y from M [36, t1 - t0, Co] */
 static void wg_output(const struct wg_ctx *c, int64_t t0, int64_t t1, const float *M) {
@@ -682,13 +714,11 @@ static void wg_output(const struct wg_ctx *c, int64_t t0, int64_t t1, const floa
   for (int64_t tt = t0; tt < t1; tt++) {
     int64_t n = tt / ((int64_t)TH * TW); int r = (int)(tt % ((int64_t)TH * TW)), oh0 = (r / TW) * 4, ow0 = (r % TW) * 4;
     float *yn = c->y + (size_t)n * OH * OW * Co;
+    int ni = OH - oh0 < 4 ? OH - oh0 : 4, nj = OW - ow0 < 4 ? OW - ow0 : 4;
     for (int c0 = 0; c0 < Co; c0 += WG_L) {
       int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
-      for (int k = 0; k < 36; k++) memcpy(m + k * WG_L, M + ((size_t)k * tc + (size_t)(tt - t0)) * Co + c0, sizeof(float) * nl);
-      for (int j = 0; j < 6; j++) wg_at(m + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[4][6] */
-      for (int i = 0; i < 4; i++) wg_at(t + i * 6 * WG_L, WG_L, o + i * 4 * WG_L, WG_L, nl); /* o[4][4] */
-      for (int i = 0; i < 4 && oh0 + i < OH; i++) for (int j = 0; j < 4 && ow0 + j < OW; j++)
-        memcpy(yn + ((size_t)(oh0 + i) * OW + ow0 + j) * Co + c0, o + (i * 4 + j) * WG_L, sizeof(float) * nl);
+      WG_LANES(nl, wg_output_blk(M + (size_t)(tt - t0) * Co + c0, tc * Co, yn + ((size_t)oh0 * OW + ow0) * Co + c0, (size_t)OW * Co, Co,
+                                 ni, nj, m, t, o, WG_N));
     }
   }
 }
@@ -715,6 +745,19 @@ static inline void wg_gt(const float *x, size_t sx, float *o, size_t so, int nl)
     o[2 * so + l] = (x3 + x4 - x1 - x2) * s6 + x5;
   }
 }
+/* one tile's 16-lane block: Mt[k * ks], k < 36 = A e A^T of the output-gradient tile e (at the tile's corner; rows rs,
+ * pixels ps apart; ni x nj inside the map, zeros past it) */
+WG_INLINE void wg_dy_blk(const float *y, size_t rs, size_t ps, int ni, int nj, float *Mt, size_t ks, float *e, float *t, float *m,
+                         int nl) {
+  for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) {
+    float *ee = e + (i * 4 + j) * WG_L;
+    if (i >= ni || j >= nj) memset(ee, 0, sizeof(float) * WG_L);
+    else memcpy(ee, y + i * rs + j * ps, sizeof(float) * nl);
+  }
+  for (int j = 0; j < 4; j++) wg_a(e + j * WG_L, 4 * WG_L, t + j * WG_L, 4 * WG_L, nl); /* t[6][4] */
+  for (int i = 0; i < 6; i++) wg_a(t + i * 4 * WG_L, WG_L, m + i * 6 * WG_L, WG_L, nl); /* m[6][6] */
+  for (int k = 0; k < 36; k++) memcpy(Mt + k * ks, m + k * WG_L, sizeof(float) * nl);
+}
 /* tiles [t0, t1): Mdy [36, t1 - t0, Co] = A dY A^T of each 4x4 output-gradient tile (zero past the map's edge) */
 static void wg_dy(const struct wg_ctx *c, int64_t t0, int64_t t1, float *M) {
   int Co = c->Co, OH = c->OH, OW = c->OW, TW = c->TW, TH = c->TH; size_t tc = (size_t)(t1 - t0);
@@ -722,16 +765,11 @@ static void wg_dy(const struct wg_ctx *c, int64_t t0, int64_t t1, float *M) {
   for (int64_t tt = t0; tt < t1; tt++) {
     int64_t n = tt / ((int64_t)TH * TW); int r = (int)(tt % ((int64_t)TH * TW)), oh0 = (r / TW) * 4, ow0 = (r % TW) * 4;
     const float *yn = c->y + (size_t)n * OH * OW * Co;
+    int ni = OH - oh0 < 4 ? OH - oh0 : 4, nj = OW - ow0 < 4 ? OW - ow0 : 4;
     for (int c0 = 0; c0 < Co; c0 += WG_L) {
       int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
-      for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) {
-        float *ee = e + (i * 4 + j) * WG_L;
-        if (oh0 + i >= OH || ow0 + j >= OW) memset(ee, 0, sizeof(float) * WG_L);
-        else memcpy(ee, yn + ((size_t)(oh0 + i) * OW + ow0 + j) * Co + c0, sizeof(float) * nl);
-      }
-      for (int j = 0; j < 4; j++) wg_a(e + j * WG_L, 4 * WG_L, t + j * WG_L, 4 * WG_L, nl); /* t[6][4] */
-      for (int i = 0; i < 6; i++) wg_a(t + i * 4 * WG_L, WG_L, m + i * 6 * WG_L, WG_L, nl); /* m[6][6] */
-      for (int k = 0; k < 36; k++) memcpy(M + ((size_t)k * tc + (size_t)(tt - t0)) * Co + c0, m + k * WG_L, sizeof(float) * nl);
+      WG_LANES(nl, wg_dy_blk(yn + ((size_t)oh0 * OW + ow0) * Co + c0, (size_t)OW * Co, Co, ni, nj, M + (size_t)(tt - t0) * Co + c0,
+                             tc * Co, e, t, m, WG_N));
     }
   }
 }
@@ -756,15 +794,18 @@ static void wgw_range(void *p, int64_t lo, int64_t hi) {
 }
 /* w [3, 3, Ci, Co] = G^T dU G from dU [36, Ci, Co], input channels [lo, hi) */
 struct wgt_ctx { const float *dU; float *w; int Ci, Co; };
+WG_INLINE void wg_filter_grad_blk(const float *dU, float *w, size_t CC, float *u, float *t, float *g, int nl) {
+  for (int q = 0; q < 36; q++) memcpy(u + q * WG_L, dU + q * CC, sizeof(float) * nl);
+  for (int j = 0; j < 6; j++) wg_gt(u + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[3][6] */
+  for (int i = 0; i < 3; i++) wg_gt(t + i * 6 * WG_L, WG_L, g + i * 3 * WG_L, WG_L, nl); /* g[3][3] */
+  for (int q = 0; q < 9; q++) memcpy(w + q * CC, g + q * WG_L, sizeof(float) * nl);
+}
 static void wg_filter_grad_range(void *p, int64_t lo, int64_t hi) {
   const struct wgt_ctx *k = p; int Co = k->Co; size_t CC = (size_t)k->Ci * Co;
   float u[36 * WG_L], t[18 * WG_L], g[9 * WG_L];
   for (int64_t ci = lo; ci < hi; ci++) for (int c0 = 0; c0 < Co; c0 += WG_L) {
     int nl = Co - c0 < WG_L ? Co - c0 : WG_L;
-    for (int q = 0; q < 36; q++) memcpy(u + q * WG_L, k->dU + q * CC + (size_t)ci * Co + c0, sizeof(float) * nl);
-    for (int j = 0; j < 6; j++) wg_gt(u + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[3][6] */
-    for (int i = 0; i < 3; i++) wg_gt(t + i * 6 * WG_L, WG_L, g + i * 3 * WG_L, WG_L, nl); /* g[3][3] */
-    for (int q = 0; q < 9; q++) memcpy(k->w + q * CC + (size_t)ci * Co + c0, g + q * WG_L, sizeof(float) * nl);
+    WG_LANES(nl, wg_filter_grad_blk(k->dU + (size_t)ci * Co + c0, k->w + (size_t)ci * Co + c0, CC, u, t, g, WG_N));
   }
 }
 /* chunks [lo, hi): transform, 36 GEMMs, inverse transform; scratch set 0 on the calling thread, 1 on the worker */
