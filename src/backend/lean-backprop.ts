@@ -11,7 +11,9 @@
  * so the backward holds the saved tensors of the nodes not yet walked plus the gradients on the frontier.
  * Same nodes, same order, same gradient functions and the same accumulation as tfjs: the numbers are bitwise the same.
  * Only at gradient depth 0 (not while a higher-order gradient is recorded); otherwise the stock path runs.
- * installLeanBackprop() replaces `gradients` on the engine instance (idempotent); uninstallLeanBackprop() restores it.
+ * Saved tensors are cloned without a kernel dispatch (leanSave below).
+ * installLeanBackprop() replaces `gradients` and `saveTensorsForBackwardMode` on the engine instance (idempotent);
+ * uninstallLeanBackprop() restores both.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -27,6 +29,10 @@ interface TapeNode {
 interface EngineInternals {
   state: { activeTape: TapeNode[] | null; gradientDepth: number };
   gradients: Gradients;
+  saveTensorsForBackwardMode: SaveTensors;
+  backend: { incRef(dataId: tf.DataId): void };
+  makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
+  keep<T extends tf.Tensor>(t: T): T;
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
   startTape(): void;
   endTape(): void;
@@ -35,7 +41,28 @@ interface EngineInternals {
 
 type Gradients = (f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean) => { value: tf.Tensor; grads: tf.Tensor[] };
 
+type SaveTensors = (tensors: tf.Tensor[]) => tf.Tensor[];
+
 let stock: Gradients | null = null;
+let stockSave: SaveTensors | null = null;
+
+/**
+ * tfjs's saveTensorsForBackwardMode keeps a clone of each tensor a kernel saves for its gradient, made by `clone`: an
+ * Identity kernel run through the engine plus a tape node of its own (≈ 370 per pretraining step, each a full kernel
+ * dispatch). Under a single tape (gradient depth 1: the forward of a depth-0 tf.grads, whose backward runs after the
+ * tape has ended) the clone's tape node is never walked (nothing on the tape consumes a saved tensor),
+ * so the same clone is made directly: a new tensor on the same data, its reference counted by the backend as the
+ * Identity kernel does. The saved tensors, their disposal and every number are unchanged.
+ */
+function leanSave(this: EngineInternals, tensors: tf.Tensor[]): tf.Tensor[] {
+  // depth 1 = the forward of a depth-0 tf.grads (one tape); nested tapes may differentiate through the clones
+  if (this.state.gradientDepth !== 1) return stockSave!.call(this, tensors);
+  return tensors.map((t) => {
+    if (t.dtype === 'string') return stockSave!.call(this, [t])[0]; // strings are copied, not shared
+    this.backend.incRef(t.dataId);
+    return this.keep(this.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }));
+  });
+}
 
 /** tfjs's getFilteredNodesXToY (tape.ts): the nodes on a path from xs to y, inputs pruned to those reached from xs. */
 function filterTape(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
@@ -156,6 +183,8 @@ export function installLeanBackprop(): void {
   if (stock) return;
   stock = eng.gradients;
   eng.gradients = leanGradients as unknown as Gradients;
+  stockSave = eng.saveTensorsForBackwardMode;
+  eng.saveTensorsForBackwardMode = leanSave as unknown as SaveTensors;
 }
 
 /** Restore tfjs's own backward (tests). */
@@ -164,6 +193,8 @@ export function uninstallLeanBackprop(): void {
   if (!stock) return;
   eng.gradients = stock;
   stock = null;
+  eng.saveTensorsForBackwardMode = stockSave!;
+  stockSave = null;
 }
 
 export function leanBackpropInstalled(): boolean {

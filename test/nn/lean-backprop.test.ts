@@ -133,3 +133,35 @@ test('shared dy (addSameShape returns dy twice, one input used twice), explicit 
   const b = run();
   expect(b).toEqual(a);
 });
+
+test('saved tensors are cloned without an Identity kernel per save: same gradients, same tensors, no leaks', () => {
+  const run = () => {
+    const eng = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+    const orig = eng.runKernel;
+    let identities = 0;
+    eng.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+      if (name === 'Identity') identities++;
+      return orig.call(this, name, ...rest);
+    };
+    try {
+      const x = tf.tensor2d([0.5, -1, 2, 3, -0.25, 1.5], [2, 3]);
+      const before = tf.memory().numTensors;
+      // exp saves its output, mul both inputs, sin its input: five saves
+      const [g] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.exp(a), tf.sin(a))))([x]);
+      const vals = Array.from(g.dataSync());
+      g.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+      return { vals, identities };
+    } finally {
+      eng.runKernel = orig;
+    }
+  };
+  uninstallLeanBackprop();
+  const a = run();
+  installLeanBackprop();
+  const b = run();
+  expect(b.vals).toEqual(a.vals);
+  expect(a.identities).toBeGreaterThanOrEqual(4); // tfjs: one Identity kernel per saved tensor
+  expect(b.identities).toBe(0);
+});
