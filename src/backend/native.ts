@@ -61,6 +61,16 @@ export function nativeAddonPath(): string {
   return join(here, '..', '..', 'native', 'build', 'mff_native.node');
 }
 
+/**
+ * True when node samples itself with SIGPROF: `--cpu-prof` or `--prof` on the command line or in NODE_OPTIONS.
+ * Debian's oneDNN 2.6 (libdnnl2 2.6.3) corrupts the C heap when SIGPROF arrives inside dnnl_sgemm — reproduced by a
+ * 20-line C program calling dnnl_sgemm under setitimer(ITIMER_PROF) (no mff code; SIGALRM at the same rate is fine) —
+ * so a profiled run keeps its GEMMs on OpenBLAS (loadNative). An inspector session's profiler is not detected.
+ */
+export function underSigprofProfiler(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
+  return [...execArgv, ...nodeOptions.split(/\s+/)].some((f) => /^--(cpu-prof|prof)(=|$)/.test(f));
+}
+
 /** Load the addon once; null when MFF_NATIVE=0, not built, or failing to load. */
 export function loadNative(): NativeAddon | null {
   if (native !== undefined) return native;
@@ -73,6 +83,10 @@ export function loadNative(): NativeAddon | null {
   if (!existsSync(p)) {
     nativeError = `${p} not built (run: node native/build.js)`;
     return null;
+  }
+  if (process.env.MFF_DNNL === undefined && underSigprofProfiler()) {
+    process.env.MFF_DNNL = '0'; // read by the addon at its first GEMM
+    console.error('[mff] node runs under a CPU profiler (--cpu-prof / --prof): GEMMs on OpenBLAS, not oneDNN (libdnnl 2.6 corrupts the heap when the profiler\'s SIGPROF lands in its sgemm; MFF_DNNL=1 overrides)');
   }
   // OpenBLAS workers spin ~2^28 cycles (~0.1 s) after each GEMM before sleeping: on 2 cores that spinning burns the
   // core the single-threaded loops between GEMMs (or other processes) need. Read once when libopenblas loads.
