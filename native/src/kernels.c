@@ -1313,3 +1313,39 @@ int mff_bn_train_backward(const float *x, const float *w, const float *y, const 
   free(part); free(f);
   return 0;
 }
+
+struct ce_ctx { const float *z; const int32_t *y; float *g; int64_t m, bad[2]; int K, ignore; float scale; double sum[2][3]; };
+static void ce_range(void *p, int64_t lo, int64_t hi) {
+  struct ce_ctx *c = p; const int K = c->K; const int64_t mid = c->m / 2;
+  for (int64_t half = lo; half < hi; half++) {
+    int64_t r0 = half == 0 ? 0 : mid, r1 = half == 0 ? mid : c->m, bad = 0;
+    double nll = 0, hit = 0, nv = 0;
+    for (int64_t i = r0; i < r1; i++) {
+      const float *zi = c->z + i * K; float *gi = c->g ? c->g + i * K : NULL; const int y = c->y[i];
+      if (y == c->ignore || y < 0 || y >= K) {
+        if (y != c->ignore && !bad) bad = i + 1;
+        if (gi) memset(gi, 0, sizeof(float) * (size_t)K);
+        continue;
+      }
+      float mx = zi[0]; int am = 0;
+      for (int k = 1; k < K; k++) if (zi[k] > mx) { mx = zi[k]; am = k; }
+      float s = 0.f;
+      if (gi) {
+        for (int k = 0; k < K; k++) { float e = fexp(zi[k] - mx); gi[k] = e; s += e; }
+        for (int k = 0; k < K; k++) gi[k] = (gi[k] / s - (k == y ? 1.f : 0.f)) * c->scale;
+      } else {
+        for (int k = 0; k < K; k++) s += fexp(zi[k] - mx);
+        nll += (double)((zi[y] - mx) - logf(s));
+        hit += am == y;
+        nv += 1;
+      }
+    }
+    c->sum[half][0] = nll; c->sum[half][1] = hit; c->sum[half][2] = nv; c->bad[half] = bad;
+  }
+}
+int64_t mff_seg_ce(int mode, const float *z, const int32_t *y, float *out, int64_t m, int K, int ignore, float scale) {
+  struct ce_ctx c = { z, y, mode == 1 ? out : NULL, m, { 0, 0 }, K, ignore, scale, { { 0, 0, 0 }, { 0, 0, 0 } } };
+  if (m > 0 && K > 0) par_items(ce_range, &c, 2);
+  if (mode == 0) for (int j = 0; j < 3; j++) out[j] = (float)(c.sum[0][j] + c.sum[1][j]);
+  return c.bad[0] ? c.bad[0] : c.bad[1];
+}

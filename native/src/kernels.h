@@ -117,5 +117,11 @@ void mff_ffn_forward(const float *x, const float *w1, const float *b1, const flo
                      int M, int K, int H, int N);
 void mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
                       float *dx, float *dw1, float *db1, float *dw2, float *db2, float *dh, int M, int K, int H, int N);
+/* Cross-entropy over the rows of logits z [m, K] with int32 labels y [m] (rows labelled `ignore` are skipped), as
+ * mmseg's CrossEntropyLoss sums it. mode 0: out[3] = {sum of log softmax(z_i)[y_i], count of argmax(z_i) == y_i (first
+ * maximum wins), count of valid rows}, each summed in double over two fixed row halves (split at m / 2) added in
+ * order, so the result does not depend on the thread count. mode 1: out [m, K] = (softmax(z_i) - onehot(y_i)) * scale
+ * on valid rows, 0 on ignored ones. Returns 0, or 1 + the first row whose label is neither in [0, K) nor `ignore`. */
+int64_t mff_seg_ce(int mode, const float *z, const int32_t *y, float *out, int64_t m, int K, int ignore, float scale);
 
 #endif

@@ -6,11 +6,12 @@
  */
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "kernels.h"
 
 /* bump with every change of the JS-visible API (src/backend/native.ts NATIVE_API) */
-#define MFF_NATIVE_API 15
+#define MFF_NATIVE_API 16
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mff_native: bad argument"); return NULL; } } while (0)
 
@@ -301,6 +302,25 @@ static napi_value batch_norm_train(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* segCe(heap, mode, offs:Int32Array [z, y (int32), out], dims:Int32Array [m, K, ignore], scale): see mff_seg_ce;
+ * throws on a label that is neither a class nor the ignore index */
+static napi_value seg_ce(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  struct mod_args m;
+  if (!read_mod_args(env, a, &m, 3, 3)) { napi_throw_error(env, NULL, "segCe: bad arguments"); return NULL; }
+  int32_t *o = m.o, *d = m.d;
+  int64_t bad = mff_seg_ce(m.mode, AT(m.heap, o[0]), (const int32_t *)AT(m.heap, o[1]), AT(m.heap, o[2]), d[0], d[1], d[2],
+                           (float)get_f64(env, a[4], 1));
+  if (bad) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "seg loss: label %d at flat index %lld is not a class in [0, %d) nor the ignore index %d",
+             ((const int32_t *)AT(m.heap, o[1]))[bad - 1], (long long)(bad - 1), d[1], d[2]);
+    napi_throw_error(env, NULL, msg);
+  }
+  return NULL;
+}
+
 /* threads([n]): sets OpenBLAS threads when n is given; returns the count in use */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
@@ -336,6 +356,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"linear", NULL, linear, NULL, NULL, NULL, napi_default, NULL},
     {"ffn", NULL, ffn, NULL, NULL, NULL, napi_default, NULL},
     {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
+    {"segCe", NULL, seg_ce, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"gemmLib", NULL, gemm_lib, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -2,7 +2,7 @@
  * The fused kernels of our own on the wasm backend (all native, registered only with the addon): MffGelu /
  * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAddLayerNorm / MffAddLayerNormGrad, MffAdamW, MffAttention /
  * MffAttentionGrad, MffLinear / MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffFfn / MffFfnGrad,
- * MffBatchNormTrain / MffBatchNormTrainGrad, and the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm and the two
+ * MffBatchNormTrain / MffBatchNormTrainGrad, MffSegCe / MffSegCeGrad, and the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm and the two
  * Linear kernels (the attention, FFN and BatchNorm gradients are customGrads in fused.ts). Model code does not run
  * these by name: it calls the ops of src/backend/fused.ts. Registered by src/backend/registry.ts. */
 import * as tf from '@tensorflow/tfjs';
@@ -86,6 +86,22 @@ export const batchNormTrainGradKernel = (nat: NativeAddon): Kernel => ({ inputs:
   const offs = Int32Array.of(off(be, x), off(be, weight), relu ? off(be, y) : -1, off(be, dy), off(be, mean), off(be, variance), off(be, dx), off(be, dw), off(be, db));
   if (n > 0) nat.batchNormTrain(f32(be), 1, offs, Int32Array.of(n, C, relu), attrs.eps as number);
   return [dx, dw, db];
+};
+
+/** MffSegCe: [3] = {Σ log softmax(z)[y], Σ argmax hits, #valid} over rows of z [m, K] with int32 labels y [m] (attr ignore). */
+export const segCeKernel = (nat: NativeAddon): Kernel => ({ inputs: { z, y }, backend: be, attrs }) => {
+  const [m, K] = z.shape;
+  const out = be.makeOutput([3], 'float32');
+  nat.segCe(f32(be), 0, Int32Array.of(off(be, z), off(be, y), off(be, out)), Int32Array.of(m, K, attrs.ignore as number), 1);
+  return out;
+};
+
+/** MffSegCeGrad: [m, K] = (softmax(z) − onehot(y)) · attr scale on valid rows, 0 on ignored ones (attr ignore). */
+export const segCeGradKernel = (nat: NativeAddon): Kernel => ({ inputs: { z, y }, backend: be, attrs }) => {
+  const [m, K] = z.shape;
+  const out = be.makeOutput([m, K], 'float32');
+  nat.segCe(f32(be), 1, Int32Array.of(off(be, z), off(be, y), off(be, out)), Int32Array.of(m, K, attrs.ignore as number), attrs.scale as number);
+  return out;
 };
 
 /** MffAdamW: [param, exp_avg, exp_avg_sq] after one step (attr consts: see fused.ts adamwUpdate). */

@@ -1,8 +1,8 @@
 /**
  * The fused ops model code calls: `gelu`, `layerNorm`, `addLayerNorm`, `linearFused`, `ffnFused`, `attentionCore`,
- * `adamwUpdate` and `batchNormTrainFused`. On the wasm engine with the native addon each is one native kernel forward
+ * `adamwUpdate`, `batchNormTrainFused` and `segCrossEntropy` / `segCrossEntropyGrad`. On the wasm engine with the native addon each is one native kernel forward
  * and one backward (MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention,
- * MffAdamW, MffBatchNormTrain; src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32)
+ * MffAdamW, MffBatchNormTrain, MffSegCe; src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32)
  * `gelu` and `layerNorm` compose stock ops and the others return null (the caller composes).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -214,4 +214,22 @@ export function batchNormTrainFused(x: tf.Tensor, weight: tf.Tensor, bias: tf.Te
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, weight, bias) as tf.Tensor;
   return { y, mean: stats[0], variance: stats[1] };
+}
+
+/**
+ * The sums of the segmentation cross-entropy over rows of logits z [m, K] with int32 labels y [m]: a float32 [3] =
+ * {Σ log softmax(z_i)[y_i], #(argmax z_i = y_i, first maximum), #valid} over the rows whose label is not `ignore`
+ * (one native pass, sums in double; src/models/seg/loss.ts composes the same from stock ops). Throws on a label that
+ * is neither a class nor `ignore`. Returns null when unavailable. Not differentiable: the loss's custom gradient
+ * calls segCrossEntropyGrad.
+ */
+export function segCrossEntropy(z: tf.Tensor2D, y: tf.Tensor1D, ignore: number): tf.Tensor1D | null {
+  if (!fusedReady(z) || y.dtype !== 'int32' || y.shape[0] !== z.shape[0]) return null;
+  return tf.engine().runKernel('MffSegCe', { z, y }, { ignore }) as tf.Tensor1D;
+}
+
+/** (softmax(z) − onehot(y)) · scale on the rows whose label is not `ignore`, 0 on the others: [m, K]; null when unavailable. */
+export function segCrossEntropyGrad(z: tf.Tensor2D, y: tf.Tensor1D, ignore: number, scale: number): tf.Tensor2D | null {
+  if (!fusedReady(z) || y.dtype !== 'int32' || y.shape[0] !== z.shape[0]) return null;
+  return tf.engine().runKernel('MffSegCeGrad', { z, y }, { ignore, scale }) as tf.Tensor2D;
 }

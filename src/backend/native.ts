@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal MFF_NATIVE_API in native/src/mff_native.c: a stale build (older sources) is not used. */
-const NATIVE_API = 15;
+const NATIVE_API = 16;
 
 export interface NativeAddon {
   api: number;
@@ -46,6 +46,10 @@ export interface NativeAddon {
   /** Train-mode BatchNorm over rows [n, C], dims [n, C, relu]: mode 0 offs x, w, b, y, mean, var; mode 1 offs x, w,
    * y (-1 without ReLU), dy, mean, var, dx, dw, db. Throws when the partial sums cannot be allocated. */
   batchNormTrain(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, eps: number): void;
+  /** Segmentation cross-entropy over rows z [m, K], int32 labels y [m], dims [m, K, ignore]: mode 0 out[3] = the sums
+   * {log p[y], argmax hits, valid rows}; mode 1 out [m, K] = (softmax − onehot) · scale (0 on ignored rows). Throws on
+   * a label that is neither a class nor the ignore index. */
+  segCe(heap: Float32Array, mode: number, offs: Int32Array, dims: Int32Array, scale: number): void;
   threads(n?: number): number;
   /** 1 when the engine's GEMMs run on oneDNN (libdnnl.so.2 present, MFF_DNNL != 0), 0 on OpenBLAS */
   gemmLib(): number;

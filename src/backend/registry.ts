@@ -16,7 +16,7 @@
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
  *   MffLayerNorm, MffLayerNormGrad, MffAddLayerNorm, MffAddLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad,
  *   MffLinear, MffLinearGradX, MffLinearGradW, MffLinearNoBias, MffFfn, MffFfnGrad, MffBatchNormTrain,
- *   MffBatchNormTrainGrad; with the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear, MffLinearNoBias.
+ *   MffBatchNormTrainGrad, MffSegCe, MffSegCeGrad; with the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear, MffLinearNoBias.
  * - gradient, pure JS: Tile (one reshape + sum instead of one Slice + Add per repetition).
  *
  * `registerFastKernels()` returns the registered names in table order ('*' = runs natively, 'grad:' = a gradient).
@@ -86,6 +86,8 @@ export const KERNELS: readonly KernelRow[] = [
   { name: 'MffFfnGrad', how: 'own', native: 'needs', make: fused.ffnGradKernel },
   { name: 'MffBatchNormTrain', how: 'own', native: 'needs', make: fused.batchNormTrainKernel },
   { name: 'MffBatchNormTrainGrad', how: 'own', native: 'needs', make: fused.batchNormTrainGradKernel },
+  { name: 'MffSegCe', how: 'own', native: 'needs', make: fused.segCeKernel },
+  { name: 'MffSegCeGrad', how: 'own', native: 'needs', make: fused.segCeGradKernel },
   { name: 'Tile', how: 'grad', grad: tileGradient },
 ];
 

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { bilinearMatrix, separable } from '../../nn/resize.js';
+import { segCrossEntropy, segCrossEntropyGrad } from '../../backend/fused.js';
 
 export interface SegLossOut {
   /** Scalar, already multiplied by the loss weight. */
@@ -23,7 +24,9 @@ const BAND_ELEMS = 1 << 23;
  * gradient of the same size on the tape) are never held whole. One custom-gradient op walks bands of output rows:
  * forward = Σ_band loss terms (the band upsampled with the bilinear matrices, y_band = Mh[band] · x · Mwᵀ);
  * backward recomputes each band and adds its adjoint, dx += Mh[band]ᵀ · (softmax − onehot)·valid·w/M · Mw. Only
- * `logits` and `labels` are kept for the backward. `bandElems` sets the band size (tests use tiny bands).
+ * `logits` and `labels` are kept for the backward. `bandElems` sets the band size (tests use tiny bands). With the
+ * native engine each band's softmax terms are one kernel each way (segCrossEntropy / segCrossEntropyGrad in
+ * src/backend/fused.ts), else composed from stock ops below.
  */
 export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: number; ignoreIndex: number; bandElems?: number }): SegLossOut {
   const [B, H, W] = labels.shape;
@@ -41,9 +44,11 @@ export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: n
   /** The band of output rows [r0, r0 + rb) of the upsampled logits: [B, rb, W, K]. */
   const up = (x: tf.Tensor4D, r0: number, rb: number): tf.Tensor4D =>
     same ? tf.slice(x, [0, r0, 0, 0], [B, rb, W, K]) : separable(x, mhBand(r0, rb), tf.tensor2d(mwArr!, [W, w]));
-  /** Labels of the band, flat [B·rb·W], with the validity mask and ignore replaced by 0. */
+  /** Labels of the band, flat [B·rb·W]. */
+  const bandLabelsRaw = (r0: number, rb: number) => tf.reshape(tf.slice(labels, [0, r0, 0], [B, rb, W]), [B * rb * W]) as tf.Tensor1D;
+  /** The same with the validity mask and ignore replaced by 0. */
   const bandLabels = (r0: number, rb: number) => {
-    const y = tf.reshape(tf.slice(labels, [0, r0, 0], [B, rb, W]), [B * rb * W]);
+    const y = bandLabelsRaw(r0, rb);
     const valid = tf.notEqual(y, tf.scalar(o.ignoreIndex, 'int32'));
     return { y, valid, validF: tf.cast(valid, 'float32'), safe: tf.where(valid, y, tf.zerosLike(y)) };
   };
@@ -57,7 +62,10 @@ export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: n
     for (const [r0, rb] of bands) {
       const part = tf.tidy(() => {
         const m = B * rb * W;
-        const z = tf.reshape(up(x, r0, rb), [m, K]); // [B, rb, W, K] -> [m, K]
+        const z = tf.reshape(up(x, r0, rb), [m, K]) as tf.Tensor2D; // [B, rb, W, K] -> [m, K]
+        // one native pass when available: the three sums at once
+        const sums = segCrossEntropy(z, bandLabelsRaw(r0, rb), o.ignoreIndex);
+        if (sums) return [nll, correct, nValid].map((t, j) => tf.add(t, tf.reshape(tf.slice(sums, [j], [1]), []))) as tf.Tensor[];
         const { y, validF, safe } = bandLabels(r0, rb);
         // log p[i, y_i] from the flat [m·K] vector at i·K + y_i (memory O(m), unlike a one-hot)
         const flatIdx = tf.add(tf.mul(tf.range(0, m, 1, 'int32'), tf.scalar(K, 'int32')), safe);
@@ -74,14 +82,19 @@ export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: n
       tf.tidy(() => {
         const xs = saved[0] as tf.Tensor4D;
         const scale = tf.mul(dy, o.weight / M); // d loss / d logp[y] = -w/M, so d/dz = (softmax - onehot)·w/M
+        const scaleValue = Math.fround(dy.dataSync()[0] * Math.fround(o.weight / M)); // the same float32 product
         const parts: tf.Tensor4D[] = [];
         let dx: tf.Tensor | null = null;
         for (const [r0, rb] of bands) {
           const d = tf.tidy(() => {
             const m = B * rb * W;
-            const z = tf.reshape(up(xs, r0, rb), [m, K]);
-            const { validF, safe } = bandLabels(r0, rb);
-            const g = tf.mul(tf.mul(tf.sub(tf.softmax(z), tf.cast(tf.oneHot(safe, K), 'float32')), tf.expandDims(validF, 1)), scale);
+            const z = tf.reshape(up(xs, r0, rb), [m, K]) as tf.Tensor2D;
+            const g =
+              segCrossEntropyGrad(z, bandLabelsRaw(r0, rb), o.ignoreIndex, scaleValue) ??
+              tf.tidy(() => {
+                const { validF, safe } = bandLabels(r0, rb);
+                return tf.mul(tf.mul(tf.sub(tf.softmax(z), tf.cast(tf.oneHot(safe, K), 'float32')), tf.expandDims(validF, 1)), scale);
+              });
             const gb = tf.reshape(g, [B, rb, W, K]) as tf.Tensor4D; // [m, K] -> [B, rb, W, K]
             if (same) return gb;
             // adjoint of the band's upsampling, dx = Mh[band]ᵀ · g · Mw, narrowing W -> w first so nothing larger
