@@ -1315,29 +1315,62 @@ int mff_bn_train_backward(const float *x, const float *w, const float *y, const 
 }
 
 struct ce_ctx { const float *z; const int32_t *y; float *g; int64_t m, bad[2]; int K, ignore; float scale; double sum[2][3]; };
+#define CE_L 16 /* rows per vector block when K is small: the row loops vectorise across rows, not along K */
+/* rows [i0, i0 + CE_L) of a small K: each row's maximum, first maximum's class (am) and sum of e = exp(z - max), lanes
+ * across rows; e is written to g when given */
+static inline __attribute__((always_inline)) void ce_rows16(const float *z, int K, float *g, float *mx, int *am, float *s) {
+  for (int l = 0; l < CE_L; l++) { mx[l] = z[(size_t)l * K]; am[l] = 0; s[l] = 0.f; }
+  for (int k = 1; k < K; k++)
+    for (int l = 0; l < CE_L; l++) { float v = z[(size_t)l * K + k]; int gt = v > mx[l]; mx[l] = gt ? v : mx[l]; am[l] = gt ? k : am[l]; }
+  for (int k = 0; k < K; k++)
+    for (int l = 0; l < CE_L; l++) {
+      float e = fexp(z[(size_t)l * K + k] - mx[l]);
+      if (g) g[(size_t)l * K + k] = e;
+      s[l] += e;
+    }
+}
+/* one row (any K): maximum, first maximum's class and sum of e = exp(z - max) in 16 lanes (row_sum16's order); e is
+ * written to g when given */
+static inline __attribute__((always_inline)) void ce_row(const float *zi, int K, float *g, float *mx, int *am, float *s) {
+  float m = row_max16(zi, K), sm[16], t = 0.f; int a = 0, k = 0;
+  while (a < K - 1 && !(zi[a] == m)) a++;
+  for (int l = 0; l < 16; l++) sm[l] = 0.f;
+  for (; k + 16 <= K; k += 16)
+    for (int l = 0; l < 16; l++) {
+      float e = fexp(zi[k + l] - m);
+      if (g) g[k + l] = e;
+      sm[l] += e;
+    }
+  for (; k < K; k++) { float e = fexp(zi[k] - m); if (g) g[k] = e; t += e; }
+  for (int l = 0; l < 16; l++) t += sm[l];
+  *mx = m; *am = a; *s = t;
+}
 static void ce_range(void *p, int64_t lo, int64_t hi) {
   struct ce_ctx *c = p; const int K = c->K; const int64_t mid = c->m / 2;
   for (int64_t half = lo; half < hi; half++) {
     int64_t r0 = half == 0 ? 0 : mid, r1 = half == 0 ? mid : c->m, bad = 0;
     double nll = 0, hit = 0, nv = 0;
-    for (int64_t i = r0; i < r1; i++) {
-      const float *zi = c->z + i * K; float *gi = c->g ? c->g + i * K : NULL; const int y = c->y[i];
-      if (y == c->ignore || y < 0 || y >= K) {
-        if (y != c->ignore && !bad) bad = i + 1;
-        if (gi) memset(gi, 0, sizeof(float) * (size_t)K);
-        continue;
-      }
-      float mx = zi[0]; int am = 0;
-      for (int k = 1; k < K; k++) if (zi[k] > mx) { mx = zi[k]; am = k; }
-      float s = 0.f;
-      if (gi) {
-        for (int k = 0; k < K; k++) { float e = fexp(zi[k] - mx); gi[k] = e; s += e; }
-        for (int k = 0; k < K; k++) gi[k] = (gi[k] / s - (k == y ? 1.f : 0.f)) * c->scale;
-      } else {
-        for (int k = 0; k < K; k++) s += fexp(zi[k] - mx);
-        nll += (double)((zi[y] - mx) - logf(s));
-        hit += am == y;
-        nv += 1;
+    float mx[CE_L], s[CE_L]; int am[CE_L];
+    for (int64_t i0 = r0; i0 < r1; i0 += CE_L) {
+      int n = r1 - i0 < CE_L ? (int)(r1 - i0) : CE_L;
+      const float *z0 = c->z + i0 * K;
+      float *g0 = c->g ? c->g + i0 * K : NULL; /* each call below with g0 or a literal NULL: inlined without the branch */
+      if (n == CE_L && K < 16) { if (g0) ce_rows16(z0, K, g0, mx, am, s); else ce_rows16(z0, K, NULL, mx, am, s); }
+      else if (g0) for (int l = 0; l < n; l++) ce_row(z0 + (size_t)l * K, K, g0 + (size_t)l * K, mx + l, am + l, s + l);
+      else for (int l = 0; l < n; l++) ce_row(z0 + (size_t)l * K, K, NULL, mx + l, am + l, s + l);
+      for (int l = 0; l < n; l++) { /* the same per-row arithmetic on either path */
+        const int64_t i = i0 + l; const float *zi = c->z + i * K; float *gi = c->g ? c->g + i * K : NULL; const int y = c->y[i];
+        if (y == c->ignore || y < 0 || y >= K) {
+          if (y != c->ignore && !bad) bad = i + 1;
+          if (gi) memset(gi, 0, sizeof(float) * (size_t)K);
+          continue;
+        }
+        if (gi) for (int k = 0; k < K; k++) gi[k] = (gi[k] / s[l] - (k == y ? 1.f : 0.f)) * c->scale; /* gi holds e */
+        else {
+          nll += (double)((zi[y] - mx[l]) - logf(s[l]));
+          hit += am[l] == y;
+          nv += 1;
+        }
       }
     }
     c->sum[half][0] = nll; c->sum[half][1] = hit; c->sum[half][2] = nv; c->bad[half] = bad;
