@@ -1105,9 +1105,10 @@ int mff_attention_backward(const float *qkv, const float *probs, const float *do
  * thread count. A block's GEMM output is still in L2 when its epilogue (bias, GELU) runs. */
 #define FUSE_RB 128
 struct rows_job { void (*block)(const void *ctx, int r0, int m); const void *ctx; int M; };
+static int rows_mid(int M) { int mid = ((M / 2) + 7) & ~7; return mid > M ? M : mid; } /* where the second half starts */
 static void rows_half(void *p, int64_t lo, int64_t hi) {
   const struct rows_job *j = p;
-  int mid = ((j->M / 2) + 7) & ~7; if (mid > j->M) mid = j->M;
+  int mid = rows_mid(j->M);
   for (int64_t half = lo; half < hi; half++) {
     int a = half == 0 ? 0 : mid, b = half == 0 ? mid : j->M, n = b - a;
     if (n <= 0) continue;
@@ -1131,7 +1132,7 @@ static void linb_block(const void *p, int r0, int m) {
   add_bias_rows(y, c->b, m, c->N);
 }
 
-struct ffn_ctx { const float *x, *w1, *b1, *w2, *b2, *h_in, *dy; float *h, *g, *y, *dh, *dx; int K, H, N; };
+struct ffn_ctx { const float *x, *w1, *b1, *w2, *b2, *h_in, *dy; float *h, *g, *y, *dh, *dx, *db1p[2], *db2p[2]; int K, H, N, mid; };
 static void ffn_fwd_block(const void *p, int r0, int m) {
   const struct ffn_ctx *c = p; const int K = c->K, H = c->H, N = c->N;
   float *g = c->g + (size_t)r0 * H, *h = c->h ? c->h + (size_t)r0 * H : g;
@@ -1149,21 +1150,36 @@ void mff_ffn_forward(const float *x, const float *w1, const float *b1, const flo
   struct ffn_ctx c = { .x = x, .w1 = w1, .b1 = b1, .w2 = w2, .b2 = b2, .h = h, .g = g, .y = y, .K = K, .H = H, .N = N };
   rows_run(ffn_fwd_block, &c, M);
 }
-/* per row block: dh = (dy W2^T) * gelu'(h), dx = dh W1^T */
+static inline void add_col_sums(float *acc, const float *x, int m, int n) {
+  for (int r = 0; r < m; r++) { const float *xr = x + (size_t)r * n; for (int j = 0; j < n; j++) acc[j] += xr[j]; }
+}
+/* per row block: dh = (dy W2^T) * gelu'(h), dx = dh W1^T; the block's column sums of dy and dh (the bias gradients)
+ * are added to its half's partial sums while both are in cache */
 static void ffn_bwd_block(const void *p, int r0, int m) {
-  const struct ffn_ctx *c = p; const int K = c->K, H = c->H, N = c->N;
+  const struct ffn_ctx *c = p; const int K = c->K, H = c->H, N = c->N, half = r0 >= c->mid;
   float *dh = c->dh + (size_t)r0 * H;
-  const float *h = c->h_in + (size_t)r0 * H;
-  sgemm(NoTrans, Trans, m, H, N, 1.0f, c->dy + (size_t)r0 * N, N, c->w2, N, 0.0f, dh, H);
+  const float *h = c->h_in + (size_t)r0 * H, *dy = c->dy + (size_t)r0 * N;
+  sgemm(NoTrans, Trans, m, H, N, 1.0f, dy, N, c->w2, N, 0.0f, dh, H);
   for (size_t i = 0; i < (size_t)m * H; i++) dh[i] = gelu_grad_f(h[i], dh[i]);
+  add_col_sums(c->db1p[half], dh, m, H);
+  add_col_sums(c->db2p[half], dy, m, N);
   sgemm(NoTrans, Trans, m, K, H, 1.0f, dh, H, c->w1, H, 0.0f, c->dx + (size_t)r0 * K, K);
 }
-void mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
-                      float *dx, float *dw1, float *db1, float *dw2, float *db2, float *dh, int M, int K, int H, int N) {
-  mff_linear_grad_w(g, dy, dw2, db2, M, H, N);
-  struct ffn_ctx c = { .w1 = w1, .w2 = w2, .h_in = h, .dy = dy, .dh = dh, .dx = dx, .K = K, .H = H, .N = N };
+/* The bias gradients are the two halves' partial column sums added in order (rows_run's halves are fixed by M alone):
+ * the same sums on one thread or two. Returns -1 when out of memory for them. */
+int mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
+                     float *dx, float *dw1, float *db1, float *dw2, float *db2, float *dh, int M, int K, int H, int N) {
+  float *part = calloc(2 * ((size_t)H + N), sizeof(float));
+  if (!part) return -1;
+  mff_linear_grad_w(g, dy, dw2, NULL, M, H, N);
+  struct ffn_ctx c = { .w1 = w1, .w2 = w2, .h_in = h, .dy = dy, .dh = dh, .dx = dx, .K = K, .H = H, .N = N, .mid = rows_mid(M),
+                       .db1p = { part, part + H }, .db2p = { part + 2 * H, part + 2 * H + N } };
   rows_run(ffn_bwd_block, &c, M);
-  mff_linear_grad_w(x, dh, dw1, db1, M, K, H);
+  mff_linear_grad_w(x, dh, dw1, NULL, M, K, H);
+  for (int j = 0; j < H; j++) db1[j] = c.db1p[0][j] + c.db1p[1][j];
+  for (int j = 0; j < N; j++) db2[j] = c.db2p[0][j] + c.db2p[1][j];
+  free(part);
+  return 0;
 }
 
 struct rowfill_ctx { const float *row; float *out; int64_t N; };

@@ -112,10 +112,11 @@ void mff_linear_grad_w(const float *x, const float *dy, float *dw, float *db, in
  * block's GEMMs one-threaded, its bias / GELU applied while in L2; the same calls on one thread or two). Forward writes
  * g = gelu(h) [M, H], y [M, N] and, when h != NULL, the pre-activation h = x W1 + b1 [M, H] (training keeps it).
  * Backward, from x, h, g and dy: dW2 = g^T dy, db2 = column sums of dy, dh = (dy W2^T) * gelu'(h) (into dh [M, H]),
- * dx = dh W1^T, dW1 = x^T dh, db1 = column sums of dh. GELU exact (erf), the same arithmetic as mff_gelu. */
+ * dx = dh W1^T, dW1 = x^T dh, db1 = column sums of dh (both bias sums as two fixed row halves' partial sums, taken
+ * per block while in cache; returns -1 when out of memory for them, else 0). GELU exact (erf), as mff_gelu. */
 void mff_ffn_forward(const float *x, const float *w1, const float *b1, const float *w2, const float *b2, float *h, float *g, float *y,
                      int M, int K, int H, int N);
-void mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
+int mff_ffn_backward(const float *x, const float *w1, const float *w2, const float *h, const float *g, const float *dy,
                       float *dx, float *dw1, float *db1, float *dw2, float *db2, float *dh, int M, int K, int H, int N);
 /* Cross-entropy over the rows of logits z [m, K] with int32 labels y [m] (rows labelled `ignore` are skipped), as
  * mmseg's CrossEntropyLoss sums it. mode 0: out[3] = {sum of log softmax(z_i)[y_i], count of argmax(z_i) == y_i (first

@@ -278,8 +278,9 @@ static napi_value ffn(napi_env env, napi_callback_info info) {
   const int M = d[0], K = d[1], H = d[2], N = d[3];
   if (m.mode == 0) mff_ffn_forward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), o[5] < 0 ? NULL : AT(heap, o[5]),
                                    AT(heap, o[6]), AT(heap, o[7]), M, K, H, N);
-  else mff_ffn_backward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), AT(heap, o[5]), AT(heap, o[6]),
-                        AT(heap, o[7]), AT(heap, o[8]), AT(heap, o[9]), AT(heap, o[10]), AT(heap, o[11]), M, K, H, N);
+  else if (mff_ffn_backward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), AT(heap, o[4]), AT(heap, o[5]), AT(heap, o[6]),
+                            AT(heap, o[7]), AT(heap, o[8]), AT(heap, o[9]), AT(heap, o[10]), AT(heap, o[11]), M, K, H, N))
+    napi_throw_error(env, NULL, "ffn: out of memory for the bias-gradient partial sums");
   return NULL;
 }
 
