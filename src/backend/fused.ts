@@ -228,8 +228,12 @@ export function segCrossEntropy(z: tf.Tensor2D, y: tf.Tensor1D, ignore: number):
   return tf.engine().runKernel('MffSegCe', { z, y }, { ignore }) as tf.Tensor1D;
 }
 
-/** (softmax(z) − onehot(y)) · scale on the rows whose label is not `ignore`, 0 on the others: [m, K]; null when unavailable. */
-export function segCrossEntropyGrad(z: tf.Tensor2D, y: tf.Tensor1D, ignore: number, scale: number): tf.Tensor2D | null {
+/**
+ * (softmax(z) − onehot(y)) · scale on the rows whose label is not `ignore`, 0 on the others: [m, K]; null when
+ * unavailable. A scalar tensor `scale` is read only when the fused kernel runs (no sync on other backends).
+ */
+export function segCrossEntropyGrad(z: tf.Tensor2D, y: tf.Tensor1D, ignore: number, scale: number | tf.Tensor): tf.Tensor2D | null {
   if (!fusedReady(z) || y.dtype !== 'int32' || y.shape[0] !== z.shape[0]) return null;
-  return tf.engine().runKernel('MffSegCeGrad', { z, y }, { ignore, scale }) as tf.Tensor2D;
+  const s = typeof scale === 'number' ? scale : scale.dataSync()[0];
+  return tf.engine().runKernel('MffSegCeGrad', { z, y }, { ignore, scale: s }) as tf.Tensor2D;
 }

@@ -82,7 +82,6 @@ export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: n
       tf.tidy(() => {
         const xs = saved[0] as tf.Tensor4D;
         const scale = tf.mul(dy, o.weight / M); // d loss / d logp[y] = -w/M, so d/dz = (softmax - onehot)·w/M
-        const scaleValue = Math.fround(dy.dataSync()[0] * Math.fround(o.weight / M)); // the same float32 product
         const parts: tf.Tensor4D[] = [];
         let dx: tf.Tensor | null = null;
         for (const [r0, rb] of bands) {
@@ -90,7 +89,7 @@ export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: n
             const m = B * rb * W;
             const z = tf.reshape(up(xs, r0, rb), [m, K]) as tf.Tensor2D;
             const g =
-              segCrossEntropyGrad(z, bandLabelsRaw(r0, rb), o.ignoreIndex, scaleValue) ??
+              segCrossEntropyGrad(z, bandLabelsRaw(r0, rb), o.ignoreIndex, scale) ??
               tf.tidy(() => {
                 const { validF, safe } = bandLabels(r0, rb);
                 return tf.mul(tf.mul(tf.sub(tf.softmax(z), tf.cast(tf.oneHot(safe, K), 'float32')), tf.expandDims(validF, 1)), scale);
