@@ -701,7 +701,7 @@ static void wg_input(const struct wg_ctx *c, int64_t t0, int64_t t1, float *V) {
 /* one tile's 16-lane block: y (at the tile's corner; rows rs, pixels ps apart; ni x nj inside the map) = A^T m A
  * from m read at Mt[k * ks], k < 36 */
 WG_INLINE void wg_output_blk(const float *Mt, size_t ks, float *y, size_t rs, size_t ps, int ni, int nj, float *m, float *t,
-                                    float *o, int nl) {
+                             float *o, int nl) {
   for (int k = 0; k < 36; k++) memcpy(m + k * WG_L, Mt + k * ks, sizeof(float) * nl);
   for (int j = 0; j < 6; j++) wg_at(m + j * WG_L, 6 * WG_L, t + j * WG_L, 6 * WG_L, nl); /* t[4][6] */
   for (int i = 0; i < 4; i++) wg_at(t + i * 6 * WG_L, WG_L, o + i * 4 * WG_L, WG_L, nl); /* o[4][4] */
