@@ -832,15 +832,20 @@ static int wg_wanted(int mode, const int32_t *d) {
   if (!fits || how == 0) return 0;
   return how == 2 || (d[3] >= WG_MIN_C && d[4] >= WG_MIN_C && d[13] >= 8 && d[14] >= 8 && (int64_t)d[0] * d[13] * d[14] >= WG_MIN_P);
 }
+/* c's tiles (N images, 4x4 output tiles) cut into chunks of <= WG_TC tiles, and at least two chunks when there are
+ * >= two_from tiles; the plan depends on the shape alone. Returns the chunk count. */
+static int64_t wg_plan(struct wg_ctx *c, int N, int64_t two_from) {
+  c->TH = (c->OH + 3) / 4; c->TW = (c->OW + 3) / 4; c->T = (int64_t)N * c->TH * c->TW;
+  int64_t nch = (c->T + WG_TC - 1) / WG_TC;
+  if (nch < 2 && c->T >= two_from) nch = 2;
+  c->chunk = (c->T + nch - 1) / nch;
+  return (c->T + c->chunk - 1) / c->chunk;
+}
 static int conv_wg_filter(float *x, float *w, float *y, const int32_t *d) {
   int N = d[0], H = d[1], W = d[2], Ci = d[3], Co = d[4], pt = d[11], pl = d[12], OH = d[13], OW = d[14];
   struct wgw_ctx k = { { x, y, NULL, H, W, Ci, Co, pt, pl, OH, OW, 0, 0, 0, 0, { NULL, NULL } }, 0, { NULL, NULL } };
   struct wg_ctx *c = &k.c;
-  c->TH = (OH + 3) / 4; c->TW = (OW + 3) / 4; c->T = (int64_t)N * c->TH * c->TW;
-  int64_t nch = (c->T + WG_TC - 1) / WG_TC;
-  if (nch < 2) nch = 2;
-  c->chunk = (c->T + nch - 1) / nch;
-  nch = (c->T + c->chunk - 1) / c->chunk;
+  int64_t nch = wg_plan(c, N, 0);
   k.nch = nch;
   size_t CC = (size_t)Ci * Co, per = 36 * (size_t)c->chunk * ((size_t)Ci + Co);
   float *buf = scratch_get(per * 2 + 72 * CC);
@@ -853,7 +858,6 @@ static int conv_wg_filter(float *x, float *w, float *y, const int32_t *d) {
   struct wgt_ctx t = { k.dU[0], w, Ci, Co };
   par_for(wg_filter_grad_range, &t, Ci, 9 * (int64_t)Co);
   scratch_put(buf);
-  (void)N;
   return 0;
 }
 /* mode 0: y = conv(x, w); mode 1: x = the input gradient from dy (in y); mode 2: w = the filter gradient from x and dy:
@@ -865,11 +869,7 @@ static int conv_wg(int mode, float *x, float *w, float *y, const int32_t *d) {
   /* mode 1 as a forward convolution: input dy [N, OH, OW, Co], output dx [N, H, W, Ci], filter w'[i][j][co][ci] = w[2-i][2-j][ci][co] */
   struct wg_ctx c = mode == 0 ? (struct wg_ctx){ x, y, NULL, H, W, Ci, Co, pt, pl, OH, OW, 0, 0, 0, 0, { NULL, NULL } }
                               : (struct wg_ctx){ y, x, NULL, OH, OW, Co, Ci, 2 - pt, 2 - pl, H, W, 0, 0, 0, 0, { NULL, NULL } };
-  c.TH = (c.OH + 3) / 4; c.TW = (c.OW + 3) / 4; c.T = (int64_t)N * c.TH * c.TW;
-  int64_t nch = (c.T + WG_TC - 1) / WG_TC;
-  if (nch < 2 && c.T >= 8) nch = 2;
-  c.chunk = (c.T + nch - 1) / nch;
-  nch = (c.T + c.chunk - 1) / c.chunk;
+  int64_t nch = wg_plan(&c, N, 8);
   size_t CC = (size_t)Ci * Co, per = 36 * (size_t)c.chunk * ((size_t)c.Ci + c.Co);
   float *buf = scratch_get(36 * CC + per * 2 + (mode == 1 ? 9 * CC : 0));
   if (!buf) return -1;
