@@ -65,7 +65,10 @@ export function segLoss(logits: tf.Tensor4D, labels: tf.Tensor3D, o: { weight: n
         const z = tf.reshape(up(x, r0, rb), [m, K]) as tf.Tensor2D; // [B, rb, W, K] -> [m, K]
         // one native pass when available: the three sums at once
         const sums = segCrossEntropy(z, bandLabelsRaw(r0, rb), o.ignoreIndex);
-        if (sums) return [nll, correct, nValid].map((t, j) => tf.add(t, tf.reshape(tf.slice(sums, [j], [1]), []))) as tf.Tensor[];
+        if (sums) {
+          const s3 = tf.unstack(sums); // [3] -> three scalars
+          return [nll, correct, nValid].map((t, j) => tf.add(t, s3[j])) as tf.Tensor[];
+        }
         const { y, validF, safe } = bandLabels(r0, rb);
         // log p[i, y_i] from the flat [m·K] vector at i·K + y_i (memory O(m), unlike a one-hot)
         const flatIdx = tf.add(tf.mul(tf.range(0, m, 1, 'int32'), tf.scalar(K, 'int32')), safe);
