@@ -1,9 +1,10 @@
 /**
  * The fused ops model code calls: `gelu`, `layerNorm`, `addLayerNorm`, `linearFused`, `ffnFused`, `attentionCore`,
- * `adamwUpdate`, `batchNormTrainFused` and `segCrossEntropy` / `segCrossEntropyGrad`. On the wasm engine with the native addon each is one native kernel forward
- * and one backward (MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear / MffLinearNoBias, MffFfn, MffAttention,
- * MffAdamW, MffBatchNormTrain, MffSegCe; src/backend/fused-kernels.ts); otherwise (no addon, another backend, non-float32)
- * `gelu` and `layerNorm` compose stock ops and the others return null (the caller composes).
+ * `adamwUpdate`, `batchNormTrainFused` and `segCrossEntropy` / `segCrossEntropyGrad`. On the wasm engine with the
+ * native addon each is one native kernel forward and one backward (MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear /
+ * MffLinearNoBias, MffFfn, MffAttention, MffAdamW, MffBatchNormTrain, MffSegCe; src/backend/fused-kernels.ts);
+ * otherwise (no addon, another backend, non-float32) `gelu` and `layerNorm` compose stock ops and the others return
+ * null (the caller composes).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNative } from './native.js';
