@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Builds native/build/mff_native.node (N-API addon over OpenBLAS) with the system C compiler from native/src/*.c
- * (kernels.c: the plain C kernels; mff_native.c: the N-API wrappers); no node-gyp and no downloads: Node's own
+ * (kernels.c: the plain C kernels; avx512.c: the hand-vectorised AVX-512 kernels; mff_native.c: the N-API
+ * wrappers); no node-gyp and no downloads: Node's own
  * headers (<prefix>/include/node) and libopenblas (Debian: libopenblas-dev) are used.
  * Never fails the install: on any problem it prints one line and exits 0; mff then runs on the pure wasm path.
  *   node native/build.js [--quiet]     (MFF_NATIVE_BUILD=0 skips the build)
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'build', 'mff_native.node');
-const srcs = ['mff_native.c', 'kernels.c'].map((f) => join(here, 'src', f));
+const srcs = ['mff_native.c', 'kernels.c', 'avx512.c'].map((f) => join(here, 'src', f));
 const quiet = process.argv.includes('--quiet');
 
 function done(msg) {

@@ -1038,23 +1038,67 @@ static void attf_half_range(void *p, int64_t lo, int64_t hi) {
     sgemm(NoTrans, NoTrans, r1 - r0, hd, N, 1.0f, P, N, v, ld, 0.0f, c->out + ((size_t)b * N + r0) * D + h * hd, D);
   }
 }
-void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
+/* Items of at most ATTN_L1_N tokens and head width (operands in L1) run on the AVX-512 kernels of avx512.c (GEMM,
+ * softmax rows and their gradient) instead of library calls, whose packing and dispatch cost more than the arithmetic
+ * there; MFF_SMALL_GEMM=0 keeps them on sgemm() and the plain loops. Read once, on the calling thread, before any split. */
+#define ATTN_L1_N 128
+static int small_gemm_state; /* 0 unknown, 1 on, -1 off */
+static int attn_small_gemm(int N, int hd) {
+  if (small_gemm_state == 0) {
+    const char *e = getenv("MFF_SMALL_GEMM");
+    small_gemm_state = mff_avx512_ok() && !(e && e[0] == '0') ? 1 : -1;
+  }
+  return small_gemm_state == 1 && N <= ATTN_L1_N && hd <= ATTN_L1_N;
+}
+/* one item on mff_small_gemm: kt is hd*N scratch of the thread that runs it (K transposed, so the logits' B is row-major) */
+static void attf_item_l1(const struct attf_ctx *c, int64_t i, float *kt) {
+  int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = i / H, h = i % H;
+  const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
+  float *P = c->probs + (size_t)i * N * N;
+  mff_pack_t(k, N, hd, ld, kt);                                                        /* kt [hd, N] = k^T */
+  if (c->bias) memcpy(P, c->bias + (size_t)h * N * N, sizeof(float) * (size_t)N * N);
+  mff_small_gemm(N, N, hd, c->scale, q, ld, 1, kt, N, c->bias != NULL, P, N);            /* P = scale q k^T (+ bias) */
+  mff_softmax_rows(P, N, N);
+  mff_small_gemm(N, hd, N, 1.0f, P, N, 1, v, ld, 0, c->out + (size_t)b * N * D + h * hd, D); /* out = P v */
+}
+struct attf_l1_job { const struct attf_ctx *c; float *scratch; };
+static void attf_l1_range(void *p, int64_t lo, int64_t hi) {
+  const struct attf_l1_job *j = p;
+  float *kt = j->scratch + (lo == 0 ? 0 : (size_t)j->c->hd * j->c->N); /* par_for: [0, mid) here, [mid, n) on the worker */
+  for (int64_t i = lo; i < hi; i++) attf_item_l1(j->c, i, kt);
+}
+int mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale) {
   struct attf_ctx c = { qkv, out, probs, bias, N, H, hd, scale };
   int64_t items = (int64_t)B * H;
-  if ((int64_t)N * N * hd < ATTN_ITEM_SMALL) par_for(attf_item_range, &c, items, (int64_t)N * N * hd);
+  if (attn_small_gemm(N, hd)) {
+    struct attf_l1_job j = { &c, malloc(sizeof(float) * 2 * (size_t)hd * N + 64) };
+    if (!j.scratch) return -1;
+    par_for(attf_l1_range, &j, items, (int64_t)N * N * hd);
+    free(j.scratch);
+  }
+  else if ((int64_t)N * N * hd < ATTN_ITEM_SMALL) par_for(attf_item_range, &c, items, (int64_t)N * N * hd);
   else par_items(attf_half_range, &c, 2 * items);
+  return 0;
 }
 
-struct attb_ctx { const float *qkv, *probs, *dout; float *dqkv, *dbias, *dbias2, *scratch; int N, H, hd; float scale; };
+struct attb_ctx { const float *qkv, *probs, *dout; float *dqkv, *dbias, *dbias2, *scratch; int N, H, hd, l1; float scale; };
 /* one item's backward; dP is N*N scratch of the thread that runs it, dbias (or NULL) its half's bias-gradient sum */
 static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *dbias) {
   int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = it / H, h = it % H; float scale = c->scale;
   const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
   const float *P = c->probs + (size_t)it * N * N, *dO = c->dout + (size_t)b * N * D + h * hd;
   float *dq = c->dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
-  sgemm(Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
-  sgemm(NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
-  for (int i = 0; i < N; i++) {                                                    /* dS = P (dP - sum(dP P)) */
+  if (c->l1) { /* mff_small_gemm; V transposed into the scratch after dP (so dP's B is row-major) */
+    float *vt = dP + (size_t)N * N;
+    mff_small_gemm(N, hd, N, 1.0f, P, 1, N, dO, D, 0, dv, ld); /* dV = P^T dO */
+    mff_pack_t(v, N, hd, ld, vt);
+    mff_small_gemm(N, N, hd, 1.0f, dO, D, 1, vt, N, 0, dP, N); /* dP = dO V^T */
+  } else {
+    sgemm(Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
+    sgemm(NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
+  }
+  if (c->l1) mff_softmax_grad_rows(P, dP, N, N);                                 /* dS = P (dP - sum(dP P)) */
+  else for (int i = 0; i < N; i++) {
     const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = row_dot16(gr, pr, N);
     for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
   }
@@ -1062,25 +1106,30 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *db
     float *db = dbias + (size_t)h * N * N;
     for (size_t t = 0; t < (size_t)N * N; t++) db[t] += dP[t];
   }
-  sgemm(NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
-  sgemm(Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+  if (c->l1) {
+    mff_small_gemm(N, hd, N, scale, dP, N, 1, k, ld, 0, dq, ld); /* dQ = scale dS K */
+    mff_small_gemm(N, hd, N, scale, dP, 1, N, q, ld, 0, dk, ld); /* dK = scale dS^T Q */
+  } else {
+    sgemm(NoTrans, NoTrans, N, hd, N, scale, dP, N, k, ld, 0.0f, dq, ld); /* dQ = scale dS K */
+    sgemm(Trans, NoTrans, N, hd, N, scale, dP, N, q, ld, 0.0f, dk, ld);   /* dK = scale dS^T Q */
+  }
 }
 static void attb_range(void *p, int64_t lo, int64_t hi) {
   const struct attb_ctx *c = p;
-  float *dP = c->scratch + (lo == 0 ? 0 : (size_t)c->N * c->N); /* par_for: [0, mid) here, [mid, n) on the worker */
+  float *dP = c->scratch + (lo == 0 ? 0 : (size_t)c->N * (c->N + c->hd)); /* par_for: [0, mid) here, [mid, n) on the worker */
   float *db = lo == 0 ? c->dbias : c->dbias2;
   for (int64_t i = lo; i < hi; i++) attb_item(c, i, dP, db);
 }
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale) {
-  float *scratch = malloc(sizeof(float) * 2 * (size_t)N * N);
+  float *scratch = malloc(sizeof(float) * 2 * (size_t)N * (N + hd)); /* per half: dP [N, N], then V^T [hd, N] */
   if (!scratch && N > 0) return -1;
   size_t nb = (size_t)H * N * N;
   float *dbias2 = dbias ? calloc(nb ? nb : 1, sizeof(float)) : NULL;
   if (dbias && !dbias2) { free(scratch); return -1; }
   if (dbias) memset(dbias, 0, sizeof(float) * nb);
-  struct attb_ctx c = { qkv, probs, dout, dqkv, dbias, dbias2, scratch, N, H, hd, scale };
+  struct attb_ctx c = { qkv, probs, dout, dqkv, dbias, dbias2, scratch, N, H, hd, attn_small_gemm(N, hd), scale };
   int64_t items = (int64_t)B * H, mid = items / 2;
-  int small = (int64_t)N * N * hd < ATTN_ITEM_SMALL;
+  int small = c.l1 || (int64_t)N * N * hd < ATTN_ITEM_SMALL;
   if (dbias) {
     /* d bias sums over the batch: items [0, mid) into dbias and [mid, items) into dbias2 (the halves the pool splits
      * at), then dbias += dbias2 — the same sums in the same order whether the halves run on one thread or two */

@@ -93,12 +93,27 @@ void mff_adamw_multi(int k, float *const *P, float *const *M, float *const *V, c
 
 /* Multi-head attention on a fused qkv [B, N, 3D] ([q | k | v], heads of hd contiguous in each, D = H hd).
  * Forward: probs[b, h] = softmax(scale q k^T + bias[h]) [N, N] (bias [H, N, N] or NULL; the softmax rows split),
- * out[b, :, h hd ..] = probs v (out [B, N, D]). */
-void mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale);
+ * out[b, :, h hd ..] = probs v (out [B, N, D]). Returns 0, or -1 when out of memory. */
+int mff_attention_forward(const float *qkv, float *out, float *probs, const float *bias, int B, int N, int H, int hd, float scale);
 /* Backward: dqkv from probs and dout [B, N, D]; dbias [H, N, N] (or NULL) = the logits gradient summed over the
  * batch (the two halves of the (b, h) items summed separately, then added: the same bits on 1 or 2 threads).
  * Returns 0, or -1 when out of memory. */
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale);
+
+/* Hand-vectorised AVX-512 kernels (native/src/avx512.c); mff_avx512_ok() is 0 in builds without AVX-512, where the
+ * others do nothing (mff_pack_t excepted) and callers keep their own path.
+ * mff_small_gemm: GEMM for small operands resident in L1: C[m, n] (ldc) = alpha sum_p A(i, p) B[p, j] (+ C[i, j]
+ * when acc), A(i, p) = A[i ars + p acs] (any two strides: A or its transpose in place), B row-major [k, n] with rows
+ * ldb apart. One thread, no scratch; each element is one sum over p in order.
+ * mff_softmax_rows: x [rows, n] = softmax of each row, in place. mff_softmax_grad_rows: g [rows, n] = p (g - sum(g p))
+ * per row (the softmax's backward from its output p), in place. Row sums over 16 lanes reduced by a fixed tree.
+ * mff_pack_t: dst [cols, rows] = the transpose of src [rows, cols] (rows ld apart). */
+int mff_avx512_ok(void);
+void mff_small_gemm(int m, int n, int k, float alpha, const float *A, int64_t ars, int64_t acs, const float *B, int64_t ldb,
+                    int acc, float *C, int64_t ldc);
+void mff_softmax_rows(float *x, int64_t rows, int64_t n);
+void mff_softmax_grad_rows(const float *p, float *g, int64_t rows, int64_t n);
+void mff_pack_t(const float *src, int rows, int cols, int64_t ld, float *dst);
 
 /* The Linear layer on x [M, K], W [K, N], b [N], without transposed copies:
  * forward y = x W (+ b when b != NULL: M < 1024 in two column halves, sgemm with beta = 1 on bias rows; otherwise in

@@ -237,10 +237,9 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   if (!ok || no < (size_t)(mode == 0 ? 3 : 4)) { napi_throw_error(env, NULL, "attention: bad arguments"); return NULL; }
   int B = d[0], N = d[1], H = d[2], hd = d[3], hasBias = nd >= 5 ? d[4] : 0;
   if (hasBias && no < (size_t)(mode == 0 ? 4 : 5)) { napi_throw_error(env, NULL, "attention: bias offset missing"); return NULL; }
-  if (mode == 0) {
-    mff_attention_forward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), hasBias ? AT(heap, o[3]) : NULL, B, N, H, hd, scale);
-  } else if (mff_attention_backward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), hasBias ? AT(heap, o[4]) : NULL,
-                                    B, N, H, hd, scale)) {
+  if (mode == 0 ? mff_attention_forward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), hasBias ? AT(heap, o[3]) : NULL, B, N, H, hd, scale)
+                : mff_attention_backward(AT(heap, o[0]), AT(heap, o[1]), AT(heap, o[2]), AT(heap, o[3]), hasBias ? AT(heap, o[4]) : NULL,
+                                         B, N, H, hd, scale)) {
     napi_throw_error(env, NULL, "attention: out of memory");
   }
   return NULL;

@@ -816,8 +816,10 @@ describe(`fast kernels (${process.env.MFF_NATIVE === '0' ? 'MFF_NATIVE=0' : 'nat
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  // [2, 65, 1, 64]: N*N*hd above native/src/kernels.c ATTN_ITEM_SMALL (the path that keeps OpenBLAS's threads per product)
-  for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8], [2, 65, 1, 64]]) {
+  // native/src/kernels.c paths: N, hd <= ATTN_L1_N (128) run on the AVX-512 kernels when the build has them (the
+  // decoder's [65, 32]; a 65-column row has a one-lane tail); [1, 131, 1, 16] has N*N*hd above ATTN_ITEM_SMALL (the
+  // path that keeps OpenBLAS's threads per product), [1, 130, 1, 8] below it (whole items on sgemm)
+  for (const [B, N, H, hd] of [[2, 5, 3, 4], [3, 17, 2, 8], [2, 65, 1, 64], [2, 65, 2, 32], [1, 130, 1, 8], [1, 131, 1, 16]]) {
     test(`fused attention + logits bias B${B} N${N} H${H} hd${hd}: value, qkv and bias gradients vs float64`, () => {
       const D = H * hd;
       const qv = randn(B * N * 3 * D, 2);
@@ -1112,13 +1114,13 @@ describe.skipIf(!nativeAvailable())('native 2-thread split of the fused loops', 
       nat.attention(h, 0, Int32Array.of(0, 3500000, 3600000, 700000), Int32Array.of(4, 65, 3, 16, 1), 0.25);
       // attention backward (items split over the pool when there is no bias)
       nat.attention(h, 1, Int32Array.of(0, 3400000, 3300000, 3700000), Int32Array.of(4, 65, 3, 16), 0.25);
-      // large items (N*N*hd above ATTN_ITEM_SMALL): items split with OpenBLAS on one thread
-      nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000), Int32Array.of(2, 65, 1, 64), 0.125);
-      nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4000000), Int32Array.of(2, 65, 1, 64), 0.125);
+      // large items (N > ATTN_L1_N and N*N*hd above ATTN_ITEM_SMALL): items split with OpenBLAS on one thread
+      nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000), Int32Array.of(2, 130, 1, 16), 0.25);
+      nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4000000), Int32Array.of(2, 130, 1, 16), 0.25);
       // backward with the bias gradient (summed over the batch in two halves): small items, then large ones
       nat.attention(h, 1, Int32Array.of(0, 3600000, 3300000, 4400000, 4450000), Int32Array.of(5, 65, 3, 16, 1), 0.25);
-      nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000, 700000), Int32Array.of(3, 65, 1, 64, 1), 0.125);
-      nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4470000, 4510000), Int32Array.of(3, 65, 1, 64, 1), 0.125);
+      nat.attention(h, 0, Int32Array.of(0, 3900000, 3950000, 700000), Int32Array.of(3, 130, 1, 16, 1), 0.25);
+      nat.attention(h, 1, Int32Array.of(0, 3950000, 3900000, 4470000, 4510000), Int32Array.of(3, 130, 1, 16, 1), 0.25);
       // Linear at M >= 1024 (the main-thread GEMM: OpenBLAS, or oneDNN when libdnnl is present): y = x W + b, dx, dW + db
       nat.linear(h, 0, Int32Array.of(0, 500000, 501000, 4520000), Int32Array.of(1100, 256, 192, 1));
       nat.linear(h, 1, Int32Array.of(400000, 500000, 4740000), Int32Array.of(1100, 256, 192, 1));

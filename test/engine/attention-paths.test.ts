@@ -1,0 +1,67 @@
+/**
+ * The attention core's two native paths for items of at most 128 tokens and head width (native/src/kernels.c
+ * attn_small_gemm): the AVX-512 kernels of native/src/avx512.c on builds that have them, sgemm and plain loops with
+ * MFF_SMALL_GEMM=0. First checked that the AVX-512 path is really taken on a CPU with AVX-512 (other bits than with
+ * MFF_SMALL_GEMM=0, the same values within rounding), then the attention tests of kernels.test.ts (float64
+ * references, 1-vs-2-thread bits) are rerun with MFF_SMALL_GEMM=0 in a child vitest, so both paths stay checked.
+ * Skipped without the addon and inside the child.
+ */
+import { expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { nativeAvailable } from '../../src/backend/native.js';
+import { expectChildVitestPasses } from '../helpers/child-vitest.js';
+
+const skip = !nativeAvailable() || process.env.MFF_SMALL_GEMM !== undefined || process.env.MFF_NATIVE === '0';
+
+function cpuHasAvx512(): boolean {
+  try {
+    return /^flags\s*:.*\bavx512f\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** attention forward, qkv gradient and bias gradient for the decoder's items [2, 65, 2, 32] and the encoder's
+ * [3, 17, 3, 64] (with a bias), in a fresh process with env */
+function attentionInChild(env: Record<string, string>): number[] {
+  const script = `
+    import * as tf from '@tensorflow/tfjs';
+    import { initBackend } from './src/backend/init.ts';
+    import { attentionCore } from './src/backend/fused.ts';
+    await initBackend('wasm', { quiet: true });
+    const v = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s));
+    const out = [];
+    for (const [B, N, H, hd] of [[2, 65, 2, 32], [3, 17, 3, 64]]) {
+      const D = H * hd;
+      const x = tf.tensor3d(v(B * N * 3 * D, 0.37), [B, N, 3 * D]);
+      const bias = tf.tensor3d(v(H * N * N, 0.11), [H, N, N]);
+      const up = tf.tensor3d(v(B * N * D, 0.13), [B, N, D]);
+      const [gx, gb] = tf.grads((a, b) => tf.sum(tf.mul(attentionCore(a, H, hd ** -0.5, b), up)))([x, bias]);
+      out.push(...attentionCore(x, H, hd ** -0.5, bias).dataSync(), ...gx.dataSync(), ...gb.dataSync());
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: process.cwd(), env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20,
+  });
+  expect(r.status, r.stderr.slice(-2000)).toBe(0);
+  return JSON.parse(r.stdout) as number[];
+}
+
+test.skipIf(skip || !cpuHasAvx512())('small attention items take the AVX-512 kernels: other bits than sgemm, same values within rounding', () => {
+  const fast = attentionInChild({});
+  const plain = attentionInChild({ MFF_SMALL_GEMM: '0' });
+  expect(fast.length).toBe(plain.length);
+  let differ = 0;
+  let worst = 0;
+  for (let i = 0; i < fast.length; i++) {
+    if (fast[i] !== plain[i]) differ++;
+    worst = Math.max(worst, Math.abs(fast[i] - plain[i]) / (1 + Math.abs(plain[i])));
+  }
+  expect(differ).toBeGreaterThan(fast.length / 10);
+  expect(worst).toBeLessThan(1e-5);
+}, 120_000);
+
+test.skipIf(skip)('the attention kernel tests pass with MFF_SMALL_GEMM=0 (sgemm and plain loops for small items)', () => {
+  expectChildVitestPasses(['test/engine/kernels.test.ts'], { MFF_SMALL_GEMM: '0' }, 200_000, 'attention|bitwise equal');
+}, 220_000);
