@@ -131,10 +131,91 @@ void mff_softmax_grad_rows(const float *p, float *g, int64_t rows, int64_t n) {
     }
   }
 }
+
+/* LayerNorm rows as kernels.c ln_range / lng_range compute them: mean and variance (two passes) summed in double
+ * (8-lane partial sums, reduced by a fixed tree), rstd = 1 / sqrt(var / D + eps) rounded to float, the rest in float. */
+static inline __m512d cvt_lo(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline __m512d cvt_hi(__m512 v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); }
+static inline void ln_stats(const float *x, int64_t D, double eps, float *mean, float *rstd) {
+  __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+  for (int64_t j = 0; j < D; j += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(tail_mask(D - j), x + j);
+    a0 = _mm512_add_pd(a0, cvt_lo(v)); a1 = _mm512_add_pd(a1, cvt_hi(v));
+  }
+  const double m = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)) / (double)D;
+  const __m512d md = _mm512_set1_pd(m);
+  a0 = _mm512_setzero_pd(); a1 = _mm512_setzero_pd();
+  for (int64_t j = 0; j < D; j += 16) {
+    const __mmask16 t = tail_mask(D - j);
+    const __m512 v = _mm512_maskz_loadu_ps(t, x + j);
+    const __m512d d0 = _mm512_maskz_sub_pd((__mmask8)t, cvt_lo(v), md), d1 = _mm512_maskz_sub_pd((__mmask8)(t >> 8), cvt_hi(v), md);
+    a0 = _mm512_fmadd_pd(d0, d0, a0); a1 = _mm512_fmadd_pd(d1, d1, a1);
+  }
+  *mean = (float)m;
+  *rstd = (float)(1.0 / sqrt(_mm512_reduce_add_pd(_mm512_add_pd(a0, a1)) / (double)D + eps));
+}
+
+void mff_ln_rows(const float *x, const float *a, float *s, const float *w, const float *b, float *y, int64_t lo, int64_t hi, int64_t D, double eps) {
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = x + r * D; float *yr = y + r * D;
+    if (a) { /* the residual sum s = x + a first; the row is then normalised from L1 */
+      const float *ar = a + r * D; float *sr = s + r * D;
+      int64_t j = 0;
+      for (; j + 16 <= D; j += 16) _mm512_storeu_ps(sr + j, _mm512_add_ps(_mm512_loadu_ps(xr + j), _mm512_loadu_ps(ar + j)));
+      for (; j < D; j++) sr[j] = xr[j] + ar[j];
+      xr = sr;
+    }
+    float m, rs;
+    ln_stats(xr, D, eps, &m, &rs);
+    const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(rs);
+    for (int64_t j = 0; j < D; j += 16) {
+      const __mmask16 t = tail_mask(D - j);
+      const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, xr + j), mv), rv);
+      store_part(yr + j, _mm512_fmadd_ps(xh, _mm512_maskz_loadu_ps(t, w + j), _mm512_maskz_loadu_ps(t, b + j)), D - j);
+    }
+  }
+}
+
+void mff_ln_grad_rows(const float *x, const float *w, const float *dy, const float *ds, float *dx, float *dw, float *db,
+                      int64_t lo, int64_t hi, int64_t D, double eps) {
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = x + r * D, *gr = dy + r * D; float *dxr = dx + r * D;
+    float m, rs;
+    ln_stats(xr, D, eps, &m, &rs);
+    const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(rs);
+    __m512d g0 = _mm512_setzero_pd(), g1 = _mm512_setzero_pd(), x0 = _mm512_setzero_pd(), x1 = _mm512_setzero_pd();
+    for (int64_t j = 0; j < D; j += 16) { /* sums of g = dy w and g xh; dw += dy xh, db += dy */
+      const __mmask16 t = tail_mask(D - j);
+      const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, xr + j), mv), rv);
+      const __m512 dyv = _mm512_maskz_loadu_ps(t, gr + j), g = _mm512_mul_ps(dyv, _mm512_maskz_loadu_ps(t, w + j)), gx = _mm512_maskz_mul_ps(t, g, xh);
+      g0 = _mm512_add_pd(g0, cvt_lo(g)); g1 = _mm512_add_pd(g1, cvt_hi(g));
+      x0 = _mm512_add_pd(x0, cvt_lo(gx)); x1 = _mm512_add_pd(x1, cvt_hi(gx));
+      store_part(dw + j, _mm512_fmadd_ps(dyv, xh, _mm512_maskz_loadu_ps(t, dw + j)), D - j);
+      store_part(db + j, _mm512_add_ps(dyv, _mm512_maskz_loadu_ps(t, db + j)), D - j);
+    }
+    const __m512 mg = _mm512_set1_ps((float)(_mm512_reduce_add_pd(_mm512_add_pd(g0, g1)) / (double)D));
+    const __m512 mgx = _mm512_set1_ps((float)(_mm512_reduce_add_pd(_mm512_add_pd(x0, x1)) / (double)D));
+    for (int64_t j = 0; j < D; j += 16) { /* dx = rstd (g - mean(g) - xh mean(g xh)) (+ ds) */
+      const __mmask16 t = tail_mask(D - j);
+      const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, xr + j), mv), rv);
+      const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(t, gr + j), _mm512_maskz_loadu_ps(t, w + j));
+      __m512 d = _mm512_mul_ps(rv, _mm512_fnmadd_ps(xh, mgx, _mm512_sub_ps(g, mg)));
+      if (ds) d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(t, ds + r * D + j));
+      store_part(dxr + j, d, D - j);
+    }
+  }
+}
 #else
 int mff_avx512_ok(void) { return 0; }
 void mff_softmax_rows(float *x, int64_t rows, int64_t n) { (void)x; (void)rows; (void)n; }
 void mff_softmax_grad_rows(const float *p, float *g, int64_t rows, int64_t n) { (void)p; (void)g; (void)rows; (void)n; }
+void mff_ln_rows(const float *x, const float *a, float *s, const float *w, const float *b, float *y, int64_t lo, int64_t hi, int64_t D, double eps) {
+  (void)x; (void)a; (void)s; (void)w; (void)b; (void)y; (void)lo; (void)hi; (void)D; (void)eps;
+}
+void mff_ln_grad_rows(const float *x, const float *w, const float *dy, const float *ds, float *dx, float *dw, float *db,
+                      int64_t lo, int64_t hi, int64_t D, double eps) {
+  (void)x; (void)w; (void)dy; (void)ds; (void)dx; (void)dw; (void)db; (void)lo; (void)hi; (void)D; (void)eps;
+}
 void mff_small_gemm(int m, int n, int k, float alpha, const float *A, int64_t ars, int64_t acs, const float *B, int64_t ldb,
                     int acc, float *C, int64_t ldc) {
   (void)m; (void)n; (void)k; (void)alpha; (void)A; (void)ars; (void)acs; (void)B; (void)ldb; (void)acc; (void)C; (void)ldc;

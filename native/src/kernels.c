@@ -145,6 +145,16 @@ static void sgemm(int ta, int tb, int m, int n, int k, float alpha, const float 
   }
   cblas_sgemm(RowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+/* The hand-vectorised kernels of avx512.c (attention items, LayerNorm rows) when the build has them; MFF_AVX512=0 keeps
+ * the plain C / sgemm paths. Read once, on the first call (always from the JS thread, before any split). */
+static int avx512_state; /* 0 unknown, 1 on, -1 off */
+static int use_avx512(void) {
+  if (avx512_state == 0) {
+    const char *e = getenv("MFF_AVX512");
+    avx512_state = mff_avx512_ok() && !(e && e[0] == '0') ? 1 : -1;
+  }
+  return avx512_state == 1;
+}
 void mff_set_threads(int n) { openblas_set_num_threads(n); }
 int mff_get_threads(void) { return openblas_get_num_threads(); }
 
@@ -315,9 +325,10 @@ static inline double dsqdev8(const float *x, double mean, int64_t D) {
   for (; j < D; j++) { double d = x[j] - mean; a[0] += d * d; }
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
-struct ln_ctx { const float *x, *w, *b, *a; float *y, *s; int64_t D; double eps; };
+struct ln_ctx { const float *x, *w, *b, *a; float *y, *s; int64_t D; double eps; int avx; };
 static void ln_range(void *p, int64_t lo, int64_t hi) {
   const struct ln_ctx *c = p; const float *x = c->x, *w = c->w, *b = c->b; float *y = c->y; int64_t D = c->D; double eps = c->eps;
+  if (c->avx) { mff_ln_rows(x, c->a, c->s, w, b, y, lo, hi, D, eps); return; }
   for (int64_t r = lo; r < hi; r++) {
     const float *xr = x + r * D; float *yr = y + r * D;
     if (c->a) { /* the residual sum s = x + a first; the row is then normalised from L1 */
@@ -334,7 +345,7 @@ void mff_layer_norm(const float *x, const float *w, const float *b, float *y, in
   mff_add_layer_norm(x, NULL, NULL, w, b, y, rows, D, eps);
 }
 void mff_add_layer_norm(const float *x, const float *a, float *s, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps) {
-  struct ln_ctx c = { x, w, b, a, y, s, D, eps };
+  struct ln_ctx c = { x, w, b, a, y, s, D, eps, use_avx512() };
   par_for(ln_range, &c, rows, D);
 }
 
@@ -383,7 +394,25 @@ static void lng_range(void *p, int64_t lo, int64_t hi) {
 void mff_layer_norm_grad(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps) {
   mff_layer_norm_grad_acc(x, w, dy, NULL, dx, dw, db, rows, D, eps);
 }
+/* AVX-512: rows in two halves fixed by the row count (split at rows / 2), each summing dw and db into its own partial
+ * sums, added in order at the end: the same sums on one thread or two, and no per-row terms to keep. */
+struct lng2_ctx { const float *x, *w, *dy, *ds; float *dx, *part; int64_t rows, D; double eps; };
+static void lng_half(void *p, int64_t lo, int64_t hi) {
+  const struct lng2_ctx *c = p;
+  for (int64_t h = lo; h < hi; h++) {
+    float *pw = c->part + 2 * h * c->D;
+    mff_ln_grad_rows(c->x, c->w, c->dy, c->ds, c->dx, pw, pw + c->D, h == 0 ? 0 : c->rows / 2, h == 0 ? c->rows / 2 : c->rows, c->D, c->eps);
+  }
+}
 void mff_layer_norm_grad_acc(const float *x, const float *w, const float *dy, const float *ds, float *dx, float *dw, float *db, int64_t rows, int64_t D, double eps) {
+  float *part = use_avx512() && rows >= 2 ? calloc(4 * (size_t)D, sizeof(float)) : NULL;
+  if (part) {
+    struct lng2_ctx c = { x, w, dy, ds, dx, part, rows, D, eps };
+    par_for(lng_half, &c, 2, (rows / 2) * 5 * D);
+    for (int64_t j = 0; j < D; j++) { dw[j] = part[j] + part[2 * D + j]; db[j] = part[D + j] + part[3 * D + j]; }
+    free(part);
+    return;
+  }
   for (int64_t j = 0; j < D; j++) { dw[j] = 0.f; db[j] = 0.f; }
   /* rows [split, rows) (the worker's half) leave their dw terms gr*xh in buf; they are added afterwards in row order,
    * so dw/db are summed exactly as in the serial loop. */
@@ -1040,16 +1069,9 @@ static void attf_half_range(void *p, int64_t lo, int64_t hi) {
 }
 /* Items of at most ATTN_L1_N tokens and head width (operands in L1) run on the AVX-512 kernels of avx512.c (GEMM,
  * softmax rows and their gradient) instead of library calls, whose packing and dispatch cost more than the arithmetic
- * there; MFF_SMALL_GEMM=0 keeps them on sgemm() and the plain loops. Read once, on the calling thread, before any split. */
+ * there (use_avx512(): MFF_AVX512=0 keeps them on sgemm() and the plain loops). */
 #define ATTN_L1_N 128
-static int small_gemm_state; /* 0 unknown, 1 on, -1 off */
-static int attn_small_gemm(int N, int hd) {
-  if (small_gemm_state == 0) {
-    const char *e = getenv("MFF_SMALL_GEMM");
-    small_gemm_state = mff_avx512_ok() && !(e && e[0] == '0') ? 1 : -1;
-  }
-  return small_gemm_state == 1 && N <= ATTN_L1_N && hd <= ATTN_L1_N;
-}
+static int attn_small_gemm(int N, int hd) { return use_avx512() && N <= ATTN_L1_N && hd <= ATTN_L1_N; }
 /* one item on mff_small_gemm: kt is hd*N scratch of the thread that runs it (K transposed, so the logits' B is row-major) */
 static void attf_item_l1(const struct attf_ctx *c, int64_t i, float *kt) {
   int N = c->N, H = c->H, hd = c->hd, D = H * hd, ld = 3 * D; int64_t b = i / H, h = i % H;

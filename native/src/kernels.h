@@ -101,7 +101,7 @@ int mff_attention_forward(const float *qkv, float *out, float *probs, const floa
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale);
 
 /* Hand-vectorised AVX-512 kernels (native/src/avx512.c); mff_avx512_ok() is 0 in builds without AVX-512, where the
- * others do nothing (mff_pack_t excepted) and callers keep their own path.
+ * others do nothing (mff_pack_t excepted) and callers keep their own path (also with MFF_AVX512=0).
  * mff_small_gemm: GEMM for small operands resident in L1: C[m, n] (ldc) = alpha sum_p A(i, p) B[p, j] (+ C[i, j]
  * when acc), A(i, p) = A[i ars + p acs] (any two strides: A or its transpose in place), B row-major [k, n] with rows
  * ldb apart. One thread, no scratch; each element is one sum over p in order.
@@ -113,6 +113,11 @@ void mff_small_gemm(int m, int n, int k, float alpha, const float *A, int64_t ar
                     int acc, float *C, int64_t ldc);
 void mff_softmax_rows(float *x, int64_t rows, int64_t n);
 void mff_softmax_grad_rows(const float *p, float *g, int64_t rows, int64_t n);
+/* LayerNorm rows [lo, hi) of [rows, D] as mff_add_layer_norm (a, s NULL: plain LayerNorm) and mff_layer_norm_grad_acc
+ * compute them (ds may be NULL), except that dw and db are accumulated into (+=), not set. */
+void mff_ln_rows(const float *x, const float *a, float *s, const float *w, const float *b, float *y, int64_t lo, int64_t hi, int64_t D, double eps);
+void mff_ln_grad_rows(const float *x, const float *w, const float *dy, const float *ds, float *dx, float *dw, float *db,
+                      int64_t lo, int64_t hi, int64_t D, double eps);
 void mff_pack_t(const float *src, int rows, int cols, int64_t ld, float *dst);
 
 /* The Linear layer on x [M, K], W [K, N], b [N], without transposed copies:
