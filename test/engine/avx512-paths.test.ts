@@ -6,11 +6,10 @@
  * bits) are rerun with MFF_AVX512=0 in a child vitest, so both paths stay checked. Skipped without the addon and
  * inside the child.
  */
-import { expect, test } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { nativeAvailable } from '../../src/backend/native.js';
-import { expectChildVitestPasses } from '../helpers/child-vitest.js';
+import { expectChildVitestPasses, expectOtherBitsSameValues, numbersFromChildScript } from '../helpers/child-vitest.js';
 
 const skip = !nativeAvailable() || process.env.MFF_AVX512 !== undefined || process.env.MFF_NATIVE === '0';
 
@@ -48,25 +47,11 @@ function kernelsInChild(env: Record<string, string>): number[] {
       out.push(...layerNorm(x, w, b, 1e-6).dataSync(), ...gs.flatMap((g) => [...g.dataSync()]));
     }
     process.stdout.write(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: process.cwd(), env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20,
-  });
-  expect(r.status, r.stderr.slice(-2000)).toBe(0);
-  return JSON.parse(r.stdout) as number[];
+  return numbersFromChildScript(script, env);
 }
 
 test.skipIf(skip || !cpuHasAvx512())('attention items and LayerNorm take the AVX-512 kernels: other bits than the plain path, same values within rounding', () => {
-  const fast = kernelsInChild({});
-  const plain = kernelsInChild({ MFF_AVX512: '0' });
-  expect(fast.length).toBe(plain.length);
-  let differ = 0;
-  let worst = 0;
-  for (let i = 0; i < fast.length; i++) {
-    if (fast[i] !== plain[i]) differ++;
-    worst = Math.max(worst, Math.abs(fast[i] - plain[i]) / (1 + Math.abs(plain[i])));
-  }
-  expect(differ).toBeGreaterThan(fast.length / 10);
-  expect(worst).toBeLessThan(1e-5);
+  expectOtherBitsSameValues(kernelsInChild({}), kernelsInChild({ MFF_AVX512: '0' }), 1e-5);
 }, 120_000);
 
 test.skipIf(skip)('the attention and LayerNorm kernel tests pass with MFF_AVX512=0 (sgemm and plain loops)', () => {

@@ -6,11 +6,10 @@
  * direct ones, then the mmseg golden UperNet and the 512²
  * mmseg parity test are rerun in a child vitest with it. Skipped without the addon and inside the child.
  */
-import { expect, test } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { test } from 'vitest';
 import { join } from 'node:path';
 import { nativeAvailable } from '../../src/backend/native.js';
-import { expectChildVitestPasses } from '../helpers/child-vitest.js';
+import { expectChildVitestPasses, expectOtherBitsSameValues, numbersFromChildScript } from '../helpers/child-vitest.js';
 
 const skip = !nativeAvailable() || process.env.MFF_WINOGRAD !== undefined || process.env.MFF_NATIVE === '0';
 
@@ -34,25 +33,11 @@ function convInChild(env: Record<string, string>): number[] {
       out.push(...tf.conv2d(x, w, 1, 'same').dataSync(), ...gx.dataSync(), ...gw.dataSync());
     }
     process.stdout.write(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: process.cwd(), env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000,
-  });
-  expect(r.status, r.stderr.slice(-2000)).toBe(0);
-  return JSON.parse(r.stdout) as number[];
+  return numbersFromChildScript(script, env);
 }
 
 test.skipIf(skip)('MFF_WINOGRAD=all takes small convolutions: other bits than the direct path, same values within rounding', () => {
-  const wino = convInChild({ MFF_WINOGRAD: 'all' });
-  const direct = convInChild({ MFF_WINOGRAD: '0' });
-  expect(wino.length).toBe(direct.length);
-  let differ = 0;
-  let worst = 0;
-  for (let i = 0; i < wino.length; i++) {
-    if (wino[i] !== direct[i]) differ++;
-    worst = Math.max(worst, Math.abs(wino[i] - direct[i]) / (1 + Math.abs(direct[i])));
-  }
-  expect(differ).toBeGreaterThan(wino.length / 10);
-  expect(worst).toBeLessThan(1e-4);
+  expectOtherBitsSameValues(convInChild({ MFF_WINOGRAD: 'all' }), convInChild({ MFF_WINOGRAD: '0' }), 1e-4);
 }, 120_000);
 
 test.skipIf(skip)('golden mmseg UperNet and 512² mmseg parity pass with every 3x3 convolution through Winograd', () => {
