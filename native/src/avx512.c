@@ -1,8 +1,8 @@
 /*
  * Hand-vectorised AVX-512 kernels (declared and documented in kernels.h) for the small attention items of small images
  * (N <= 128 tokens, head width <= 128), where library sgemm calls cost more in packing and dispatch than in arithmetic
- * and a row reduction's 16 serial adds cost as much as the row. AVX-512 only (the build uses -march=native); elsewhere
- * mff_avx512_ok() is 0 and callers keep their plain C / sgemm path.
+ * and a row reduction's 16 serial adds cost as much as the row, and for LayerNorm rows. AVX-512 only (the build uses
+ * -march=native); elsewhere, or with MFF_AVX512=0, callers keep their plain C / sgemm path (mff_avx512_ok() is 0).
  *
  * GEMM: C = alpha A B (+ C) in row blocks of MR rows × column blocks of NV 16-lane vectors held in registers, one pass
  * over the inner index p per tile: NV loads of B's row p, MR broadcasts of A(i, p), MR × NV fused multiply-adds. A is
