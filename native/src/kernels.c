@@ -1110,19 +1110,19 @@ static void attb_item(const struct attb_ctx *c, int64_t it, float *dP, float *db
   const float *q = c->qkv + (size_t)b * N * ld + h * hd, *k = q + D, *v = q + 2 * D;
   const float *P = c->probs + (size_t)it * N * N, *dO = c->dout + (size_t)b * N * D + h * hd;
   float *dq = c->dqkv + (size_t)b * N * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
-  if (c->l1) { /* mff_small_gemm; V transposed into the scratch after dP (so dP's B is row-major) */
+  if (c->l1) { /* the AVX-512 kernels; V transposed into the scratch after dP (so dP's B is row-major) */
     float *vt = dP + (size_t)N * N;
     mff_small_gemm(N, hd, N, 1.0f, P, 1, N, dO, D, 0, dv, ld); /* dV = P^T dO */
     mff_pack_t(v, N, hd, ld, vt);
     mff_small_gemm(N, N, hd, 1.0f, dO, D, 1, vt, N, 0, dP, N); /* dP = dO V^T */
+    mff_softmax_grad_rows(P, dP, N, N);                        /* dS = P (dP - sum(dP P)) */
   } else {
     sgemm(Trans, NoTrans, N, hd, N, 1.0f, P, N, dO, D, 0.0f, dv, ld);   /* dV = P^T dO */
     sgemm(NoTrans, Trans, N, N, hd, 1.0f, dO, D, v, ld, 0.0f, dP, N);  /* dP = dO V^T */
-  }
-  if (c->l1) mff_softmax_grad_rows(P, dP, N, N);                                 /* dS = P (dP - sum(dP P)) */
-  else for (int i = 0; i < N; i++) {
-    const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = row_dot16(gr, pr, N);
-    for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
+    for (int i = 0; i < N; i++) {                                      /* dS = P (dP - sum(dP P)) */
+      const float *pr = P + (size_t)i * N; float *gr = dP + (size_t)i * N, s = row_dot16(gr, pr, N);
+      for (int j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - s);
+    }
   }
   if (dbias) { /* d bias[h] = sum over the batch of dS (the logits gradient), per half of the items */
     float *db = dbias + (size_t)h * N * N;

@@ -3,8 +3,9 @@
  * MffGeluGrad, MffLayerNorm / MffLayerNormGrad, MffAddLayerNorm / MffAddLayerNormGrad, MffAdamW, MffAttention /
  * MffAttentionGrad, MffLinear / MffLinearNoBias / MffLinearGradX / MffLinearGradW, MffFfn / MffFfnGrad,
  * MffBatchNormTrain / MffBatchNormTrainGrad, MffSegCe / MffSegCeGrad, and the gradients of MffGelu, MffLayerNorm,
- * MffAddLayerNorm and the two Linear kernels (the attention, FFN and BatchNorm gradients are customGrads in fused.ts). Model code does not run
- * these by name: it calls the ops of src/backend/fused.ts. Registered by src/backend/registry.ts. */
+ * MffAddLayerNorm and the two Linear kernels (the attention, FFN and BatchNorm gradients are customGrads in
+ * fused.ts). Model code does not run these by name: it calls the ops of src/backend/fused.ts. Registered by
+ * src/backend/registry.ts. */
 import * as tf from '@tensorflow/tfjs';
 import { f32, off, size, type Gradient, type Kernel } from './heap.js';
 import type { NativeAddon } from './native.js';

@@ -16,7 +16,8 @@
  * - own kernels, addon only (fused-kernels.ts; model code calls them through fused.ts): MffGelu, MffGeluGrad,
  *   MffLayerNorm, MffLayerNormGrad, MffAddLayerNorm, MffAddLayerNormGrad, MffAdamW, MffAttention, MffAttentionGrad,
  *   MffLinear, MffLinearGradX, MffLinearGradW, MffLinearNoBias, MffFfn, MffFfnGrad, MffBatchNormTrain,
- *   MffBatchNormTrainGrad, MffSegCe, MffSegCeGrad; with the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm, MffLinear, MffLinearNoBias.
+ *   MffBatchNormTrainGrad, MffSegCe, MffSegCeGrad; with the gradients of MffGelu, MffLayerNorm, MffAddLayerNorm,
+ *   MffLinear, MffLinearNoBias.
  * - gradient, pure JS: Tile (one reshape + sum instead of one Slice + Add per repetition).
  *
  * `registerFastKernels()` returns the registered names in table order ('*' = runs natively, 'grad:' = a gradient).
