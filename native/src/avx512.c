@@ -69,20 +69,20 @@ void mff_small_gemm(int m, int n, int k, float alpha, const float *A, int64_t ar
   }
 }
 
-/* exp as kernels.c fexp (Cephes: |rel err| < 2e-7 on [-87, 88]) on 16 lanes: 0 below -87.33, inf above 88.72, NaN kept */
+/* exp as kernels.c fexp (the constants of kernels.h MFF_EXP_*) on 16 lanes: 0 below LO, inf above HI, NaN kept */
 static inline __m512 exp16(__m512 x) {
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33f)), _mm512_set1_ps(88.72f));
-  const __m512 fi = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_fmadd_ps(fi, _mm512_set1_ps(2.12194440e-4f), _mm512_fnmadd_ps(fi, _mm512_set1_ps(0.693359375f), xc));
-  __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(MFF_EXP_LO)), _mm512_set1_ps(MFF_EXP_HI));
+  const __m512 fi = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(MFF_EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fmadd_ps(fi, _mm512_set1_ps(MFF_EXP_LN2_LO), _mm512_fnmadd_ps(fi, _mm512_set1_ps(MFF_EXP_LN2_HI), xc));
+  __m512 p = _mm512_set1_ps(MFF_EXP_P0);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(MFF_EXP_P1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(MFF_EXP_P2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(MFF_EXP_P3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(MFF_EXP_P4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(MFF_EXP_P5));
   __m512 y = _mm512_scalef_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f))), fi);
-  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33f), _CMP_LT_OQ), _mm512_setzero_ps());
-  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72f), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(MFF_EXP_LO), _CMP_LT_OQ), _mm512_setzero_ps());
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(MFF_EXP_HI), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
   return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
 }
 static inline __mmask16 tail_mask(int64_t left) { return (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1); }

@@ -85,22 +85,22 @@ static void par_run(par_fn fn, void *ctx, int64_t n) {
 
 /* Cephes-style expf: |rel err| < 2e-7 on [-87, 88]; branch-free so loops vectorise. Edge cases: inf, -inf, NaN. */
 static inline float fexp(float x) {
-  float xc = x < -87.33f ? -87.33f : (x > 88.72f ? 88.72f : x);
-  float t = xc * 1.44269504088896341f;
+  float xc = x < MFF_EXP_LO ? MFF_EXP_LO : (x > MFF_EXP_HI ? MFF_EXP_HI : x);
+  float t = xc * MFF_EXP_LOG2E;
   float fi = (t + 12582912.0f) - 12582912.0f; /* round to nearest */
-  float r = xc - fi * 0.693359375f + fi * 2.12194440e-4f;
-  float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
+  float r = xc - fi * MFF_EXP_LN2_HI + fi * MFF_EXP_LN2_LO;
+  float p = MFF_EXP_P0;
+  p = p * r + MFF_EXP_P1;
+  p = p * r + MFF_EXP_P2;
+  p = p * r + MFF_EXP_P3;
+  p = p * r + MFF_EXP_P4;
+  p = p * r + MFF_EXP_P5;
   float y = p * r * r + r + 1.0f;
   union { int32_t i; float f; } u;
   u.i = ((int32_t)fi + 127) << 23;
   y *= u.f;
-  y = x < -87.33f ? 0.0f : y;
-  y = x > 88.72f ? INFINITY : y;
+  y = x < MFF_EXP_LO ? 0.0f : y;
+  y = x > MFF_EXP_HI ? INFINITY : y;
   return x != x ? x : y;
 }
 /* erf as tfjs's cpu backend computes it (Abramowitz-Stegun 7.1.26, |abs err| < 1.5e-7); *e = exp(-x^2), which

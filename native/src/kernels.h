@@ -100,6 +100,20 @@ int mff_attention_forward(const float *qkv, float *out, float *probs, const floa
  * Returns 0, or -1 when out of memory. */
 int mff_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv, float *dbias, int B, int N, int H, int hd, float scale);
 
+/* The Cephes expf both exp implementations use (kernels.c fexp, avx512.c exp16): x clamped to [LO, HI], n =
+ * round(x log2 e), r = x - n ln2 (ln2 in two parts), exp(x) = 2^n (1 + r + r^2 P(r)), P of degree 5 (P0 first). */
+#define MFF_EXP_LO (-87.33f)
+#define MFF_EXP_HI 88.72f
+#define MFF_EXP_LOG2E 1.44269504088896341f
+#define MFF_EXP_LN2_HI 0.693359375f
+#define MFF_EXP_LN2_LO 2.12194440e-4f
+#define MFF_EXP_P0 1.9875691500E-4f
+#define MFF_EXP_P1 1.3981999507E-3f
+#define MFF_EXP_P2 8.3334519073E-3f
+#define MFF_EXP_P3 4.1665795894E-2f
+#define MFF_EXP_P4 1.6666665459E-1f
+#define MFF_EXP_P5 5.0000001201E-1f
+
 /* Hand-vectorised AVX-512 kernels (native/src/avx512.c); mff_avx512_ok() is 0 in builds without AVX-512, where the
  * others do nothing (mff_pack_t excepted) and callers keep their own path (also with MFF_AVX512=0).
  * mff_small_gemm: GEMM for small operands resident in L1: C[m, n] (ldc) = alpha sum_p A(i, p) B[p, j] (+ C[i, j]
